@@ -1,0 +1,17 @@
+/** Shared set-up for browser tests: Debian Chromium with fake media devices. */
+import { chromium, type Browser } from 'playwright-core'
+
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--disable-background-networking',
+  '--autoplay-policy=no-user-gesture-required',
+]
+
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.STOOP_CHROMIUM ?? '/usr/bin/chromium',
+    args: [...CHROMIUM_FLAGS, ...extraArgs],
+  })
+}

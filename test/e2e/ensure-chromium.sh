@@ -1,0 +1,15 @@
+#!/bin/sh
+# Browser tests drive Debian's Chromium. Install it when missing and we may;
+# otherwise stop with one line saying what to do. Never skip silently.
+set -e
+CHROMIUM=${STOOP_CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] && exit 0
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing Debian's chromium for the browser tests (apt-get)..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq chromium >/dev/null
+  [ -x "$CHROMIUM" ] && exit 0
+fi
+echo "Browser tests need Chromium at $CHROMIUM: run 'sudo apt-get install -y chromium' (or set STOOP_CHROMIUM) and retry." >&2
+exit 1
