@@ -1,0 +1,109 @@
+/**
+ * The contract between the UI and the composition root: what a screen can read
+ * about a room and what it can ask for. The UI renders `RoomSnapshot`s and calls
+ * `RoomSession` methods; it never touches the Y.Doc, peers or audio directly.
+ */
+
+export type Role = 'owner' | 'moderator' | 'speaker' | 'listener' | 'banned'
+
+export type Quality = 'good' | 'fair' | 'poor' | 'lost'
+
+export interface PeerLink {
+  id: string
+  name: string
+  /** 'mesh' when connected directly, 'relay' through a relay. */
+  via: 'mesh' | 'relay'
+  quality: Quality
+  rttMs?: number
+  lossPct?: number
+  jitterMs?: number
+}
+
+export interface Person {
+  /** Participant id: the base64url public key. */
+  id: string
+  name: string
+  /** Short human fingerprint of the key, shown in details. */
+  fingerprint: string
+  role: Role
+  onStage: boolean
+  muted: boolean
+  /** Raise time when the hand is up. */
+  handRaisedAt?: number
+  /** Present right now (awareness), as opposed to known from the log. */
+  present: boolean
+  /** 0..1, from real audio level. */
+  level: number
+}
+
+export interface StageInvite {
+  id: string
+  fromName: string
+}
+
+export type RoomMode = 'connecting' | 'mesh' | 'relay' | 'offline'
+
+export interface RoomProblem {
+  code: 'bad-link' | 'wrong-secret' | 'room-ended' | 'banned' | 'room-full' | 'offline' | 'mic-denied' | 'unreachable'
+  message: string
+}
+
+export interface RoomSnapshot {
+  roomId: string
+  title: string
+  topic: string
+  ended: boolean
+  self: Person & { canModerate: boolean; isOwner: boolean }
+  /** Stable stage order, the same on every replica. */
+  stage: Person[]
+  audience: Person[]
+  /** Raised hands in raise order (moderators act on it). */
+  hands: Person[]
+  pendingInvite?: StageInvite
+  mode: RoomMode
+  /** Why the room is in this mode, e.g. why it is full. */
+  modeReason?: string
+  peers: PeerLink[]
+  /** Entries ignored by validation, by reason (debug view). */
+  rejected: Record<string, number>
+  /** Audio output waits for a user gesture (autoplay rules). */
+  audioBlocked: boolean
+  problem?: RoomProblem
+}
+
+export type InviteRole = 'listener' | 'speaker' | 'moderator'
+
+export interface RoomSession {
+  readonly snapshot: RoomSnapshot
+  /** Called after every snapshot change; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void
+  raiseHand(): Promise<void>
+  lowerHand(): Promise<void>
+  acceptInvite(): Promise<void>
+  declineInvite(): Promise<void>
+  leaveStage(): Promise<void>
+  setMuted(muted: boolean): Promise<void>
+  setName(name: string): Promise<void>
+  inviteToStage(personId: string): Promise<void>
+  moveToAudience(personId: string): Promise<void>
+  setModerator(personId: string, on: boolean): Promise<void>
+  ban(personId: string): Promise<void>
+  endRoom(): Promise<void>
+  inviteLink(role: InviteRole): Promise<string>
+  /** Per-person playback volume, 0..1. */
+  setVolume(personId: string, volume: number): void
+  /** Starts audio output after a user gesture. */
+  resumeAudio(): Promise<void>
+  setMicrophone(deviceId: string): Promise<void>
+  leave(): Promise<void>
+}
+
+export interface RecentRoom {
+  roomId: string
+  title: string
+  topic: string
+  link: string
+  lastSeen: number
+  speakers: string[]
+  ended: boolean
+}
