@@ -1,0 +1,450 @@
+/**
+ * Signalling client: one WebSocket to a y-webrtc-compatible signalling server (the relay's
+ * `/signal`, or a stock y-webrtc server), topics, publish, typed events.
+ *
+ * Runs in browsers and Node: the WebSocket class, timers and random source are passed in.
+ *
+ * Lifecycle and invariants:
+ * - Connects on construction. After any close or failure it reconnects with exponential
+ *   backoff plus jitter; the backoff only resets once the server has answered a frame
+ *   (so a server that accepts and immediately closes, e.g. 4004 "full", is not hammered).
+ * - On every (re)connect it resubscribes to all topics and sends a ping at once; it then
+ *   pings every `pingIntervalMs`, and a socket that stays silent for a whole interval is
+ *   treated as dead and replaced.
+ * - `open`/`close` events come in pairs. A connection attempt that fails before opening
+ *   emits `error` with code `signal-unreachable`, once per outage.
+ * - Topics subscribed with a key carry sealed payloads (room-crypto.ts). Payloads that do
+ *   not open are dropped and counted; after `wrongSecretAfter` consecutive failures on a
+ *   topic with no success ever, `error` with code `wrong-secret` is emitted once. One
+ *   garbage frame from a stranger therefore does not end a good session. The client's own
+ *   echoes (the server fans out to the sender too) are recognised and never count.
+ * - `destroy()` is idempotent and leaves no timer and no socket behind.
+ */
+import { openPayload, sealPayload } from './room-crypto.ts'
+import {
+  decodeSignalMessage,
+  encodeSignalMessage,
+  isSignalDecodeError,
+  MAX_SIGNAL_MESSAGE_BYTES,
+  SignalCloseCode,
+  type SignalMessage,
+} from './signal-protocol.ts'
+
+/** The subset of the WebSocket API used here; the browser's WebSocket and `ws` both fit. */
+export interface WebSocketLike {
+  readonly readyState: number
+  send(data: string): void
+  close(code?: number, reason?: string): void
+  // Setter-typed handlers: we only assign them, so any event type with these fields fits.
+  get onopen(): unknown
+  set onopen(fn: ((ev: unknown) => void) | null)
+  get onmessage(): unknown
+  set onmessage(fn: ((ev: { data: unknown }) => void) | null)
+  get onclose(): unknown
+  set onclose(fn: ((ev: { code: number; reason: string }) => void) | null)
+  get onerror(): unknown
+  set onerror(fn: ((ev: unknown) => void) | null)
+}
+export type WebSocketClass = new (url: string) => WebSocketLike
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export interface BackoffOptions {
+  /** Delay before the first retry. */
+  initialMs: number
+  maxMs: number
+  factor: number
+  /** 0..1: the share of each delay that is randomised away (0.5: between 50% and 100%). */
+  jitter: number
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.5 }
+
+/** Delay before retry number `attempt` (0-based). Pure. */
+export function backoffDelay(attempt: number, b: BackoffOptions, random: () => number): number {
+  const base = Math.min(b.maxMs, b.initialMs * Math.pow(b.factor, Math.max(0, attempt)))
+  return Math.round(base * (1 - b.jitter * random()))
+}
+
+export interface SignalClientOptions {
+  url: string
+  WebSocket: WebSocketClass
+  backoff?: Partial<BackoffOptions>
+  random?: () => number
+  timers?: Timers
+  /** Ping period; a connection silent for one whole period is replaced. Default 15 s. */
+  pingIntervalMs?: number
+  /** A connection still not open after this long counts as failed. Default 10 s. */
+  connectTimeoutMs?: number
+  maxMessageBytes?: number
+  /** Consecutive unopenable payloads (with no success) before `wrong-secret`. Default 3. */
+  wrongSecretAfter?: number
+}
+
+export type SignalErrorCode =
+  | 'signal-unreachable' // could not connect (emitted once per outage)
+  | 'signal-rejected' // the server closed us for breaking a limit (4001-4003)
+  | 'wrong-secret' // payloads on a keyed topic do not open with our key
+  | 'invalid-url' // misuse: thrown by the constructor
+  | 'not-subscribed' // misuse: publish on a topic we did not subscribe to
+  | 'destroyed' // misuse: call after destroy()
+
+export const WRONG_SECRET_MESSAGE = 'This link does not open this room (wrong room key).'
+
+export class SignalError extends Error {
+  constructor(
+    readonly code: SignalErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+    this.name = 'SignalError'
+  }
+}
+
+export interface SignalMessageEvent {
+  topic: string
+  /** The payload: opened (decrypted) for keyed topics, as sent otherwise. */
+  data: unknown
+  /** Subscriber count reported by the server. */
+  clients: number | undefined
+}
+
+export interface SignalClientEvents {
+  open: () => void
+  close: (ev: { code: number; reason: string; willReconnect: boolean }) => void
+  message: (ev: SignalMessageEvent) => void
+  error: (err: SignalError) => void
+}
+
+export interface SignalClientStats {
+  /** Frames or payloads dropped, by reason. */
+  dropped: Record<string, number>
+  /** Payloads on keyed topics that did not open (every failure, even after a success). */
+  openFailures: number
+  /** Own publishes that came back from the server and were skipped. */
+  echoes: number
+  /** Connections opened after the first one. */
+  reconnects: number
+}
+
+interface TopicState {
+  key: CryptoKey | undefined
+  opened: number
+  failedInRow: number
+  wrongSecretReported: boolean
+}
+
+const OPEN = 1
+const ECHO_MEMORY = 128
+
+type Listener<K extends keyof SignalClientEvents> = SignalClientEvents[K]
+
+export class SignalClient {
+  readonly url: string
+  readonly stats: SignalClientStats = { dropped: {}, openFailures: 0, echoes: 0, reconnects: 0 }
+
+  private readonly WS: WebSocketClass
+  private readonly backoff: BackoffOptions
+  private readonly random: () => number
+  private readonly timers: Timers
+  private readonly pingIntervalMs: number
+  private readonly connectTimeoutMs: number
+  private readonly maxMessageBytes: number
+  private readonly wrongSecretAfter: number
+
+  private readonly listeners: { [K in keyof SignalClientEvents]: Set<Listener<K>> } = {
+    open: new Set(),
+    close: new Set(),
+    message: new Set(),
+    error: new Set(),
+  }
+  private readonly topicStates = new Map<string, TopicState>()
+  private readonly sentSealed = new Set<string>()
+  private ws: WebSocketLike | null = null
+  private isOpen = false
+  private everOpened = false
+  private destroyed = false
+  private attempt = 0
+  private unreachableReported = false
+  private heard = false
+  private reconnectTimer: unknown = null
+  private pingTimer: unknown = null
+  private connectTimer: unknown = null
+  private inbox: Promise<void> = Promise.resolve()
+
+  constructor(opts: SignalClientOptions) {
+    let parsed: URL
+    try {
+      parsed = new URL(opts.url)
+    } catch (cause) {
+      throw new SignalError('invalid-url', `not a URL: ${opts.url}`, { cause })
+    }
+    if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+      throw new SignalError('invalid-url', `signalling URL must be ws:// or wss://, got ${opts.url}`)
+    }
+    this.url = opts.url
+    this.WS = opts.WebSocket
+    this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff }
+    this.random = opts.random ?? Math.random
+    this.timers = opts.timers ?? {
+      setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+      clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
+    }
+    this.pingIntervalMs = opts.pingIntervalMs ?? 15_000
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
+    this.maxMessageBytes = opts.maxMessageBytes ?? MAX_SIGNAL_MESSAGE_BYTES
+    this.wrongSecretAfter = opts.wrongSecretAfter ?? 3
+    this.connect()
+  }
+
+  /** True while a socket is open. */
+  get connected(): boolean {
+    return this.isOpen
+  }
+
+  get topics(): string[] {
+    return [...this.topicStates.keys()]
+  }
+
+  on<K extends keyof SignalClientEvents>(event: K, fn: SignalClientEvents[K]): this {
+    this.listeners[event].add(fn)
+    return this
+  }
+
+  off<K extends keyof SignalClientEvents>(event: K, fn: SignalClientEvents[K]): this {
+    this.listeners[event].delete(fn)
+    return this
+  }
+
+  /**
+   * Subscribes to `topic` (also after every reconnect). With `key`, payloads on this topic
+   * are sealed on publish and opened on receipt. Subscribing again replaces the key.
+   */
+  subscribe(topic: string, opts: { key?: CryptoKey } = {}): void {
+    this.assertAlive()
+    const existing = this.topicStates.get(topic)
+    if (existing) {
+      existing.key = opts.key
+      return
+    }
+    this.topicStates.set(topic, { key: opts.key, opened: 0, failedInRow: 0, wrongSecretReported: false })
+    this.send({ type: 'subscribe', topics: [topic] })
+  }
+
+  unsubscribe(topic: string): void {
+    this.assertAlive()
+    if (!this.topicStates.delete(topic)) return
+    this.send({ type: 'unsubscribe', topics: [topic] })
+  }
+
+  /**
+   * Publishes `data` on a subscribed topic, sealed if the topic has a key.
+   * Resolves false (and counts a drop) when not connected: signalling is not queued,
+   * peers re-announce after reconnecting.
+   */
+  async publish(topic: string, data: unknown): Promise<boolean> {
+    this.assertAlive()
+    const state = this.topicStates.get(topic)
+    if (!state) throw new SignalError('not-subscribed', `publish on a topic not subscribed: ${topic}`)
+    let payload = data
+    if (state.key) {
+      const sealed = await sealPayload(state.key, data)
+      this.rememberSent(sealed)
+      payload = sealed
+    }
+    if (this.destroyed) return false
+    return this.send({ type: 'publish', topic, data: payload })
+  }
+
+  /** Closes the socket, cancels every timer, forgets listeners. Safe to call twice. */
+  destroy(): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    this.clearTimers()
+    this.dropSocket(1000, 'client destroyed')
+    for (const set of Object.values(this.listeners)) set.clear()
+    this.topicStates.clear()
+    this.sentSealed.clear()
+  }
+
+  // --- internals ---
+
+  private emit<K extends keyof SignalClientEvents>(event: K, ...args: Parameters<SignalClientEvents[K]>): void {
+    for (const fn of [...this.listeners[event]]) (fn as (...a: Parameters<SignalClientEvents[K]>) => void)(...args)
+  }
+
+  private assertAlive(): void {
+    if (this.destroyed) throw new SignalError('destroyed', 'signal client was destroyed')
+  }
+
+  private drop(reason: string): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1
+  }
+
+  private send(msg: SignalMessage): boolean {
+    const ws = this.ws
+    if (!ws || !this.isOpen || ws.readyState !== OPEN) {
+      if (msg.type === 'publish') this.drop('not-open')
+      return false
+    }
+    ws.send(encodeSignalMessage(msg))
+    return true
+  }
+
+  private rememberSent(sealed: string): void {
+    this.sentSealed.add(sealed)
+    if (this.sentSealed.size > ECHO_MEMORY) {
+      const oldest = this.sentSealed.values().next().value
+      if (oldest !== undefined) this.sentSealed.delete(oldest)
+    }
+  }
+
+  private clearTimers(): void {
+    for (const t of [this.reconnectTimer, this.pingTimer, this.connectTimer]) if (t !== null) this.timers.clearTimeout(t)
+    this.reconnectTimer = this.pingTimer = this.connectTimer = null
+  }
+
+  private connect(): void {
+    this.reconnectTimer = null
+    if (this.destroyed) return
+    let ws: WebSocketLike
+    try {
+      ws = new this.WS(this.url)
+    } catch (cause) {
+      // Browsers throw synchronously for some refused URLs (e.g. blocked ports).
+      this.onSocketGone(false, 1006, String(cause), cause)
+      return
+    }
+    this.ws = ws
+    let lastError: unknown
+    this.connectTimer = this.timers.setTimeout(() => {
+      this.connectTimer = null
+      this.dropSocket(4000, 'connect timeout')
+      this.onSocketGone(false, 1006, 'connect timeout', lastError)
+    }, this.connectTimeoutMs)
+    ws.onopen = () => this.onOpen()
+    ws.onmessage = (ev) => this.onFrame(ev.data)
+    ws.onerror = (ev) => {
+      lastError = (ev as { error?: unknown }).error ?? ev
+    }
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return
+      this.ws = null
+      const wasOpen = this.isOpen
+      this.onSocketGone(wasOpen, ev.code, ev.reason, lastError)
+    }
+  }
+
+  private onOpen(): void {
+    if (this.connectTimer !== null) this.timers.clearTimeout(this.connectTimer)
+    this.connectTimer = null
+    this.isOpen = true
+    this.unreachableReported = false
+    if (this.everOpened) this.stats.reconnects++
+    this.everOpened = true
+    if (this.topicStates.size > 0) this.send({ type: 'subscribe', topics: [...this.topicStates.keys()] })
+    this.send({ type: 'ping' })
+    this.heard = false
+    this.schedulePing()
+    this.emit('open')
+  }
+
+  private schedulePing(): void {
+    this.pingTimer = this.timers.setTimeout(() => {
+      this.pingTimer = null
+      if (!this.heard) {
+        // Nothing at all (not even the pong) for a whole interval: replace the socket.
+        this.dropSocket(4000, 'ping timeout')
+        this.onSocketGone(true, 1006, 'ping timeout', undefined)
+        return
+      }
+      this.heard = false
+      this.send({ type: 'ping' })
+      this.schedulePing()
+    }, this.pingIntervalMs)
+  }
+
+  /** Detaches and closes the current socket without triggering our close handling. */
+  private dropSocket(code: number, reason: string): void {
+    const ws = this.ws
+    this.ws = null
+    if (!ws) return
+    ws.onopen = ws.onmessage = ws.onclose = null
+    // `ws` (Node) emits 'error' when closed while connecting; with no listener that would throw.
+    ws.onerror = () => {}
+    try {
+      ws.close(code, reason)
+    } catch (err) {
+      // Closing an already failed socket can throw in some implementations; nothing left to free.
+      this.drop(`close-failed:${(err as Error).name}`)
+    }
+    if (this.isOpen) {
+      this.isOpen = false
+      if (this.destroyed) this.emit('close', { code, reason, willReconnect: false })
+    }
+  }
+
+  private onSocketGone(wasOpen: boolean, code: number, reason: string, cause: unknown): void {
+    if (this.connectTimer !== null) this.timers.clearTimeout(this.connectTimer)
+    if (this.pingTimer !== null) this.timers.clearTimeout(this.pingTimer)
+    this.connectTimer = this.pingTimer = null
+    this.isOpen = false
+    if (this.destroyed) return
+    if (wasOpen) this.emit('close', { code, reason, willReconnect: true })
+    else if (!this.unreachableReported) {
+      this.unreachableReported = true
+      this.emit('error', new SignalError('signal-unreachable', `cannot reach the signalling server at ${this.url}`, { cause }))
+    }
+    if (code === SignalCloseCode.TooLarge || code === SignalCloseCode.TooManyTopics || code === SignalCloseCode.RateLimited) {
+      this.emit('error', new SignalError('signal-rejected', `signalling server closed the connection: ${code} ${reason}`))
+    }
+    if (this.destroyed) return // a listener may have destroyed us
+    const delay = backoffDelay(this.attempt++, this.backoff, this.random)
+    this.reconnectTimer = this.timers.setTimeout(() => this.connect(), delay)
+  }
+
+  private onFrame(raw: unknown): void {
+    if (this.destroyed) return
+    this.heard = true
+    if (this.attempt > 0) this.attempt = 0 // the server answered: this connection is real
+    if (typeof raw !== 'string') return this.drop('binary')
+    const msg = decodeSignalMessage(raw, this.maxMessageBytes)
+    if (isSignalDecodeError(msg)) return this.drop(msg.error)
+    if (msg.type === 'pong') return
+    if (msg.type !== 'publish') return this.drop('unexpected-type')
+    const state = this.topicStates.get(msg.topic)
+    if (!state) return this.drop('unknown-topic')
+    const clients = typeof msg.clients === 'number' ? msg.clients : undefined
+    if (!state.key) return this.emit('message', { topic: msg.topic, data: msg.data, clients })
+    // Keep delivery in arrival order although opening is asynchronous.
+    const key = state.key
+    this.inbox = this.inbox.then(() => this.openAndDeliver(msg.topic, key, msg.data, clients))
+  }
+
+  private async openAndDeliver(topic: string, key: CryptoKey, data: unknown, clients: number | undefined): Promise<void> {
+    if (typeof data === 'string' && this.sentSealed.delete(data)) {
+      this.stats.echoes++
+      return
+    }
+    const opened = typeof data === 'string' ? await openPayload(key, data, this.maxMessageBytes) : null
+    const state = this.topicStates.get(topic)
+    if (this.destroyed || !state) return
+    if (opened === null) {
+      this.stats.openFailures++
+      this.drop('open-failed')
+      state.failedInRow++
+      if (state.opened === 0 && state.failedInRow >= this.wrongSecretAfter && !state.wrongSecretReported) {
+        state.wrongSecretReported = true
+        this.emit('error', new SignalError('wrong-secret', WRONG_SECRET_MESSAGE))
+      }
+      return
+    }
+    state.opened++
+    state.failedInRow = 0
+    this.emit('message', { topic, data: opened, clients })
+  }
+}
