@@ -202,6 +202,11 @@ export class SignalClient {
   }
 
   /** True while a socket is open. */
+  /** True once destroy() ran; owners of a shared client check it before cleanup calls. */
+  get isDestroyed(): boolean {
+    return this.destroyed
+  }
+
   get connected(): boolean {
     return this.isOpen
   }
