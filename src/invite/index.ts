@@ -1,0 +1,2 @@
+/** Invite links: room id, room secret and optional signed grant in the URL fragment. */
+export * from './link.ts'

@@ -1,0 +1,99 @@
+/**
+ * Invite links: `https://<host>/#/r/<roomId>?k=<secret>[&g=<link grant>]`.
+ *
+ * Everything that matters sits in the URL fragment, which browsers never send
+ * to a server: the room id, the 256-bit room secret (transport encryption key
+ * material) and optionally a signed link grant (speaker/moderator). The host is
+ * only where the app is served from.
+ *
+ * `parseInvite` never throws: it returns a code and a sentence a person can act
+ * on. It checks structure, the grant's room and expiry; the grant's signature
+ * is checked when it is redeemed (it is async, see room/actor.ts).
+ */
+import { fromBase64url, toBase64url } from '../identity/index.ts'
+import { decodeLinkGrant, isRoomId, type LinkGrant } from '../room/index.ts'
+
+export const SECRET_BYTES = 32
+
+export interface Invite {
+  roomId: string
+  /** base64url of the 32-byte room secret. */
+  secret: string
+  secretBytes: Uint8Array
+  grant?: LinkGrant
+  /** Origin the link pointed to (e.g. https://stoop.example), when it was a full URL. */
+  origin?: string
+}
+
+export type InviteErrorCode = 'not-a-link' | 'missing-room' | 'bad-room-id' | 'missing-secret' | 'bad-secret' | 'bad-grant' | 'expired'
+
+export type ParseInviteResult = { ok: true; invite: Invite } | { ok: false; code: InviteErrorCode; message: string }
+
+export interface FormatInviteOptions {
+  /** Where the app is served, e.g. `https://stoop.example` (path allowed, no fragment). */
+  origin: string
+  roomId: string
+  secret: string | Uint8Array
+  /** Signed link grant bytes (from RoomActor.createLinkGrant). */
+  grant?: Uint8Array
+}
+
+/** Builds an invite link. Throws RangeError on an invalid room id or secret (a programming error). */
+export function formatInvite(opts: FormatInviteOptions): string {
+  if (!isRoomId(opts.roomId)) throw new RangeError('roomId is not a room id')
+  const secret = typeof opts.secret === 'string' ? opts.secret : toBase64url(opts.secret)
+  if (fromBase64url(secret)?.length !== SECRET_BYTES) throw new RangeError('secret must be 32 bytes')
+  const base = opts.origin.replace(/#.*$/, '').replace(/\/+$/, '')
+  let link = `${base}/#/r/${opts.roomId}?k=${secret}`
+  if (opts.grant) link += `&g=${toBase64url(opts.grant)}`
+  return link
+}
+
+const fail = (code: InviteErrorCode, message: string): ParseInviteResult => ({ ok: false, code, message })
+
+/**
+ * Parses an invite link (a full URL, or just its `#/r/...` fragment).
+ * `now` (ms) is used to report an expired grant.
+ */
+export function parseInvite(input: string | URL, now: number): ParseInviteResult {
+  const text = (typeof input === 'string' ? input : input.href).trim()
+  if (text === '') return fail('not-a-link', 'The invite link is empty.')
+  const hash = text.indexOf('#')
+  if (hash < 0) return fail('not-a-link', 'This is not a Stoop invite link: it has no "#/r/..." part. Copy the whole link.')
+  let origin: string | undefined
+  if (hash > 0) {
+    try {
+      origin = new URL(text.slice(0, hash)).origin
+    } catch {
+      return fail('not-a-link', 'This is not a Stoop invite link: the part before "#" is not a web address.')
+    }
+  }
+  const fragment = text.slice(hash + 1)
+  if (!fragment.startsWith('/r/') && fragment !== '/r') return fail('not-a-link', 'This is not a Stoop room link: the part after "#" should start with "/r/".')
+  const q = fragment.indexOf('?')
+  const roomId = (q < 0 ? fragment.slice(3) : fragment.slice(3, q)).replace(/\/+$/, '')
+  if (roomId === '') return fail('missing-room', 'The link has no room id after "#/r/". It may have been cut off.')
+  if (!isRoomId(roomId)) return fail('bad-room-id', `The room id "${short(roomId)}" is not valid (expected 22 letters, digits, "-" or "_"). The link may be mistyped or cut off.`)
+  const params = new URLSearchParams(q < 0 ? '' : fragment.slice(q + 1))
+  const secret = params.get('k')
+  if (secret === null || secret === '') return fail('missing-secret', 'The link has no room key ("k=..."). Without it you cannot join; ask for the full link.')
+  const secretBytes = fromBase64url(secret)
+  if (!secretBytes || secretBytes.length !== SECRET_BYTES) return fail('bad-secret', 'The room key ("k=...") in the link is damaged (expected 43 characters). The link may be cut off.')
+  const invite: Invite = { roomId, secret, secretBytes, ...(origin ? { origin } : {}) }
+  const g = params.get('g')
+  if (g !== null) {
+    const bytes = fromBase64url(g)
+    const grant = bytes && decodeLinkGrant(bytes)
+    if (!grant) return fail('bad-grant', 'The speaker/moderator pass in the link ("g=...") is damaged. You could still join as a listener without it.')
+    if (grant.roomId !== roomId) return fail('bad-grant', 'The speaker/moderator pass in the link ("g=...") belongs to a different room.')
+    if (grant.expiresAt !== undefined && now > grant.expiresAt) {
+      return fail('expired', `The ${grant.role} pass in this link expired on ${new Date(grant.expiresAt).toISOString()}. Ask for a new link, or join as a listener.`)
+    }
+    invite.grant = grant
+  }
+  return { ok: true, invite }
+}
+
+function short(s: string): string {
+  return s.length > 30 ? `${s.slice(0, 27)}...` : s
+}

@@ -1,0 +1,286 @@
+/**
+ * The actor API: every room action for one identity, as signed entries
+ * appended to the log. Misuse that could never produce a valid entry throws a
+ * `RoomError` with a stable code up front; a valid-looking action can still
+ * lose a race (e.g. the author's moderator grant is revoked concurrently), in
+ * which case every replica ignores it the same way.
+ *
+ * Each action waits for the replica to settle first (so checks see every
+ * entry already in the doc) and again after writing (so `replica.state`
+ * reflects the action when the promise resolves). Multi-entry actions (accept
+ * + lower hand) are one Yjs transaction, hence one update on the wire.
+ */
+import * as Y from 'yjs'
+import { keyId, randomBytes, toBase64url, verifySignature, type Identity } from '../identity/index.ts'
+import { signEntry, type EntryBody } from './entry.ts'
+import { RoomError } from './errors.ts'
+import { createLinkGrant, decodeLinkGrant, type LinkRole } from './link-grant.ts'
+import { deriveDiscoveryKey, deriveRoomId } from './room-id.ts'
+import { logOf, RoomReplica } from './replica.ts'
+import { roleOf, type Role, type RoomState } from './state.ts'
+import { blobId } from './codec.ts'
+
+export interface CreateRoomOptions {
+  title: string
+  topic?: string
+  /** Clock (ms). Defaults to Date.now. */
+  now?: () => number
+  /** Doc to write into (a fresh Y.Doc by default). */
+  doc?: Y.Doc
+  /** Put the owner on stage right away (invite + accept). Default true. */
+  joinStage?: boolean
+}
+
+export interface CreatedRoom {
+  doc: Y.Doc
+  roomId: string
+  /** 32 random bytes, base64url. Never written to the doc: it keys transport encryption (net/). */
+  secret: string
+  genesisId: string
+  discoveryKey: Uint8Array
+}
+
+/** Creates a room: a self-certifying genesis (and by default the owner on stage) in one transaction. */
+export async function createRoom(identity: Identity, opts: CreateRoomOptions): Promise<CreatedRoom> {
+  const now = opts.now ?? Date.now
+  const nonce = randomBytes(16)
+  const roomId = deriveRoomId(identity.publicKey, nonce)
+  const t = now()
+  const genesis = await signEntry(identity, roomId, t, { kind: 'genesis', nonce, title: opts.title, topic: opts.topic ?? '' })
+  const genesisId = blobId(genesis)
+  const entries = [genesis]
+  if (opts.joinStage ?? true) {
+    const invite = await signEntry(identity, roomId, t, { kind: 'invite', auth: genesisId, subject: keyId(identity.publicKey) })
+    entries.push(invite, await signEntry(identity, roomId, t, { kind: 'accept', invite: blobId(invite) }))
+  }
+  const doc = opts.doc ?? new Y.Doc()
+  const log = logOf(doc)
+  doc.transact(() => log.push(entries))
+  return { doc, roomId, secret: toBase64url(randomBytes(32)), genesisId, discoveryKey: deriveDiscoveryKey(roomId) }
+}
+
+export interface LinkGrantOptions {
+  role: LinkRole
+  /** Absolute expiry (ms). */
+  expiresAt?: number
+  /** Default true. */
+  singleUse?: boolean
+}
+
+const err = (code: ConstructorParameters<typeof RoomError>[0], message: string) => new RoomError(code, message)
+
+export class RoomActor {
+  readonly replica: RoomReplica
+  readonly identity: Identity
+  readonly key: string
+  private readonly now: () => number
+
+  constructor(replica: RoomReplica, identity: Identity, opts: { now?: () => number } = {}) {
+    this.replica = replica
+    this.identity = identity
+    this.key = keyId(identity.publicKey)
+    this.now = opts.now ?? Date.now
+  }
+
+  get state(): RoomState {
+    return this.replica.state
+  }
+
+  get role(): Role {
+    return roleOf(this.replica.state, this.key)
+  }
+
+  // ---- self ------------------------------------------------------------------
+
+  async raiseHand(): Promise<string> {
+    const s = await this.live()
+    if (s.seatOf.has(this.key)) throw err('already-on-stage', 'You are already on stage')
+    if (s.openRaises.has(this.key)) throw err('hand-already-raised', 'Your hand is already raised')
+    return (await this.write([{ kind: 'raise', nonce: randomBytes(16) }]))[0]!
+  }
+
+  async lowerHand(): Promise<string[]> {
+    const s = await this.member()
+    const open = s.openRaises.get(this.key)
+    if (!open) throw err('hand-not-raised', 'Your hand is not raised')
+    return this.write(open.map((raise) => ({ kind: 'lower', raise })))
+  }
+
+  /** Accepts a pending invite (the given one, or the earliest) and lowers the hand in the same transaction. */
+  async acceptInvite(inviteId?: string): Promise<string> {
+    const s = await this.live()
+    const inv = this.pendingInvite(s, inviteId)
+    const bodies: EntryBody[] = [{ kind: 'accept', invite: inv.id }]
+    for (const raise of s.openRaises.get(this.key) ?? []) bodies.push({ kind: 'lower', raise })
+    return (await this.write(bodies))[0]!
+  }
+
+  async declineInvite(inviteId?: string): Promise<string> {
+    const s = await this.member()
+    const inv = this.pendingInvite(s, inviteId)
+    return (await this.write([{ kind: 'decline', invite: inv.id }]))[0]!
+  }
+
+  async leaveStage(): Promise<string[]> {
+    const s = await this.member()
+    const seats = s.liveSeats.get(this.key)
+    if (!seats) throw err('not-on-stage', 'You are not on stage')
+    return this.write(seats.map((seat) => ({ kind: 'leave', seat })))
+  }
+
+  /** Writes a new profile; omitted fields keep their current values. */
+  async setProfile(p: { name?: string; muted?: boolean }): Promise<string> {
+    const s = await this.member()
+    const cur = s.profiles.get(this.key)
+    const body: EntryBody = { kind: 'profile', seq: (cur?.seq ?? 0) + 1, name: p.name ?? cur?.name ?? '', muted: p.muted ?? cur?.muted ?? false }
+    return (await this.write([body]))[0]!
+  }
+
+  /** Redeems a link grant (bytes from an invite link). A speaker grant puts us on stage directly. */
+  async redeemLinkGrant(grant: Uint8Array): Promise<string> {
+    const s = await this.member()
+    const link = decodeLinkGrant(grant)
+    if (!link) throw err('bad-grant', 'The invite grant is damaged or not a Stoop grant')
+    if (link.roomId !== s.roomId) throw err('bad-grant', 'The invite grant is for a different room')
+    if (!(await verifySignature(link.issuerKey, link.signed, link.sig))) throw err('bad-grant', 'The invite grant signature does not verify')
+    const t = this.now()
+    if (link.expiresAt !== undefined && t > link.expiresAt) throw err('expired', 'The invite grant has expired')
+    if (s.ended) throw err('room-ended', 'The room has ended')
+    const bodies: EntryBody[] = [{ kind: 'redeem', grant }]
+    if (link.role === 'speaker') for (const raise of s.openRaises.get(this.key) ?? []) bodies.push({ kind: 'lower', raise })
+    return (await this.write(bodies, t))[0]!
+  }
+
+  // ---- moderation --------------------------------------------------------------
+
+  async inviteToStage(subject: string): Promise<string> {
+    const s = await this.live()
+    const auth = this.authority(s)
+    if (s.banned.has(subject)) throw err('banned', 'That person is banned')
+    if (s.seatOf.has(subject)) throw err('already-on-stage', 'That person is already on stage')
+    return (await this.write([{ kind: 'invite', auth, subject }]))[0]!
+  }
+
+  async moveToAudience(subject: string): Promise<string[]> {
+    const s = await this.member()
+    const auth = this.authority(s)
+    if (subject === s.owner && this.key !== s.owner) throw err('cannot-target-owner', 'Moderators cannot move the owner')
+    const seats = s.liveSeats.get(subject)
+    if (!seats) throw err('not-on-stage', 'That person is not on stage')
+    return this.write(seats.map((seat) => ({ kind: 'move', auth, seat })))
+  }
+
+  async ban(subject: string): Promise<string> {
+    const s = await this.member()
+    const auth = this.authority(s)
+    if (subject === s.owner) throw err('cannot-target-owner', 'The owner cannot be banned')
+    if (subject === this.key) throw err('bad-argument', 'You cannot ban yourself')
+    if (this.key !== s.owner && s.moderators.has(subject)) throw err('cannot-target-moderator', 'Moderators cannot ban moderators')
+    return (await this.write([{ kind: 'ban', auth, subject }]))[0]!
+  }
+
+  /** Lifts every ban on `subject` that this actor may lift. */
+  async unban(subject: string): Promise<string[]> {
+    const s = await this.member()
+    const auth = this.authority(s)
+    const bans = s.banned.get(subject)
+    if (!bans) throw err('unknown-target', 'That person is not banned')
+    const liftable = bans.filter((id) => this.key === s.owner || this.replica.get(id)?.author !== s.owner)
+    if (liftable.length < bans.length) throw err('not-owner', 'Only the owner can lift a ban the owner set')
+    return this.write(liftable.map((target) => ({ kind: 'unban', auth, target })))
+  }
+
+  async setTitle(title: string, topic?: string): Promise<string> {
+    const s = await this.member()
+    const auth = this.authority(s)
+    return (await this.write([{ kind: 'meta', auth, title, topic: topic ?? s.topic }]))[0]!
+  }
+
+  /** Revokes one entry by id: a moderator grant or link grant (owner), an invite or speaker link grant (owner or its issuer's authority). */
+  async revoke(target: string): Promise<string> {
+    const s = await this.member()
+    const auth = this.authority(s)
+    return (await this.write([{ kind: 'revoke', auth, target }]))[0]!
+  }
+
+  // ---- owner -------------------------------------------------------------------
+
+  async grantModerator(subject: string): Promise<string> {
+    const s = await this.live()
+    this.requireOwner(s)
+    if (subject === s.owner) throw err('bad-argument', 'The owner is already in charge')
+    if (s.banned.has(subject)) throw err('banned', 'That person is banned')
+    return (await this.write([{ kind: 'grant', auth: s.genesisId!, role: 'moderator', subject }]))[0]!
+  }
+
+  /** Revokes every live moderator authority of `subject` (this also voids everything issued under them). */
+  async revokeModerator(subject: string): Promise<string[]> {
+    const s = await this.member()
+    this.requireOwner(s)
+    const targets = [...s.authorities].filter(([, k]) => k === subject && k !== s.owner).map(([id]) => id)
+    if (targets.length === 0) throw err('unknown-target', 'That person is not a moderator')
+    return this.write(targets.map((target) => ({ kind: 'revoke', auth: s.genesisId!, target })))
+  }
+
+  async endRoom(): Promise<string> {
+    const s = await this.live()
+    this.requireOwner(s)
+    return (await this.write([{ kind: 'end', auth: s.genesisId! }]))[0]!
+  }
+
+  /** Signs a link grant to put in an invite link. Moderator links need the owner; speaker links a moderator. */
+  async createLinkGrant(opts: LinkGrantOptions): Promise<Uint8Array> {
+    const s = await this.live()
+    if (opts.role === 'moderator') this.requireOwner(s)
+    const auth = this.authority(s)
+    return createLinkGrant(this.identity, {
+      roomId: s.roomId,
+      auth,
+      role: opts.role,
+      issuedAt: this.now(),
+      ...(opts.expiresAt !== undefined ? { expiresAt: opts.expiresAt } : {}),
+      singleUse: opts.singleUse ?? true,
+    })
+  }
+
+  // ---- internals -----------------------------------------------------------------
+
+  private async member(): Promise<RoomState> {
+    await this.replica.whenSettled()
+    const s = this.replica.state
+    if (!s.exists) throw err('not-ready', 'The room has not arrived yet (no genesis)')
+    if (s.banned.has(this.key)) throw err('banned', 'You are banned from this room')
+    return s
+  }
+
+  private async live(): Promise<RoomState> {
+    const s = await this.member()
+    if (s.ended) throw err('room-ended', 'The room has ended')
+    return s
+  }
+
+  private requireOwner(s: RoomState): void {
+    if (s.owner !== this.key) throw err('not-owner', 'Only the room owner can do this')
+  }
+
+  private authority(s: RoomState): string {
+    if (s.owner === this.key) return s.genesisId!
+    const auth = s.moderators.get(this.key)
+    if (!auth) throw err('not-moderator', 'Only the owner or a moderator can do this')
+    return auth
+  }
+
+  private pendingInvite(s: RoomState, inviteId?: string) {
+    const inv = s.invites.find((i) => i.subject === this.key && (inviteId === undefined || i.id === inviteId))
+    if (!inv) throw err('no-invite', inviteId ? 'That invite is not open for you' : 'You have no open invite')
+    return inv
+  }
+
+  /** Signs all bodies, appends them in one transaction, waits until verified; returns their ids. */
+  private async write(bodies: EntryBody[], time = this.now()): Promise<string[]> {
+    const bytes = await Promise.all(bodies.map((b) => signEntry(this.identity, this.replica.roomId, time, b)))
+    this.replica.doc.transact(() => this.replica.log.push(bytes))
+    await this.replica.whenSettled()
+    return bytes.map(blobId)
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * EntryIndex: the verified entry SET of a room, grouped for `computeState`.
+ *
+ * Built once from an array (pure `computeState`) or kept up to date entry by
+ * entry (RoomReplica), so a recompute does not re-bucket 10k entries. It also
+ * keeps the aggregates that depend on nothing but the author (the winning
+ * profile per author, entry counts per author): computeState only has to
+ * subtract banned authors.
+ *
+ * Entries dated beyond the horizon (now + skew) wait in `future` and are
+ * admitted by `admit(horizon)`; the replica's clock is assumed not to go back
+ * (an entry once admitted stays admitted).
+ */
+import type { Entry, EntryKind } from './entry.ts'
+import { KIND } from './entry.ts'
+
+export type Of<K extends EntryKind> = Extract<Entry, { kind: K }>
+export type Buckets = { [K in EntryKind]: Of<K>[] }
+
+export interface Profile {
+  name: string
+  muted: boolean
+  seq: number
+  id: string
+}
+
+const KIND_LIST = Object.keys(KIND) as EntryKind[]
+
+export class EntryIndex {
+  readonly roomId: string
+  /** Every distinct entry seen, whatever its fate. */
+  readonly byId = new Map<string, Entry>()
+  /** Admitted entries (right room, not in the future) by kind. Profiles are in `bestProfile` instead. */
+  readonly buckets: Buckets
+  readonly wrongRoom: Entry[] = []
+  future: Entry[] = []
+  duplicates = 0
+  /** Winning profile per author: highest seq, then highest id. */
+  readonly bestProfile = new Map<string, Profile>()
+  readonly profilesByAuthor = new Map<string, Of<'profile'>[]>()
+  /** Admitted entries per author. */
+  readonly authorCount = new Map<string, number>()
+  private horizon: number
+
+  constructor(roomId: string, horizon: number) {
+    this.roomId = roomId
+    this.horizon = horizon
+    const b = {} as Record<EntryKind, Entry[]>
+    for (const k of KIND_LIST) b[k] = []
+    this.buckets = b as Buckets
+  }
+
+  /** Adds one entry; false when it was already there. */
+  add(e: Entry): boolean {
+    if (this.byId.has(e.id)) {
+      this.duplicates++
+      return false
+    }
+    this.byId.set(e.id, e)
+    if (e.roomId !== this.roomId) this.wrongRoom.push(e)
+    else if (e.time > this.horizon) this.future.push(e)
+    else this.place(e)
+    return true
+  }
+
+  /** Moves entries that are no longer in the future into the buckets. */
+  admit(horizon: number): void {
+    if (horizon <= this.horizon) return
+    this.horizon = horizon
+    if (this.future.length === 0) return
+    const still: Entry[] = []
+    for (const e of this.future) {
+      if (e.time > horizon) still.push(e)
+      else this.place(e)
+    }
+    this.future = still
+  }
+
+  private place(e: Entry): void {
+    this.authorCount.set(e.author, (this.authorCount.get(e.author) ?? 0) + 1)
+    if (e.kind === 'profile') {
+      const list = this.profilesByAuthor.get(e.author)
+      if (list) list.push(e)
+      else this.profilesByAuthor.set(e.author, [e])
+      const cur = this.bestProfile.get(e.author)
+      if (!cur || e.seq > cur.seq || (e.seq === cur.seq && e.id > cur.id)) {
+        this.bestProfile.set(e.author, { name: e.name, muted: e.muted, seq: e.seq, id: e.id })
+      }
+      return
+    }
+    ;(this.buckets[e.kind] as Entry[]).push(e)
+  }
+}
+
+/** Builds an index from scratch (the pure path). */
+export function indexEntries(entries: Iterable<Entry>, roomId: string, horizon: number): EntryIndex {
+  const index = new EntryIndex(roomId, horizon)
+  for (const e of entries) index.add(e)
+  return index
+}

@@ -1,0 +1,277 @@
+/**
+ * Signed log entries: the only thing ever written to a room doc.
+ *
+ * Layout: u8 version (1) | u8 kind | roomId 16 | author pubkey 32 | varuint time ms
+ *         | kind-specific body | signature 64 over all preceding bytes.
+ * References to other entries are their 16-byte ids (raw in the binary form,
+ * base64url in the decoded form). Entry id = base64url(sha256(entry bytes)[0..16]).
+ *
+ * Privileged kinds carry `auth`: the id of the entry that gives the author the
+ * power to write it (the genesis for the owner, a moderator grant or moderator
+ * redeem for a moderator). See docs/room-rules.md.
+ */
+import * as encoding from 'lib0/encoding'
+import * as decoding from 'lib0/decoding'
+import { keyId, type Identity } from '../identity/index.ts'
+import {
+  ID_BYTES, KEY_BYTES, ROOM_ID_BYTES, SIG_BYTES, MalformedError, blobId, fromBase64url, idBytes, readByte, readFixed, readText, readUint,
+  toBase64url, writeFixed, writeText,
+} from './codec.ts'
+import { decodeLinkGrant, MAX_LINK_GRANT_BYTES, type LinkGrant } from './link-grant.ts'
+
+export const ENTRY_VERSION = 1
+/** Hard cap on one entry; larger blobs in the log are 'malformed'. */
+export const MAX_ENTRY_BYTES = 2048
+export const MAX_TITLE_BYTES = 200
+export const MAX_TOPIC_BYTES = 1000
+export const MAX_NAME_BYTES = 100
+export const NONCE_BYTES = 16
+
+export const KIND = {
+  genesis: 0,
+  grant: 1,
+  revoke: 2,
+  ban: 3,
+  unban: 4,
+  invite: 5,
+  accept: 6,
+  decline: 7,
+  leave: 8,
+  move: 9,
+  raise: 10,
+  lower: 11,
+  profile: 12,
+  meta: 13,
+  end: 14,
+  redeem: 15,
+} as const
+
+export type EntryKind = keyof typeof KIND
+const KIND_NAMES = Object.keys(KIND) as EntryKind[]
+
+/** Kind-specific content of an entry, as an author writes it. */
+export type EntryBody =
+  | { kind: 'genesis'; nonce: Uint8Array; title: string; topic: string }
+  | { kind: 'grant'; auth: string; role: 'moderator'; subject: string }
+  | { kind: 'revoke'; auth: string; target: string }
+  | { kind: 'ban'; auth: string; subject: string }
+  | { kind: 'unban'; auth: string; target: string }
+  | { kind: 'invite'; auth: string; subject: string }
+  | { kind: 'accept'; invite: string }
+  | { kind: 'decline'; invite: string }
+  | { kind: 'leave'; seat: string }
+  | { kind: 'move'; auth: string; seat: string }
+  | { kind: 'raise'; nonce: Uint8Array }
+  | { kind: 'lower'; raise: string }
+  | { kind: 'profile'; seq: number; name: string; muted: boolean }
+  | { kind: 'meta'; auth: string; title: string; topic: string }
+  | { kind: 'end'; auth: string }
+  | { kind: 'redeem'; grant: Uint8Array }
+
+/** Decoded body: like EntryBody, but a redeem also carries its decoded link grant. */
+export type DecodedBody =
+  | Exclude<EntryBody, { kind: 'redeem' }>
+  | { kind: 'redeem'; grant: Uint8Array; link: LinkGrant }
+
+/** An entry as decoded from the log. The signature is NOT verified by decoding. */
+export type Entry = DecodedBody & {
+  id: string
+  bytes: Uint8Array
+  roomId: string
+  author: string
+  authorKey: Uint8Array
+  time: number
+  /** The bytes the signature covers. */
+  signed: Uint8Array
+  sig: Uint8Array
+}
+
+function writeKey(enc: encoding.Encoder, id: string): void {
+  const bytes = fromBase64url(id)
+  if (!bytes || bytes.length !== KEY_BYTES) throw new RangeError('subject is not a 32-byte base64url key')
+  writeFixed(enc, bytes, KEY_BYTES)
+}
+
+function writeBody(enc: encoding.Encoder, body: EntryBody): void {
+  switch (body.kind) {
+    case 'genesis':
+      writeFixed(enc, body.nonce, NONCE_BYTES)
+      writeText(enc, body.title, MAX_TITLE_BYTES)
+      writeText(enc, body.topic, MAX_TOPIC_BYTES)
+      return
+    case 'grant':
+      writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
+      encoding.writeUint8(enc, 1)
+      writeKey(enc, body.subject)
+      return
+    case 'ban':
+    case 'invite':
+      writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
+      writeKey(enc, body.subject)
+      return
+    case 'revoke':
+    case 'unban':
+      writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
+      writeFixed(enc, idBytes(body.target, 'target'), ID_BYTES)
+      return
+    case 'accept':
+    case 'decline':
+      writeFixed(enc, idBytes(body.invite, 'invite'), ID_BYTES)
+      return
+    case 'leave':
+      writeFixed(enc, idBytes(body.seat, 'seat'), ID_BYTES)
+      return
+    case 'move':
+      writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
+      writeFixed(enc, idBytes(body.seat, 'seat'), ID_BYTES)
+      return
+    case 'raise':
+      writeFixed(enc, body.nonce, NONCE_BYTES)
+      return
+    case 'lower':
+      writeFixed(enc, idBytes(body.raise, 'raise'), ID_BYTES)
+      return
+    case 'profile':
+      encoding.writeVarUint(enc, body.seq)
+      writeText(enc, body.name, MAX_NAME_BYTES)
+      encoding.writeUint8(enc, body.muted ? 1 : 0)
+      return
+    case 'meta':
+      writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
+      writeText(enc, body.title, MAX_TITLE_BYTES)
+      writeText(enc, body.topic, MAX_TOPIC_BYTES)
+      return
+    case 'end':
+      writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
+      return
+    case 'redeem':
+      if (body.grant.length > MAX_LINK_GRANT_BYTES) throw new RangeError('link grant too large')
+      encoding.writeVarUint8Array(enc, body.grant)
+      return
+  }
+}
+
+/** The unsigned part of an entry (what the signature covers). Throws RangeError on bad input. */
+export function encodeUnsigned(roomId: string, author: Uint8Array, time: number, body: EntryBody): Uint8Array {
+  if (!Number.isSafeInteger(time) || time < 0) throw new RangeError('time must be a non-negative integer (ms)')
+  const enc = encoding.createEncoder()
+  encoding.writeUint8(enc, ENTRY_VERSION)
+  encoding.writeUint8(enc, KIND[body.kind])
+  writeFixed(enc, idBytes(roomId, 'roomId'), ROOM_ID_BYTES)
+  writeFixed(enc, author, KEY_BYTES)
+  encoding.writeVarUint(enc, time)
+  writeBody(enc, body)
+  return encoding.toUint8Array(enc)
+}
+
+/** Appends a signature to unsigned bytes. */
+export function attachSignature(unsigned: Uint8Array, sig: Uint8Array): Uint8Array {
+  if (sig.length !== SIG_BYTES) throw new RangeError('signature must be 64 bytes')
+  const out = new Uint8Array(unsigned.length + SIG_BYTES)
+  out.set(unsigned)
+  out.set(sig, unsigned.length)
+  if (out.length > MAX_ENTRY_BYTES) throw new RangeError(`entry larger than ${MAX_ENTRY_BYTES} bytes`)
+  return out
+}
+
+/** Encodes and signs an entry; returns the bytes to append to the log. */
+export async function signEntry(identity: Identity, roomId: string, time: number, body: EntryBody): Promise<Uint8Array> {
+  const unsigned = encodeUnsigned(roomId, identity.publicKey, time, body)
+  if (unsigned.length + SIG_BYTES > MAX_ENTRY_BYTES) throw new RangeError(`entry larger than ${MAX_ENTRY_BYTES} bytes`)
+  return attachSignature(unsigned, await identity.sign(unsigned))
+}
+
+/** Id of an entry: base64url(sha256(bytes)[0..16]). */
+export const entryId = blobId
+
+function readId(dec: decoding.Decoder): string {
+  return toBase64url(readFixed(dec, ID_BYTES))
+}
+
+function readKeyId(dec: decoding.Decoder): string {
+  return keyId(readFixed(dec, KEY_BYTES))
+}
+
+function readBody(dec: decoding.Decoder, kind: EntryKind): DecodedBody {
+  switch (kind) {
+    case 'genesis':
+      return { kind, nonce: readFixed(dec, NONCE_BYTES), title: readText(dec, MAX_TITLE_BYTES), topic: readText(dec, MAX_TOPIC_BYTES) }
+    case 'grant': {
+      const auth = readId(dec)
+      if (readByte(dec) !== 1) throw new MalformedError('unknown role')
+      return { kind, auth, role: 'moderator', subject: readKeyId(dec) }
+    }
+    case 'ban':
+    case 'invite':
+      return { kind, auth: readId(dec), subject: readKeyId(dec) }
+    case 'revoke':
+    case 'unban':
+      return { kind, auth: readId(dec), target: readId(dec) }
+    case 'accept':
+    case 'decline':
+      return { kind, invite: readId(dec) }
+    case 'leave':
+      return { kind, seat: readId(dec) }
+    case 'move':
+      return { kind, auth: readId(dec), seat: readId(dec) }
+    case 'raise':
+      return { kind, nonce: readFixed(dec, NONCE_BYTES) }
+    case 'lower':
+      return { kind, raise: readId(dec) }
+    case 'profile': {
+      const seq = readUint(dec)
+      const name = readText(dec, MAX_NAME_BYTES)
+      const m = readByte(dec)
+      if (m > 1) throw new MalformedError('bad muted flag')
+      return { kind, seq, name, muted: m === 1 }
+    }
+    case 'meta':
+      return { kind, auth: readId(dec), title: readText(dec, MAX_TITLE_BYTES), topic: readText(dec, MAX_TOPIC_BYTES) }
+    case 'end':
+      return { kind, auth: readId(dec) }
+    case 'redeem': {
+      const len = readUint(dec)
+      if (len > MAX_LINK_GRANT_BYTES) throw new MalformedError('link grant too large')
+      const grant = readFixed(dec, len)
+      const link = decodeLinkGrant(grant)
+      if (!link) throw new MalformedError('bad link grant')
+      return { kind, grant, link }
+    }
+  }
+}
+
+/**
+ * Decodes one log element. Returns null for anything malformed (wrong type,
+ * too large, unknown version/kind, truncated, trailing bytes, bad UTF-8).
+ * `id` may be passed when the caller already hashed the bytes.
+ */
+export function decodeEntry(bytes: unknown, id?: string): Entry | null {
+  if (!(bytes instanceof Uint8Array) || bytes.length > MAX_ENTRY_BYTES) return null
+  try {
+    const dec = decoding.createDecoder(bytes)
+    if (readByte(dec) !== ENTRY_VERSION) return null
+    const kind = KIND_NAMES[readByte(dec)]
+    if (kind === undefined) return null
+    const roomId = toBase64url(readFixed(dec, ROOM_ID_BYTES))
+    const authorKey = readFixed(dec, KEY_BYTES)
+    const time = readUint(dec)
+    const body = readBody(dec, kind)
+    const signedLen = dec.pos
+    const sig = readFixed(dec, SIG_BYTES)
+    if (dec.pos !== bytes.length) return null
+    return {
+      ...body,
+      id: id ?? blobId(bytes),
+      bytes,
+      roomId,
+      author: keyId(authorKey),
+      authorKey,
+      time,
+      signed: bytes.subarray(0, signedLen),
+      sig,
+    }
+  } catch (err) {
+    if (err instanceof MalformedError || err instanceof RangeError) return null
+    throw err
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Room model: signed append-only log in a Y.Doc, validated into an effective
+ * state by pure functions. No network, timers or DOM. Rules: docs/room-rules.md.
+ */
+export * from './errors.ts'
+export * from './entry.ts'
+export * from './link-grant.ts'
+export * from './room-id.ts'
+export * from './state.ts'
+export * from './diff.ts'
+export * from './guard.ts'
+export * from './replica.ts'
+export * from './actor.ts'

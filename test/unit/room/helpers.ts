@@ -1,0 +1,81 @@
+/**
+ * Test helpers: a pool of identities generated once, and a tiny room builder
+ * that signs entries and evaluates them with the pure computeState.
+ */
+import { generateIdentity, keyId, randomBytes, type Identity } from '../../../src/identity/index.ts'
+import {
+  computeState, createLinkGrant, decodeEntry, deriveRoomId, entryId, signEntry, type Entry, type EntryBody, type LinkGrantInput, type RoomState,
+} from '../../../src/room/index.ts'
+
+let pool: Promise<Identity[]> | null = null
+/** Identities shared by all tests in a file (key generation is the slow part). */
+export function identities(n = 8): Promise<Identity[]> {
+  pool ??= Promise.all(Array.from({ length: 12 }, () => generateIdentity()))
+  return pool.then((p) => p.slice(0, n))
+}
+
+export const T0 = 1_700_000_000_000
+
+/** Builds a room log by hand. Times default to a counter so order is explicit. */
+export class RoomBuilder {
+  readonly owner: Identity
+  readonly roomId: string
+  readonly nonce: Uint8Array
+  readonly bytes: Uint8Array[] = []
+  genesisId = ''
+  private t = T0
+
+  constructor(owner: Identity) {
+    this.owner = owner
+    this.nonce = randomBytes(16)
+    this.roomId = deriveRoomId(owner.publicKey, this.nonce)
+  }
+
+  static async create(owner: Identity, title = 'Room'): Promise<RoomBuilder> {
+    const b = new RoomBuilder(owner)
+    b.genesisId = await b.add(owner, { kind: 'genesis', nonce: b.nonce, title, topic: 'topic' })
+    return b
+  }
+
+  get now(): number {
+    return this.t + 1
+  }
+
+  /** Signs and appends an entry; returns its id. */
+  async add(who: Identity, body: EntryBody, time?: number): Promise<string> {
+    const bytes = await this.sign(who, body, time)
+    this.bytes.push(bytes)
+    return entryId(bytes)
+  }
+
+  /** Signs without appending. */
+  async sign(who: Identity, body: EntryBody, time?: number, roomId = this.roomId): Promise<Uint8Array> {
+    const at = time ?? ++this.t
+    if (at > this.t) this.t = at
+    return signEntry(who, roomId, at, body)
+  }
+
+  async grant(subject: Identity): Promise<string> {
+    return this.add(this.owner, { kind: 'grant', auth: this.genesisId, role: 'moderator', subject: keyId(subject.publicKey) })
+  }
+
+  /** invite (by `by` with `auth`) + accept by `who`; returns [inviteId, acceptId]. */
+  async seat(who: Identity, by = this.owner, auth = this.genesisId): Promise<[string, string]> {
+    const inv = await this.add(by, { kind: 'invite', auth, subject: keyId(who.publicKey) })
+    return [inv, await this.add(who, { kind: 'accept', invite: inv })]
+  }
+
+  async link(issuer: Identity, input: Partial<LinkGrantInput> & { role: LinkGrantInput['role'] }): Promise<Uint8Array> {
+    return createLinkGrant(issuer, { roomId: this.roomId, auth: this.genesisId, issuedAt: T0, singleUse: false, ...input })
+  }
+
+  entries(): Entry[] {
+    return this.bytes.map((b) => decodeEntry(b)!)
+  }
+
+  state(now = this.now + 1): RoomState {
+    return computeState(this.entries(), { roomId: this.roomId, now })
+  }
+}
+
+export const kid = (i: Identity): string => keyId(i.publicKey)
