@@ -1,0 +1,382 @@
+/**
+ * RTP forwarder (the relay's SFU fan-out), built on werift.
+ *
+ * - Each publisher has one werift RTCPeerConnection; the publisher offers one
+ *   sending audio section (Opus) and the forwarder answers recvonly.
+ * - Each subscriber has one werift RTCPeerConnection; the forwarder always
+ *   offers (one sendonly audio transceiver per subscribed publisher) and the
+ *   subscriber answers. Renegotiations are serialised per subscriber: at most
+ *   one offer is outstanding; changes made meanwhile are folded into the next.
+ * - Every RTP packet a publisher sends is written to each of its subscribers'
+ *   senders. Only the header is rewritten (SSRC and payload type of the
+ *   subscriber's sender, header extensions of that connection); marker and
+ *   payload bytes always pass through unchanged, so the relay never needs the
+ *   plaintext audio (end-to-end encrypted payloads forward as is). Sequence
+ *   numbers and timestamps pass through too, except on a reused transceiver,
+ *   where they are shifted by a constant (see rtp.ts).
+ * - Unsubscribing parks the transceiver (inactive); the subscriber's next
+ *   subscription reuses it, so m-sections do not grow with stage churn.
+ * - On a subscriber's connection the MediaStream id of a forwarded track is the
+ *   publisher's id, so clients map tracks to speakers from `ontrack` (which
+ *   fires again, same track, new stream id, when a parked transceiver is reused).
+ *
+ * Policy (who may publish, who hears whom) lives in the caller. Signalling is
+ * plain `{type, sdp}` objects; the caller carries them (WebSocket, tests).
+ * ICE is non-trickle: descriptions carry their candidates.
+ */
+import {
+  MediaStream,
+  RTCPeerConnection,
+  useOPUS,
+  useSdesMid,
+  type RTCPeerConnectionConfig,
+  type RTCRtpTransceiver,
+  type RtpPacket,
+} from 'werift'
+import { SfuError, SfuErrorCode } from './errors.ts'
+import { forwardedPacket, NO_REBASE, rebaseAfter, type Rebase } from './rtp.ts'
+import { unrejectInactive } from './sdp.ts'
+
+export interface SessionDescription {
+  type: 'offer' | 'answer'
+  sdp: string
+}
+
+export interface ForwarderOptions {
+  /**
+   * A subscriber's connection needs (re)negotiation: deliver `offer` to that
+   * subscriber and hand its answer to {@link Forwarder.acceptAnswer}.
+   */
+  onOffer: (subscriberId: string, offer: SessionDescription) => void
+  /** Connection state changes of every peer connection ('connected', 'failed', ...). */
+  onPeerState?: (id: string, role: 'publisher' | 'subscriber', state: string) => void
+  /** An async failure inside the forwarder that is not the caller's misuse. */
+  onError?: (err: Error) => void
+  /** Clock in ms (for rebasing timestamps when a parked slot is reused). Default `Date.now`. */
+  now?: () => number
+  /**
+   * werift configuration merged over the defaults (Opus only, max-bundle, no
+   * STUN/TURN). ICE addresses and port ranges go here.
+   */
+  peerConfig?: RTCPeerConnectionConfig
+}
+
+/** Why a packet was not forwarded to a subscriber. */
+export type DropReason = 'notConnected' | 'sendFailed'
+
+/** Largest SDP accepted from a peer. */
+export const MAX_SDP_BYTES = 64 * 1024
+
+export interface ForwarderStats {
+  publishers: number
+  subscribers: number
+  /** Forwarded streams: (subscriber, publisher) pairs. */
+  streams: number
+  packetsIn: number
+  bytesIn: number
+  packetsOut: number
+  bytesOut: number
+  dropped: Record<DropReason, number>
+  /** Async failures (offers, answers) reported through `onError`. */
+  errors: number
+}
+
+interface Publisher {
+  id: string
+  pc: RTCPeerConnection
+  outputs: Set<Slot>
+}
+
+/**
+ * One sendonly transceiver on a subscriber's connection. Unsubscribing parks it
+ * (inactive); the next subscription reuses it, so m-sections do not pile up.
+ */
+interface Slot {
+  subscriber: Subscriber
+  transceiver: RTCRtpTransceiver
+  /** null while parked. */
+  publisherId: string | null
+  /** Offsets for the current publisher; computed at its first packet. */
+  rebase: Rebase | null
+  /** Last packet sent on this slot, for rebasing the next publisher onto it. */
+  last: { seq: number; ts: number; at: number } | null
+}
+
+interface Subscriber {
+  id: string
+  pc: RTCPeerConnection | undefined
+  slots: Slot[]
+  /** An offer was sent and its answer has not been applied yet. */
+  offering: boolean
+  /** Subscriptions changed since the outstanding offer was made. */
+  dirty: boolean
+}
+
+/** msid tokens are restricted; keep ids to a plain, bounded alphabet. */
+const ID_RE = /^[A-Za-z0-9_.:-]{1,128}$/
+
+export const DEFAULT_PEER_CONFIG: RTCPeerConnectionConfig = {
+  codecs: {
+    audio: [useOPUS({ payloadType: 111, parameters: 'minptime=10;useinbandfec=1' })],
+    video: [],
+  },
+  headerExtensions: { audio: [useSdesMid()], video: [] },
+  bundlePolicy: 'max-bundle',
+  // werift's own default is a public Google STUN server; the relay has a public
+  // address or sits behind one configured explicitly.
+  iceServers: [],
+}
+
+export class Forwarder {
+  private readonly opts: ForwarderOptions
+  private readonly config: RTCPeerConnectionConfig
+  private readonly publishers = new Map<string, Publisher>()
+  private readonly subscribers = new Map<string, Subscriber>()
+  private closed = false
+  private readonly now: () => number
+  private readonly counters = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    dropped: { notConnected: 0, sendFailed: 0 } as Record<DropReason, number>,
+    errors: 0,
+  }
+
+  constructor(opts: ForwarderOptions) {
+    this.opts = opts
+    this.now = opts.now ?? Date.now
+    this.config = { ...DEFAULT_PEER_CONFIG, ...opts.peerConfig }
+  }
+
+  /** Accepts a publisher's offer (one audio section, Opus) and returns the answer. */
+  async addPublisher(id: string, offer: SessionDescription): Promise<SessionDescription> {
+    this.assertOpen()
+    checkId(id)
+    if (this.publishers.has(id)) throw new SfuError(SfuErrorCode.DUPLICATE_PEER, `publisher ${id}`)
+    checkDescription(offer, 'offer')
+    const audioSections = offer.sdp.split(/\r?\nm=/).slice(1)
+    if (audioSections.length !== 1 || !audioSections[0]!.startsWith('audio ')) {
+      throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, 'expected exactly one audio section')
+    }
+    const pc = new RTCPeerConnection(this.config)
+    const pub: Publisher = { id, pc, outputs: new Set() }
+    this.publishers.set(id, pub)
+    this.watchState(pc, id, 'publisher')
+    pc.onTrack.subscribe((track) => {
+      track.onReceiveRtp.subscribe((rtp) => this.forward(pub, rtp))
+    })
+    try {
+      await pc.setRemoteDescription(offer)
+      const [transceiver, ...extra] = pc.getTransceivers()
+      if (!transceiver || extra.length > 0 || transceiver.kind !== 'audio') {
+        throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, 'expected exactly one audio transceiver')
+      }
+      transceiver.setDirection('recvonly')
+      await pc.setLocalDescription(await pc.createAnswer())
+      const sdp = pc.localDescription!.sdp
+      if (!/^a=rtpmap:\d+ opus\/48000/im.test(sdp)) throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, 'offer has no Opus')
+      return { type: 'answer', sdp }
+    } catch (err) {
+      this.publishers.delete(id)
+      await pc.close()
+      if (err instanceof SfuError) throw err
+      throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, String(err), { cause: err })
+    }
+  }
+
+  /** Registers a subscriber. Its connection is offered on the first {@link subscribe}. */
+  addSubscriber(id: string): void {
+    this.assertOpen()
+    checkId(id)
+    if (this.subscribers.has(id)) throw new SfuError(SfuErrorCode.DUPLICATE_PEER, `subscriber ${id}`)
+    this.subscribers.set(id, { id, pc: undefined, slots: [], offering: false, dirty: false })
+  }
+
+  /** Starts forwarding `publisherId` to `subscriberId` (renegotiates; idempotent). */
+  subscribe(subscriberId: string, publisherId: string): void {
+    this.assertOpen()
+    const sub = this.getSubscriber(subscriberId)
+    const pub = this.publishers.get(publisherId)
+    if (!pub) throw new SfuError(SfuErrorCode.UNKNOWN_PEER, `publisher ${publisherId}`)
+    if (sub.slots.some((s) => s.publisherId === publisherId)) return
+    const streams = [new MediaStream({ id: publisherId })]
+    let slot = sub.slots.find((s) => s.publisherId === null)
+    if (slot) {
+      slot.transceiver.setDirection('sendonly')
+      slot.transceiver.sender.setStreams(streams)
+    } else {
+      sub.pc ??= this.subscriberConnection(sub)
+      const transceiver = sub.pc.addTransceiver('audio', { direction: 'sendonly', streams })
+      slot = { subscriber: sub, transceiver, publisherId: null, rebase: null, last: null }
+      sub.slots.push(slot)
+    }
+    slot.publisherId = publisherId
+    slot.rebase = null
+    pub.outputs.add(slot)
+    this.negotiate(sub)
+  }
+
+  /** Stops forwarding `publisherId` to `subscriberId` (renegotiates; idempotent). */
+  unsubscribe(subscriberId: string, publisherId: string): void {
+    this.assertOpen()
+    const sub = this.getSubscriber(subscriberId)
+    const slot = sub.slots.find((s) => s.publisherId === publisherId)
+    if (!slot) return
+    this.park(slot)
+    this.negotiate(sub)
+  }
+
+  /** Applies a subscriber's answer to the outstanding offer. */
+  async acceptAnswer(subscriberId: string, answer: SessionDescription): Promise<void> {
+    this.assertOpen()
+    const sub = this.getSubscriber(subscriberId)
+    if (!sub.offering || !sub.pc) throw new SfuError(SfuErrorCode.NO_PENDING_OFFER, `subscriber ${subscriberId}`)
+    checkDescription(answer, 'answer')
+    try {
+      await sub.pc.setRemoteDescription(answer)
+    } catch (err) {
+      throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, String(err), { cause: err })
+    }
+    sub.offering = false
+    if (sub.dirty) this.negotiate(sub)
+  }
+
+  /** Removes a peer in both roles (publisher and subscriber) and closes its connections. */
+  async removePeer(id: string): Promise<void> {
+    const pub = this.publishers.get(id)
+    if (pub) {
+      this.publishers.delete(id)
+      for (const slot of [...pub.outputs]) {
+        this.park(slot)
+        if (!this.closed) this.negotiate(slot.subscriber)
+      }
+      await pub.pc.close()
+    }
+    const sub = this.subscribers.get(id)
+    if (sub) {
+      this.subscribers.delete(id)
+      for (const slot of sub.slots) this.park(slot)
+      await sub.pc?.close()
+    }
+  }
+
+  stats(): ForwarderStats {
+    let streams = 0
+    for (const pub of this.publishers.values()) streams += pub.outputs.size
+    const c = this.counters
+    return {
+      publishers: this.publishers.size,
+      subscribers: this.subscribers.size,
+      streams,
+      packetsIn: c.packetsIn,
+      bytesIn: c.bytesIn,
+      packetsOut: c.packetsOut,
+      bytesOut: c.bytesOut,
+      dropped: { ...c.dropped },
+      errors: c.errors,
+    }
+  }
+
+  /** Closes every connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const ids = new Set([...this.publishers.keys(), ...this.subscribers.keys()])
+    await Promise.all([...ids].map((id) => this.removePeer(id)))
+  }
+
+  private forward(pub: Publisher, rtp: RtpPacket): void {
+    const c = this.counters
+    c.packetsIn++
+    c.bytesIn += rtp.payload.length
+    const now = this.now()
+    for (const slot of pub.outputs) {
+      const sender = slot.transceiver.sender
+      // werift's sendRtp silently returns before DTLS is up; count it here instead.
+      if (sender.transport?.state !== 'connected' || !sender.codec) {
+        c.dropped.notConnected++
+        continue
+      }
+      if (!slot.rebase) {
+        const { last } = slot
+        slot.rebase = last ? rebaseAfter(last, { seq: rtp.header.sequenceNumber, ts: rtp.header.timestamp }, now - last.at, sender.codec.clockRate) : NO_REBASE
+      }
+      const out = forwardedPacket(rtp, slot.rebase)
+      slot.last = { seq: out.header.sequenceNumber, ts: out.header.timestamp, at: now }
+      sender.sendRtp(out).catch(() => {
+        c.dropped.sendFailed++
+      })
+      c.packetsOut++
+      c.bytesOut += rtp.payload.length
+    }
+  }
+
+  private subscriberConnection(sub: Subscriber): RTCPeerConnection {
+    const pc = new RTCPeerConnection(this.config)
+    this.watchState(pc, sub.id, 'subscriber')
+    return pc
+  }
+
+  /** Makes an offer now, or marks the subscriber dirty if one is outstanding. */
+  private negotiate(sub: Subscriber): void {
+    if (sub.offering) {
+      sub.dirty = true
+      return
+    }
+    const pc = sub.pc
+    if (!pc) return
+    sub.offering = true
+    sub.dirty = false
+    const run = async () => {
+      const offer = await pc.createOffer()
+      await pc.setLocalDescription(offer)
+      // werift's setLocalDescription never settles once the connection is closed,
+      // so a removed subscriber simply never gets here.
+      if (this.subscribers.get(sub.id) !== sub || this.closed) return
+      this.opts.onOffer(sub.id, { type: 'offer', sdp: unrejectInactive(pc.localDescription!.sdp) })
+    }
+    run().catch((err: unknown) => {
+      sub.offering = false
+      this.fail(new Error(`offer for subscriber ${sub.id} failed`, { cause: err }))
+    })
+  }
+
+  /** Stops forwarding into `slot` and marks its transceiver inactive (kept for reuse). */
+  private park(slot: Slot): void {
+    if (slot.publisherId !== null) this.publishers.get(slot.publisherId)?.outputs.delete(slot)
+    slot.publisherId = null
+    slot.rebase = null
+    slot.transceiver.setDirection('inactive')
+  }
+
+  private watchState(pc: RTCPeerConnection, id: string, role: 'publisher' | 'subscriber'): void {
+    const cb = this.opts.onPeerState
+    if (cb) pc.connectionStateChange.subscribe((state) => cb(id, role, state))
+  }
+
+  private getSubscriber(id: string): Subscriber {
+    const sub = this.subscribers.get(id)
+    if (!sub) throw new SfuError(SfuErrorCode.UNKNOWN_PEER, `subscriber ${id}`)
+    return sub
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SfuError(SfuErrorCode.CLOSED, 'forwarder closed')
+  }
+
+  private fail(err: Error): void {
+    this.counters.errors++
+    this.opts.onError?.(err)
+  }
+}
+
+function checkDescription(d: SessionDescription, type: SessionDescription['type']): void {
+  if (d?.type !== type || typeof d.sdp !== 'string' || d.sdp.length > MAX_SDP_BYTES) {
+    throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, `expected {type: "${type}", sdp} of at most ${MAX_SDP_BYTES} bytes`)
+  }
+}
+
+function checkId(id: string): void {
+  if (typeof id !== 'string' || !ID_RE.test(id)) throw new SfuError(SfuErrorCode.BAD_ID, JSON.stringify(id))
+}
