@@ -3,7 +3,8 @@
  *
  * Everything that matters sits in the URL fragment, which browsers never send
  * to a server: the room id, the 256-bit room secret (transport encryption key
- * material) and optionally a signed link grant (speaker/moderator). The host is
+ * material) and optionally a link pass: a signed grant (speaker/moderator) plus
+ * the one-time holder key that proves possession when redeeming. The host is
  * only where the app is served from.
  *
  * `parseInvite` never throws: it returns a code and a sentence a person can act
@@ -11,7 +12,7 @@
  * is checked when it is redeemed (it is async, see room/actor.ts).
  */
 import { fromBase64url, toBase64url } from '../identity/index.ts'
-import { decodeLinkGrant, isRoomId, type LinkGrant } from '../room/index.ts'
+import { decodePass, encodePass, isRoomId, type LinkGrant, type LinkPass } from '../room/index.ts'
 
 export const SECRET_BYTES = 32
 
@@ -20,7 +21,10 @@ export interface Invite {
   /** base64url of the 32-byte room secret. */
   secret: string
   secretBytes: Uint8Array
+  /** The decoded grant (signature checked on redeem) ... */
   grant?: LinkGrant
+  /** ... and what RoomActor.redeemLinkGrant needs. */
+  pass?: LinkPass
   /** Origin the link pointed to (e.g. https://stoop.example), when it was a full URL. */
   origin?: string
 }
@@ -34,8 +38,8 @@ export interface FormatInviteOptions {
   origin: string
   roomId: string
   secret: string | Uint8Array
-  /** Signed link grant bytes (from RoomActor.createLinkGrant). */
-  grant?: Uint8Array
+  /** Link pass (from RoomActor.createLinkGrant). */
+  grant?: LinkPass
 }
 
 /** Builds an invite link. Throws RangeError on an invalid room id or secret (a programming error). */
@@ -45,7 +49,7 @@ export function formatInvite(opts: FormatInviteOptions): string {
   if (fromBase64url(secret)?.length !== SECRET_BYTES) throw new RangeError('secret must be 32 bytes')
   const base = opts.origin.replace(/#.*$/, '').replace(/\/+$/, '')
   let link = `${base}/#/r/${opts.roomId}?k=${secret}`
-  if (opts.grant) link += `&g=${toBase64url(opts.grant)}`
+  if (opts.grant) link += `&g=${toBase64url(encodePass(opts.grant))}`
   return link
 }
 
@@ -83,13 +87,15 @@ export function parseInvite(input: string | URL, now: number): ParseInviteResult
   const g = params.get('g')
   if (g !== null) {
     const bytes = fromBase64url(g)
-    const grant = bytes && decodeLinkGrant(bytes)
-    if (!grant) return fail('bad-grant', 'The speaker/moderator pass in the link ("g=...") is damaged. You could still join as a listener without it.')
+    const decoded = bytes && decodePass(bytes)
+    if (!decoded) return fail('bad-grant', 'The speaker/moderator pass in the link ("g=...") is damaged. You could still join as a listener without it.')
+    const grant = decoded.link
     if (grant.roomId !== roomId) return fail('bad-grant', 'The speaker/moderator pass in the link ("g=...") belongs to a different room.')
     if (grant.expiresAt !== undefined && now > grant.expiresAt) {
       return fail('expired', `The ${grant.role} pass in this link expired on ${new Date(grant.expiresAt).toISOString()}. Ask for a new link, or join as a listener.`)
     }
     invite.grant = grant
+    invite.pass = decoded.pass
   }
   return { ok: true, invite }
 }

@@ -14,7 +14,7 @@ import * as Y from 'yjs'
 import { keyId, randomBytes, toBase64url, verifySignature, type Identity } from '../identity/index.ts'
 import { signEntry, type EntryBody } from './entry.ts'
 import { RoomError } from './errors.ts'
-import { createLinkGrant, decodeLinkGrant, type LinkRole } from './link-grant.ts'
+import { createLinkGrant, decodeLinkGrant, signRedeemProof, HOLDER_SEED_BYTES, type LinkPass, type LinkRole } from './link-grant.ts'
 import { deriveDiscoveryKey, deriveRoomId } from './room-id.ts'
 import { logOf, RoomReplica } from './replica.ts'
 import { roleOf, type Role, type RoomState } from './state.ts'
@@ -136,17 +136,23 @@ export class RoomActor {
     return (await this.write([body]))[0]!
   }
 
-  /** Redeems a link grant (bytes from an invite link). A speaker grant puts us on stage directly. */
-  async redeemLinkGrant(grant: Uint8Array): Promise<string> {
+  /** Redeems a link pass (from an invite link). A speaker grant puts us on stage directly. */
+  async redeemLinkGrant(pass: LinkPass): Promise<string> {
     const s = await this.member()
-    const link = decodeLinkGrant(grant)
-    if (!link) throw err('bad-grant', 'The invite grant is damaged or not a Stoop grant')
+    const link = decodeLinkGrant(pass.grant)
+    if (!link || pass.holderSeed.length !== HOLDER_SEED_BYTES) throw err('bad-grant', 'The invite grant is damaged or not a Stoop grant')
     if (link.roomId !== s.roomId) throw err('bad-grant', 'The invite grant is for a different room')
     if (!(await verifySignature(link.issuerKey, link.signed, link.sig))) throw err('bad-grant', 'The invite grant signature does not verify')
     const t = this.now()
     if (link.expiresAt !== undefined && t > link.expiresAt) throw err('expired', 'The invite grant has expired')
     if (s.ended) throw err('room-ended', 'The room has ended')
-    const bodies: EntryBody[] = [{ kind: 'redeem', grant }]
+    let proof: Uint8Array
+    try {
+      proof = await signRedeemProof(pass, s.roomId, this.identity.publicKey)
+    } catch (cause) {
+      throw new RoomError('bad-grant', 'The invite grant does not match its holder key', { cause })
+    }
+    const bodies: EntryBody[] = [{ kind: 'redeem', grant: pass.grant, proof }]
     if (link.role === 'speaker') for (const raise of s.openRaises.get(this.key) ?? []) bodies.push({ kind: 'lower', raise })
     return (await this.write(bodies, t))[0]!
   }
@@ -228,8 +234,8 @@ export class RoomActor {
     return (await this.write([{ kind: 'end', auth: s.genesisId! }]))[0]!
   }
 
-  /** Signs a link grant to put in an invite link. Moderator links need the owner; speaker links a moderator. */
-  async createLinkGrant(opts: LinkGrantOptions): Promise<Uint8Array> {
+  /** Signs a link pass to put in an invite link. Moderator links need the owner; speaker links a moderator. */
+  async createLinkGrant(opts: LinkGrantOptions): Promise<LinkPass> {
     const s = await this.live()
     if (opts.role === 'moderator') this.requireOwner(s)
     const auth = this.authority(s)

@@ -66,12 +66,12 @@ export type EntryBody =
   | { kind: 'profile'; seq: number; name: string; muted: boolean }
   | { kind: 'meta'; auth: string; title: string; topic: string }
   | { kind: 'end'; auth: string }
-  | { kind: 'redeem'; grant: Uint8Array }
+  | { kind: 'redeem'; grant: Uint8Array; proof: Uint8Array }
 
 /** Decoded body: like EntryBody, but a redeem also carries its decoded link grant. */
 export type DecodedBody =
   | Exclude<EntryBody, { kind: 'redeem' }>
-  | { kind: 'redeem'; grant: Uint8Array; link: LinkGrant }
+  | { kind: 'redeem'; grant: Uint8Array; proof: Uint8Array; link: LinkGrant }
 
 /** An entry as decoded from the log. The signature is NOT verified by decoding. */
 export type Entry = DecodedBody & {
@@ -147,6 +147,7 @@ function writeBody(enc: encoding.Encoder, body: EntryBody): void {
     case 'redeem':
       if (body.grant.length > MAX_LINK_GRANT_BYTES) throw new RangeError('link grant too large')
       encoding.writeVarUint8Array(enc, body.grant)
+      writeFixed(enc, body.proof, SIG_BYTES)
       return
   }
 }
@@ -235,7 +236,7 @@ function readBody(dec: decoding.Decoder, kind: EntryKind): DecodedBody {
       const grant = readFixed(dec, len)
       const link = decodeLinkGrant(grant)
       if (!link) throw new MalformedError('bad link grant')
-      return { kind, grant, link }
+      return { kind, grant, proof: readFixed(dec, SIG_BYTES), link }
     }
   }
 }

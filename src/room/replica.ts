@@ -18,6 +18,7 @@ import * as Y from 'yjs'
 import { verifySignature } from '../identity/index.ts'
 import { blobId } from './codec.ts'
 import { decodeEntry, type Entry } from './entry.ts'
+import { redeemProofMessage } from './link-grant.ts'
 import { emptyRejectCounts, type RejectReason } from './errors.ts'
 import { computeFromIndex, computeState, DEFAULT_SKEW_MS, type RoomState } from './state.ts'
 import { EntryIndex } from './entry-index.ts'
@@ -206,10 +207,14 @@ export class RoomReplica {
   }
 }
 
-/** Verifies an entry's signature and, for a redeem, its embedded link grant's signature. */
+/** Verifies an entry's signature and, for a redeem, the link grant's issuer signature and the holder proof. */
 export async function verifyEntry(e: Entry): Promise<boolean> {
   const own = verifySignature(e.authorKey, e.signed, e.sig)
   if (e.kind !== 'redeem') return own
-  const [a, b] = await Promise.all([own, verifySignature(e.link.issuerKey, e.link.signed, e.link.sig)])
-  return a && b
+  const oks = await Promise.all([
+    own,
+    verifySignature(e.link.issuerKey, e.link.signed, e.link.sig),
+    verifySignature(e.link.holder, redeemProofMessage(e.roomId, e.authorKey), e.proof),
+  ])
+  return oks[0] && oks[1] && oks[2]
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { generateIdentity, randomBytes, toBase64url } from '../../../src/identity/index.ts'
-import { createLinkGrant, deriveRoomId } from '../../../src/room/index.ts'
+import { createLinkGrant, deriveRoomId, encodePass } from '../../../src/room/index.ts'
 import { formatInvite, parseInvite } from '../../../src/invite/index.ts'
 
 const T = 1_700_000_000_000
@@ -28,7 +28,8 @@ describe('invite links', () => {
     expect(q.ok).toBe(true)
     if (q.ok) {
       expect(q.invite.grant?.role).toBe('speaker')
-      expect(q.invite.grant?.bytes).toEqual(grant)
+      expect(q.invite.grant?.bytes).toEqual(grant.grant)
+      expect(q.invite.pass).toEqual(grant)
       expect(q.invite.secretBytes).toHaveLength(32)
     }
     // A bare fragment works as well (pasted without the host).
@@ -48,9 +49,9 @@ describe('invite links', () => {
       [base, 'missing-secret'],
       [`${base}?k=`, 'missing-secret'],
       [`${base}?k=${secret.slice(0, 20)}`, 'bad-secret'],
-      [`${base}?k=${secret}&g=${toBase64url(grant).slice(0, 40)}`, 'bad-grant'],
+      [`${base}?k=${secret}&g=${toBase64url(encodePass(grant)).slice(0, 40)}`, 'bad-grant'],
       [`${base}?k=${secret}&g=!!!`, 'bad-grant'],
-      [`${base}?k=${secret}&g=${toBase64url(grant)}`, 'expired'],
+      [`${base}?k=${secret}&g=${toBase64url(encodePass(grant))}`, 'expired'],
     ]
     for (const [input, code] of cases) {
       const r = parseInvite(input, T + 5000)
@@ -58,7 +59,7 @@ describe('invite links', () => {
       if (!r.ok) expect(r.message.length).toBeGreaterThan(20)
     }
     const other = deriveRoomId(randomBytes(32), randomBytes(16))
-    expect(parseInvite(`https://h.example/#/r/${other}?k=${secret}&g=${toBase64url(grant)}`, T)).toMatchObject({ ok: false, code: 'bad-grant' })
+    expect(parseInvite(`https://h.example/#/r/${other}?k=${secret}&g=${toBase64url(encodePass(grant))}`, T)).toMatchObject({ ok: false, code: 'bad-grant' })
   })
 
   it('never throws on truncations of a valid link', async () => {

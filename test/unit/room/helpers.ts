@@ -4,7 +4,8 @@
  */
 import { generateIdentity, keyId, randomBytes, type Identity } from '../../../src/identity/index.ts'
 import {
-  computeState, createLinkGrant, decodeEntry, deriveRoomId, entryId, signEntry, type Entry, type EntryBody, type LinkGrantInput, type RoomState,
+  computeState, createLinkGrant, decodeEntry, deriveRoomId, entryId, signEntry, signRedeemProof, type Entry, type EntryBody, type LinkGrantInput,
+  type LinkPass, type RoomState,
 } from '../../../src/room/index.ts'
 
 let pool: Promise<Identity[]> | null = null
@@ -65,8 +66,13 @@ export class RoomBuilder {
     return [inv, await this.add(who, { kind: 'accept', invite: inv })]
   }
 
-  async link(issuer: Identity, input: Partial<LinkGrantInput> & { role: LinkGrantInput['role'] }): Promise<Uint8Array> {
+  async link(issuer: Identity, input: Partial<LinkGrantInput> & { role: LinkGrantInput['role'] }): Promise<LinkPass> {
     return createLinkGrant(issuer, { roomId: this.roomId, auth: this.genesisId, issuedAt: T0, singleUse: false, ...input })
+  }
+
+  /** A redeem by `who` with a correct holder proof. */
+  async redeem(who: Identity, pass: LinkPass, time?: number): Promise<string> {
+    return this.add(who, { kind: 'redeem', grant: pass.grant, proof: await signRedeemProof(pass, this.roomId, who.publicKey) }, time)
   }
 
   entries(): Entry[] {

@@ -38,6 +38,21 @@ describe('RoomReplica', () => {
     expect(r.replica.state.hands).toHaveLength(0)
   })
 
+  it('a grant copied out of the log cannot be redeemed by another key', async () => {
+    const r = await room()
+    const pass = await r.owner.createLinkGrant({ role: 'moderator', singleUse: true })
+    const id = await r.a.redeemLinkGrant(pass)
+    const seen = r.replica.get(id)!
+    if (seen.kind !== 'redeem') throw new Error('unreachable')
+    // The thief has the grant and the proof from the log, but not the holder seed.
+    const stolen = await signEntry(r.c.identity, r.roomId, seen.link.issuedAt - 1, { kind: 'redeem', grant: seen.grant, proof: seen.proof })
+    logOf(r.doc).push([stolen])
+    await r.replica.whenSettled()
+    expect(r.replica.rejected['bad-signature']).toBe(1)
+    expect(r.a.role).toBe('moderator')
+    expect(r.c.role).toBe('listener')
+  })
+
   it('emits diffs for stage, hands and roles', async () => {
     const r = await room()
     const diffs: RoomDiff[] = []
@@ -129,10 +144,10 @@ describe('RoomActor', () => {
     expect(r.c.role).toBe('listener')
     const expired = await r.owner.createLinkGrant({ role: 'speaker', expiresAt: T0 })
     await expect(r.a.redeemLinkGrant(expired)).rejects.toMatchObject({ code: 'expired' })
-    const tampered = speaker.slice()
-    tampered[tampered.length - 1]! ^= 1
+    const tampered = { ...speaker, grant: speaker.grant.slice() }
+    tampered.grant[tampered.grant.length - 1]! ^= 1
     await expect(r.a.redeemLinkGrant(tampered)).rejects.toMatchObject({ code: 'bad-grant' })
-    expect(decodeLinkGrant(speaker)?.role).toBe('speaker')
+    expect(decodeLinkGrant(speaker.grant)?.role).toBe('speaker')
     await r.owner.endRoom()
     expect(r.replica.state.ended).toBe(true)
     expect(r.replica.state.stage).toHaveLength(0)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { randomBytes } from '../../../src/identity/index.ts'
-import { computeState, decodeEntry, roleOf, DEFAULT_SKEW_MS } from '../../../src/room/index.ts'
+import { computeState, decodeLinkGrant, roleOf, DEFAULT_SKEW_MS } from '../../../src/room/index.ts'
 import { identities, kid, RoomBuilder, T0 } from './helpers.ts'
 
 describe('genesis and room id', () => {
@@ -293,7 +293,7 @@ describe('end', () => {
     await b.add(owner!, { kind: 'end', auth: b.genesisId })
     const g = await b.grant(mod!)
     const inv = await b.add(owner!, { kind: 'invite', auth: b.genesisId, subject: kid(c!) })
-    const red = await b.add(c!, { kind: 'redeem', grant: link })
+    const red = await b.redeem(c!, link)
     const s = b.state()
     expect(s.ended).toBe(true)
     expect(s.stage).toHaveLength(0)
@@ -310,7 +310,7 @@ describe('link grants', () => {
     const b = await RoomBuilder.create(owner!)
     const g = await b.grant(mod!)
     const link = await b.link(mod!, { role: 'speaker', auth: g })
-    const red = await b.add(a!, { kind: 'redeem', grant: link })
+    const red = await b.redeem(a!, link)
     let s = b.state()
     expect(s.seatOf.get(kid(a!))).toMatchObject({ seatId: red, via: 'link' })
     await b.add(owner!, { kind: 'revoke', auth: b.genesisId, target: g })
@@ -325,8 +325,8 @@ describe('link grants', () => {
     const g = await b.grant(mod!)
     const good = await b.link(owner!, { role: 'moderator' })
     const bad = await b.link(mod!, { role: 'moderator', auth: g })
-    const ra = await b.add(a!, { kind: 'redeem', grant: good })
-    const rc = await b.add(c!, { kind: 'redeem', grant: bad })
+    const ra = await b.redeem(a!, good)
+    const rc = await b.redeem(c!, bad)
     const s = b.state()
     expect(s.moderators.get(kid(a!))).toBe(ra)
     expect(s.reasons.get(rc)).toBe('no-authority')
@@ -339,8 +339,8 @@ describe('link grants', () => {
     const [owner, a, c] = await identities(3)
     const b = await RoomBuilder.create(owner!)
     const link = await b.link(owner!, { role: 'speaker', singleUse: true })
-    const late = await b.add(c!, { kind: 'redeem', grant: link }, T0 + 50)
-    const early = await b.add(a!, { kind: 'redeem', grant: link }, T0 + 40)
+    const late = await b.redeem(c!, link, T0 + 50)
+    const early = await b.redeem(a!, link, T0 + 40)
     const s = b.state()
     expect(s.reasons.get(late)).toBe('used')
     expect(s.seatOf.get(kid(a!))?.seatId).toBe(early)
@@ -350,8 +350,8 @@ describe('link grants', () => {
     const [owner, a, c] = await identities(3)
     const b = await RoomBuilder.create(owner!)
     const link = await b.link(owner!, { role: 'speaker', expiresAt: T0 + 100 })
-    const ok = await b.add(a!, { kind: 'redeem', grant: link }, T0 + 99)
-    const late = await b.add(c!, { kind: 'redeem', grant: link }, T0 + 101)
+    const ok = await b.redeem(a!, link, T0 + 99)
+    const late = await b.redeem(c!, link, T0 + 101)
     const s = b.state()
     expect(s.reasons.has(ok)).toBe(false)
     expect(s.reasons.get(late)).toBe('expired')
@@ -363,11 +363,9 @@ describe('link grants', () => {
     const link = await b.link(owner!, { role: 'speaker' })
     const other = await RoomBuilder.create(c!)
     const foreign = await other.link(c!, { role: 'speaker' })
-    const decoded = decodeEntry(await b.sign(a!, { kind: 'redeem', grant: link }))!
-    if (decoded.kind !== 'redeem') throw new Error('unreachable')
-    await b.add(owner!, { kind: 'revoke', auth: b.genesisId, target: decoded.link.id })
-    const r1 = await b.add(a!, { kind: 'redeem', grant: link })
-    const r2 = await b.add(a!, { kind: 'redeem', grant: foreign })
+    await b.add(owner!, { kind: 'revoke', auth: b.genesisId, target: decodeLinkGrant(link.grant)!.id })
+    const r1 = await b.redeem(a!, link)
+    const r2 = await b.redeem(a!, foreign)
     const s = b.state()
     expect(s.reasons.get(r1)).toBe('revoked')
     expect(s.reasons.get(r2)).toBe('wrong-room')
