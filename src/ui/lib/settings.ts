@@ -1,0 +1,74 @@
+/**
+ * Settings: display name and microphone. Outside a room they go to the
+ * profile; inside a room they also go to the session so others see them now.
+ */
+import type { RoomSession } from '../../app/types.ts'
+import type { Microphone, Profile, UiDeps } from '../deps.ts'
+import { Cell } from './cell.ts'
+import { checkName, type Loaded, type Result } from './home.ts'
+
+export interface SettingsData {
+  profile: Profile
+  microphones: Microphone[]
+  /** Why the list is empty or unlabeled (e.g. permission denied). */
+  micNote?: string
+}
+
+export class SettingsModel {
+  readonly #deps: Pick<UiDeps, 'profile' | 'microphones'>
+  readonly #session: RoomSession | undefined
+  readonly #data = new Cell<Loaded<SettingsData>>({ kind: 'loading' })
+
+  constructor(deps: Pick<UiDeps, 'profile' | 'microphones'>, session?: RoomSession) {
+    this.#deps = deps
+    this.#session = session
+  }
+
+  get data(): Loaded<SettingsData> {
+    return this.#data.current
+  }
+
+  async load(): Promise<void> {
+    try {
+      const profile = await this.#deps.profile.get()
+      let microphones: Microphone[] = []
+      let micNote: string | undefined
+      try {
+        microphones = await this.#deps.microphones()
+        if (microphones.length === 0) micNote = 'No microphone found.'
+        else if (microphones.every((m) => !m.label)) micNote = 'Names appear once the page may use your microphone.'
+      } catch (err) {
+        micNote =
+          (err as { name?: string }).name === 'NotAllowedError'
+            ? 'Microphone access is blocked. Allow it in the site settings (lock icon next to the address bar).'
+            : `Could not list microphones: ${err instanceof Error ? err.message : String(err)}`
+      }
+      this.#data.set({ kind: 'ready', value: { profile, microphones, micNote } })
+    } catch (err) {
+      this.#data.set({ kind: 'failed', message: err instanceof Error ? err.message : String(err) })
+    }
+  }
+
+  async save(name: string, microphoneId: string): Promise<Result<Profile>> {
+    const problem = checkName(name)
+    if (problem) return { ok: false, message: problem }
+    const current = this.#data.peek()
+    const before = current.kind === 'ready' ? current.value.profile : undefined
+    try {
+      const profile = await this.#deps.profile.set({ name: name.trim(), microphoneId: microphoneId || undefined })
+      if (this.#session) {
+        if (before?.name !== profile.name) await this.#session.setName(profile.name)
+        if (microphoneId && before?.microphoneId !== microphoneId) await this.#session.setMicrophone(microphoneId)
+      }
+      if (current.kind === 'ready') this.#data.set({ kind: 'ready', value: { ...current.value, profile } })
+      return { ok: true, value: profile }
+    } catch (err) {
+      return { ok: false, message: err instanceof Error ? err.message : String(err) }
+    }
+  }
+}
+
+/** Label for a device that has none yet. */
+export function micLabel(m: Microphone, index: number): string {
+  return m.label || (m.deviceId === 'default' ? 'Default microphone' : `Microphone ${index + 1}`)
+}
