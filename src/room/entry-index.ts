@@ -4,8 +4,10 @@
  * Built once from an array (pure `computeState`) or kept up to date entry by
  * entry (RoomReplica), so a recompute does not re-bucket 10k entries. It also
  * keeps the aggregates that depend on nothing but the author (the winning
- * profile per author, entry counts per author): computeState only has to
- * subtract banned authors.
+ * profile per author, open raises per author, entry counts per author, metas
+ * grouped by authority): computeState only has to subtract banned authors and
+ * check one authority per meta group. Every aggregate is a function of the
+ * entry set alone (insertion order does not matter).
  *
  * Entries dated beyond the horizon (now + skew) wait in `future` and are
  * admitted by `admit(horizon)`; the replica's clock is assumed not to go back
@@ -40,6 +42,17 @@ export class EntryIndex {
   readonly profilesByAuthor = new Map<string, Of<'profile'>[]>()
   /** Admitted entries per author. */
   readonly authorCount = new Map<string, number>()
+  /** Hands: raises by author, and per author the raises no same-author lower points at. */
+  readonly raisesByAuthor = new Map<string, Of<'raise'>[]>()
+  readonly openRaises = new Map<string, Map<string, Of<'raise'>>>()
+  readonly lowersByAuthor = new Map<string, Of<'lower'>[]>()
+  /** Lowers whose raise is unknown (yet), and lowers pointing at someone else's raise. */
+  readonly unresolvedLowers = new Map<string, Of<'lower'>[]>()
+  readonly foreignLowers: Of<'lower'>[] = []
+  /** Meta entries grouped by (author, auth): one authority check per group. */
+  readonly metaGroups = new Map<string, { entries: Of<'meta'>[]; best: Of<'meta'> }>()
+  private readonly raiseById = new Map<string, Of<'raise'>>()
+  private readonly loweredBy = new Map<string, Set<string>>()
   private horizon: number
 
   constructor(roomId: string, horizon: number) {
@@ -88,8 +101,53 @@ export class EntryIndex {
       }
       return
     }
+    if (e.kind === 'raise') return this.placeRaise(e)
+    if (e.kind === 'lower') return this.placeLower(e)
+    if (e.kind === 'meta') return this.placeMeta(e)
     ;(this.buckets[e.kind] as Entry[]).push(e)
   }
+
+  private placeRaise(r: Of<'raise'>): void {
+    this.raiseById.set(r.id, r)
+    push(this.raisesByAuthor, r.author, r)
+    if (!this.loweredBy.get(r.id)?.has(r.author)) {
+      let open = this.openRaises.get(r.author)
+      if (!open) this.openRaises.set(r.author, (open = new Map()))
+      open.set(r.id, r)
+    }
+    const waiting = this.unresolvedLowers.get(r.id)
+    if (waiting) {
+      this.unresolvedLowers.delete(r.id)
+      for (const l of waiting) if (l.author !== r.author) this.foreignLowers.push(l)
+    }
+  }
+
+  private placeLower(l: Of<'lower'>): void {
+    push(this.lowersByAuthor, l.author, l)
+    let by = this.loweredBy.get(l.raise)
+    if (!by) this.loweredBy.set(l.raise, (by = new Set()))
+    by.add(l.author)
+    const r = this.raiseById.get(l.raise)
+    if (!r) push(this.unresolvedLowers, l.raise, l)
+    else if (r.author !== l.author) this.foreignLowers.push(l)
+    else this.openRaises.get(r.author)?.delete(r.id)
+  }
+
+  private placeMeta(m: Of<'meta'>): void {
+    const key = `${m.author} ${m.auth}`
+    const g = this.metaGroups.get(key)
+    if (!g) this.metaGroups.set(key, { entries: [m], best: m })
+    else {
+      g.entries.push(m)
+      if (m.time > g.best.time || (m.time === g.best.time && m.id > g.best.id)) g.best = m
+    }
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key)
+  if (list) list.push(value)
+  else map.set(key, [value])
 }
 
 /** Builds an index from scratch (the pure path). */

@@ -415,30 +415,34 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
   const seatOf = new Map<string, Seat>()
   for (const s of stage) seatOf.set(s.key, s)
 
-  const raises = new Map<string, Of<'raise'>>()
-  for (const r of bucket.raise) {
-    if (isBanned(r.author) || spent(r)) reject(r, 'banned')
-    else raises.set(r.id, r)
-  }
-  const lowered = new Set<string>()
-  for (const l of bucket.lower) {
-    const r = raises.get(l.raise)
-    const why = isBanned(l.author) ? 'banned' : !r ? refReason(l.raise) : r.author !== l.author ? 'no-authority' : null
-    if (why) reject(l, why)
-    else lowered.add(l.raise)
+  // Hands. A lower counts when its author also wrote the raise it names
+  // (whatever became of that raise); the index keeps open raises per author.
+  for (const key of bannedIds.keys()) for (const l of index.lowersByAuthor.get(key) ?? []) reject(l, 'banned')
+  for (const list of index.unresolvedLowers.values()) for (const l of list) if (!isBanned(l.author)) reject(l, 'unknown-reference')
+  for (const l of index.foreignLowers) if (!isBanned(l.author)) reject(l, 'no-authority')
+  for (const [key, t] of banTime) {
+    const banned = isBanned(key)
+    for (const r of index.raisesByAuthor.get(key) ?? []) if (banned || r.time <= t) reject(r, 'banned')
   }
   const openRaises = new Map<string, string[]>()
-  const bestRaise = new Map<string, Of<'raise'>>()
-  for (const r of raises.values()) {
-    if (lowered.has(r.id)) continue
-    push(openRaises, r.author, r.id)
-    if (ended || seatOf.has(r.author)) continue
-    const cur = bestRaise.get(r.author)
-    if (!cur || byTimeThenId(r, cur) < 0) bestRaise.set(r.author, r)
+  const bestRaise: Of<'raise'>[] = []
+  for (const [key, open] of index.openRaises) {
+    if (isBanned(key)) continue
+    const banT = banTime.get(key)
+    let best: Of<'raise'> | null = null
+    let ids: string[] | null = null
+    for (const r of open.values()) {
+      if (banT !== undefined && r.time <= banT) continue
+      ;(ids ??= []).push(r.id)
+      if (!best || byTimeThenId(r, best) < 0) best = r
+    }
+    if (!ids) continue
+    if (ids.length > 1) ids.sort()
+    openRaises.set(key, ids)
+    if (best && !ended && !seatOf.has(key)) bestRaise.push(best)
   }
-  for (const list of openRaises.values()) if (list.length > 1) list.sort()
   for (const list of liveSeats.values()) if (list.length > 1) list.sort()
-  const hands: Hand[] = [...bestRaise.values()].sort(byTimeThenId).map((r) => ({ key: r.author, raiseId: r.id, since: r.time }))
+  const hands: Hand[] = bestRaise.sort(byTimeThenId).map((r) => ({ key: r.author, raiseId: r.id, since: r.time }))
   const handOf = new Map<string, Hand>()
   for (const h of hands) handOf.set(h.key, h)
 
@@ -449,10 +453,10 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
   }
 
   let meta: { time: number; id: string; title: string; topic: string } = genesis
-  for (const m of bucket.meta) {
-    const why = privReason(m)
-    if (why) reject(m, why)
-    else if (byTimeThenId(m, meta) > 0) meta = m
+  for (const g of index.metaGroups.values()) {
+    const why = privReason(g.best)
+    if (why) for (const m of g.entries) reject(m, why)
+    else if (byTimeThenId(g.best, meta) > 0) meta = g.best
   }
 
   const invitesOut: PendingInvite[] = []
