@@ -3,13 +3,14 @@
  *
  * The file holds the private JWK (`{kty:'OKP', crv:'Ed25519', d, x}`) and is
  * written with mode 0600 in a directory created with mode 0700; it is written to
- * a temporary name and renamed so a crash never leaves half a key. Once loaded,
+ * a temporary name and hard-linked into place, so a crash never leaves half a
+ * key and two processes starting at once end up with the same key. Once loaded,
  * the private key is re-imported as non-extractable.
  */
-import { mkdir, readFile, rename, writeFile, chmod } from 'node:fs/promises'
+import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { identityFromKeyPair, generateKeyPair, type Identity } from './identity.ts'
-import { fromBase64url } from './base64url.ts'
+import { identityFromKeyPair, generateKeyPair, randomBytes, type Identity } from './identity.ts'
+import { fromBase64url, toBase64url } from './base64url.ts'
 
 export const ERR_BAD_KEY_FILE = 'bad-key-file'
 
@@ -64,9 +65,18 @@ export async function loadOrCreateIdentity(path: string): Promise<Identity> {
   const full = await globalThis.crypto.subtle.exportKey('jwk', pair.privateKey)
   const stored: StoredKey = { kty: 'OKP', crv: 'Ed25519', d: full.d!, x: full.x! }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })
-  const tmp = `${path}.${process.pid}.tmp`
+  const tmp = `${path}.${process.pid}.${toBase64url(randomBytes(6))}.tmp`
   await writeFile(tmp, JSON.stringify(stored) + '\n', { mode: 0o600, flag: 'wx' })
   await chmod(tmp, 0o600) // umask cannot widen it, but be explicit
-  await rename(tmp, path)
-  return importStored(path, stored)
+  // link() fails if another process created the file meanwhile: then use theirs.
+  let won = true
+  try {
+    await link(tmp, path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    won = false
+  } finally {
+    await unlink(tmp)
+  }
+  return won ? importStored(path, stored) : loadOrCreateIdentity(path)
 }

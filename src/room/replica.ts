@@ -49,7 +49,8 @@ export class RoomReplica {
   private readonly skewMs: number
   private readonly status = new Map<string, Status>()
   private readonly verified: Entry[] = []
-  private readonly index: EntryIndex
+  /** The incrementally kept entry index (read-only for callers; benches time computeFromIndex on it). */
+  readonly index: EntryIndex
   /** Rejections decided before computeState (malformed, bad-signature, duplicate, wrong-room). */
   private readonly pre = emptyRejectCounts()
   private current: RoomState

@@ -82,3 +82,16 @@ describe('node identity store', () => {
     }
   })
 })
+
+describe('node identity store, concurrent first run', () => {
+  it('two loaders racing on a new path get the same key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'stoop-id-'))
+    try {
+      const path = join(dir, 'id.json')
+      const [a, b] = await Promise.all([loadOrCreateIdentity(path), loadOrCreateIdentity(path)])
+      expect(a.publicKey).toEqual(b.publicKey)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
