@@ -20,6 +20,8 @@ export interface BenchCase extends Summary {
   unit: string
   /** Free-form numbers that belong to the case (e.g. bytes, entries). */
   extra?: Record<string, number | string>
+  /** The raw samples (rounded to 1 µs when in ms), for re-analysis. */
+  values?: number[]
 }
 
 export interface Environment {
@@ -88,7 +90,8 @@ export async function timeIt(fn: () => unknown, opts: { samples: number; warmup?
 
 /** A case from raw samples. */
 export function benchCase(name: string, unit: string, samples: readonly number[], extra?: BenchCase['extra']): BenchCase {
-  return { name, unit, ...summarize(samples), ...(extra ? { extra } : {}) }
+  const values = samples.map((v) => (unit === 'ms' ? Math.round(v * 1000) / 1000 : v))
+  return { name, unit, ...summarize(samples), ...(extra ? { extra } : {}), values }
 }
 
 const fmt = (v: unknown): string => {
