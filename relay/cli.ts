@@ -1,14 +1,38 @@
 /**
  * The `stoop` command: `stoop relay`, `stoop peer`, `stoop room create`.
  * Returns an exit code instead of exiting so tests can call it in-process.
+ * Failures a person can act on print one line (`stoop: <reason>`), no stack.
  */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createLogger, type Level } from './log.ts'
 import { startRelay } from './server.ts'
+import { PeerFailure, startHeadlessPeer, type SpeakSource } from './peer.ts'
+import { createRoomFromCli } from './room-create.ts'
+import { parseBootstrap } from './swarm.ts'
+
+const DEFAULT_KEY = join(homedir(), '.stoop', 'identity.key')
 
 const USAGE = `Usage:
   stoop relay [--port 8787] [--host 127.0.0.1] [--log-level info]
-  stoop --help`
+      Serves the app, WebSocket signalling (/signal), /healthz and /metrics.
+  stoop room create --title T [--topic T] [--key FILE] [--origin URL]
+      Creates a room owned by the key in FILE (default ${DEFAULT_KEY}, created
+      with mode 0600 if missing) and prints its moderator and listener links.
+  stoop peer <invite-link> [options]
+      Joins a room as a headless participant.
+      --signal URL         signalling server (default: the link's host, /signal)
+      --swarm              find peers on hyperswarm instead (needs --bootstrap)
+      --bootstrap H:P,...  hyperswarm bootstrap nodes
+      --name NAME          display name
+      --speak tone:440     send a sine tone while on stage (or --speak file.wav)
+      --record out.wav     record what this peer hears (speakers, mixed)
+      --raise-hand         raise a hand after joining
+      --duration SECONDS   leave after this long
+      --key FILE           identity key file (default: a fresh key each run)
+      --json               one JSON line per event on stdout
+  Environment: STOOP_PORT, STOOP_HOST, STOOP_LOG_LEVEL.`
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -16,6 +40,12 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'relay':
         return await relay(rest)
+      case 'peer':
+        return await peer(rest)
+      case 'room':
+        if (rest[0] === 'create') return await createRoomFromCli(rest.slice(1), DEFAULT_KEY)
+        process.stderr.write(`stoop: unknown room command "${rest[0] ?? ''}" (try "stoop room create --title T")\n`)
+        return 2
       case undefined:
       case '--help':
       case '-h':
@@ -26,9 +56,18 @@ export async function main(argv: string[]): Promise<number> {
         return 2
     }
   } catch (err) {
+    const code = (err as { code?: string }).code
     process.stderr.write(`stoop: ${err instanceof Error ? err.message : String(err)}\n`)
-    return 1
+    return code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? 2 : 1
   }
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise<void>((done) => {
+    const stop = () => done()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
 }
 
 async function relay(args: string[]): Promise<number> {
@@ -43,12 +82,72 @@ async function relay(args: string[]): Promise<number> {
   const log = createLogger(values['log-level'] as Level)
   const relay = await startRelay({ port: Number(values.port), host: values.host!, log })
   process.stdout.write(`Stoop is running at ${relay.url}\n`)
-  await new Promise<void>((done) => {
-    const stop = () => done()
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
-  })
+  await untilSignal()
   log.info('shutting down')
   await relay.close()
   return 0
+}
+
+function parseSpeak(value: string | undefined): SpeakSource | undefined {
+  if (value === undefined) return undefined
+  const tone = /^tone:(\d+(?:\.\d+)?)$/.exec(value)
+  if (tone) {
+    const freq = Number(tone[1])
+    if (freq < 20 || freq > 20_000) throw new PeerFailure('bad-option', `--speak tone frequency must be 20-20000 Hz, got ${freq}`)
+    return { kind: 'tone', freq }
+  }
+  if (value.startsWith('tone:')) throw new PeerFailure('bad-option', `--speak expects tone:<hz>, got "${value}"`)
+  return { kind: 'file', path: value }
+}
+
+async function peer(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      signal: { type: 'string' },
+      swarm: { type: 'boolean', default: false },
+      bootstrap: { type: 'string' },
+      name: { type: 'string' },
+      speak: { type: 'string' },
+      record: { type: 'string' },
+      'raise-hand': { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      key: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  })
+  const link = positionals[0]
+  if (!link) throw new PeerFailure('bad-option', 'stoop peer needs an invite link (stoop room create prints one)')
+  const duration = values.duration === undefined ? undefined : Number(values.duration)
+  if (duration !== undefined && !(duration > 0)) throw new PeerFailure('bad-option', `--duration must be a positive number of seconds, got "${values.duration}"`)
+  if (values.swarm && !values.bootstrap) throw new PeerFailure('bad-option', '--swarm needs --bootstrap host:port (the DHT bootstrap of your deployment)')
+  const print = values.json
+    ? (ev: object) => process.stdout.write(JSON.stringify(ev) + '\n')
+    : (ev: { event: string } & Record<string, unknown>) => {
+        if (['joined', 'peer-connected', 'peer-disconnected', 'hand-raised', 'accepted-invite', 'room-ended', 'warning'].includes(ev.event)) {
+          const { event, t: _t, ...rest } = ev
+          process.stderr.write(`${event} ${JSON.stringify(rest)}\n`)
+        }
+      }
+  const handle = await startHeadlessPeer({
+    link,
+    ...(values.signal ? { signal: values.signal } : {}),
+    ...(values.swarm ? { swarm: { bootstrap: parseBootstrap(values.bootstrap!) } } : {}),
+    ...(values.name ? { name: values.name } : {}),
+    ...(values.record ? { record: values.record } : {}),
+    ...(values.key ? { keyFile: values.key } : {}),
+    speak: parseSpeak(values.speak),
+    raiseHand: values['raise-hand'],
+    onEvent: print,
+  })
+  const timer = duration === undefined ? null : setTimeout(() => void handle.stop(), duration * 1000)
+  const interrupted = untilSignal().then(() => handle.stop())
+  try {
+    await Promise.race([handle.done, interrupted])
+    return 0
+  } finally {
+    if (timer) clearTimeout(timer)
+    await handle.stop()
+  }
 }

@@ -5,4 +5,7 @@ import { register } from 'tsx/esm/api'
 
 register()
 const { main } = await import('./cli.ts')
-process.exitCode = await main(process.argv.slice(2))
+const code = await main(process.argv.slice(2))
+// Exit explicitly: @roamhq/wrtc segfaults in its native teardown when a process
+// that created an RTCAudioSource ends by draining its event loop (node-webrtc #636).
+process.exit(code)

@@ -12,7 +12,7 @@
  * is checked when it is redeemed (it is async, see room/actor.ts).
  */
 import { fromBase64url, toBase64url } from '../identity/index.ts'
-import { decodePass, encodePass, isRoomId, type LinkGrant, type LinkPass } from '../room/index.ts'
+import { decodeEntry, decodePass, encodePass, isRoomId, type LinkGrant, type LinkPass } from '../room/index.ts'
 
 export const SECRET_BYTES = 32
 
@@ -27,6 +27,12 @@ export interface Invite {
   pass?: LinkPass
   /** Origin the link pointed to (e.g. https://stoop.example), when it was a full URL. */
   origin?: string
+  /**
+   * The owner's signed genesis entry, so the first joiner can seed the room
+   * even when nobody who holds its state is online (checked by the replica
+   * like any entry: a forged one is ignored).
+   */
+  genesis?: Uint8Array
 }
 
 export type InviteErrorCode = 'not-a-link' | 'missing-room' | 'bad-room-id' | 'missing-secret' | 'bad-secret' | 'bad-grant' | 'expired'
@@ -40,6 +46,8 @@ export interface FormatInviteOptions {
   secret: string | Uint8Array
   /** Link pass (from RoomActor.createLinkGrant). */
   grant?: LinkPass
+  /** The room's genesis entry bytes (see Invite.genesis). */
+  genesis?: Uint8Array
 }
 
 /** Builds an invite link. Throws RangeError on an invalid room id or secret (a programming error). */
@@ -49,6 +57,7 @@ export function formatInvite(opts: FormatInviteOptions): string {
   if (fromBase64url(secret)?.length !== SECRET_BYTES) throw new RangeError('secret must be 32 bytes')
   const base = opts.origin.replace(/#.*$/, '').replace(/\/+$/, '')
   let link = `${base}/#/r/${opts.roomId}?k=${secret}`
+  if (opts.genesis) link += `&o=${toBase64url(opts.genesis)}`
   if (opts.grant) link += `&g=${toBase64url(encodePass(opts.grant))}`
   return link
 }
@@ -84,6 +93,15 @@ export function parseInvite(input: string | URL, now: number): ParseInviteResult
   const secretBytes = fromBase64url(secret)
   if (!secretBytes || secretBytes.length !== SECRET_BYTES) return fail('bad-secret', 'The room key ("k=...") in the link is damaged (expected 43 characters). The link may be cut off.')
   const invite: Invite = { roomId, secret, secretBytes, ...(origin ? { origin } : {}) }
+  const o = params.get('o')
+  if (o !== null) {
+    const genesis = fromBase64url(o)
+    const entry = genesis && decodeEntry(genesis)
+    if (!entry || entry.kind !== 'genesis' || entry.roomId !== roomId) {
+      return fail('bad-grant', 'The room details in the link ("o=...") are damaged or belong to another room. The link may be cut off.')
+    }
+    invite.genesis = genesis
+  }
   const g = params.get('g')
   if (g !== null) {
     const bytes = fromBase64url(g)

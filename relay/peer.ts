@@ -1,0 +1,282 @@
+/**
+ * The headless peer behind `stoop peer`: a real participant on Node, using
+ * @roamhq/wrtc for WebRTC. It joins through WebSocket signalling or hyperswarm,
+ * syncs and validates the room like any client, sends a tone or a WAV file
+ * while it is a speaker, records what it may hear (speakers only) mixed into a
+ * WAV file, and reports what happens as events (one JSON line each with --json).
+ */
+import wrtc from '@roamhq/wrtc'
+import WebSocket from 'ws'
+import { RoomClient } from '../src/app/room-client.ts'
+import { generateIdentity, keyId, toBase64url, type Identity } from '../src/identity/index.ts'
+import { loadOrCreateIdentity } from '../src/identity/store-node.ts'
+import { parseInvite, type Invite } from '../src/invite/index.ts'
+import { deriveDiscoveryKey } from '../src/room/index.ts'
+import { deriveSignalKey } from '../src/net/room-crypto.ts'
+import { SignalClient, type SignalError, type WebSocketClass } from '../src/net/signal-client.ts'
+import { WsBus } from '../src/net/ws-bus.ts'
+import { SealedBus } from '../src/net/sealed-bus.ts'
+import type { SignalBus } from '../src/net/bus.ts'
+import type { PeerWrtc } from '../src/net/peer.ts'
+import { mixFrames } from '../src/audio/mixer.ts'
+import { dbfs } from '../src/audio/level.ts'
+import { decodeWav } from '../src/audio/wav.ts'
+import { FRAME_SIZE, SAMPLE_RATE } from '../src/audio/tone.ts'
+import { attachSink, createPcmSource, createToneSource, createWavFileWriter, type AudioSourceHandle, type AudioWrtc, type WavFileWriter } from './audio-io.ts'
+import { createSwarmBus } from './swarm.ts'
+import { readFile } from 'node:fs/promises'
+
+export type SpeakSource = { kind: 'tone'; freq: number } | { kind: 'file'; path: string }
+
+export interface HeadlessPeerOptions {
+  link: string
+  /** WebSocket signalling URL; default: the link's host + /signal. */
+  signal?: string
+  /** Find peers on hyperswarm instead of signalling. */
+  swarm?: { bootstrap: { host: string; port: number }[] }
+  name?: string
+  speak?: SpeakSource
+  record?: string
+  raiseHand?: boolean
+  /** Accept stage invites (default: when there is something to speak). */
+  acceptInvites?: boolean
+  identity?: Identity
+  keyFile?: string
+  /** Called for every event (the CLI prints them). */
+  onEvent?: (ev: PeerEvent) => void
+  /** Called with every mixed 10 ms frame of what this peer hears. */
+  onHeard?: (frame: Int16Array) => void
+  /** Seconds between stats/level events. Default 1. */
+  reportEvery?: number
+}
+
+export type PeerEvent = { event: string; t: number } & Record<string, unknown>
+
+export class PeerFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface HeadlessPeer {
+  readonly client: RoomClient
+  readonly id: string
+  /** Resolves when the peer stops; rejects with a PeerFailure on a fatal error. */
+  readonly done: Promise<void>
+  stop(): Promise<void>
+}
+
+const JOIN_TIMEOUT_MS = 15_000
+
+export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<HeadlessPeer> {
+  const parsed = parseInvite(opts.link, Date.now())
+  if (!parsed.ok) throw new PeerFailure(parsed.code, parsed.message)
+  const invite = parsed.invite
+  const identity = opts.identity ?? (opts.keyFile ? await loadOrCreateIdentity(opts.keyFile) : await generateIdentity())
+  const emit = (event: string, fields: Record<string, unknown> = {}): void => opts.onEvent?.({ event, t: Date.now(), ...fields })
+  const speech = opts.speak ? await loadSpeech(opts.speak) : null
+
+  let fail!: (err: PeerFailure) => void
+  let finish!: () => void
+  const done = new Promise<void>((ok, ko) => {
+    finish = ok
+    fail = ko
+  })
+  const { bus, closeTransport } = await openBus(opts, invite, identity, (err) => fail(err))
+  const client = new RoomClient({ invite, identity, bus, wrtc: wrtc as unknown as PeerWrtc, name: opts.name })
+  const id = client.selfId
+  const audioWrtc = wrtc as unknown as AudioWrtc
+
+  // What we hear: one queue of 10 ms frames per remote track, mixed on a 10 ms clock.
+  const queues = new Map<MediaStreamTrack, { from: string; frames: Int16Array[] }>()
+  const sinks = new Map<MediaStreamTrack, () => void>()
+  const writer: WavFileWriter | null = opts.record ? await createWavFileWriter(opts.record, { sampleRate: SAMPLE_RATE, channels: 1 }) : null
+  const levelAcc = new Map<string, number[]>()
+  client.mesh.on('track', (from, track) => {
+    queues.set(track, { from, frames: [] })
+    sinks.set(
+      track,
+      attachSink(audioWrtc, track, (frame) => {
+        const q = queues.get(track)
+        if (!q) return
+        q.frames.push(frame)
+        if (q.frames.length > 20) q.frames.shift() // bound latency if the mixer lags
+      }),
+    )
+    emit('track', { from })
+  })
+  client.mesh.on('track-ended', (_from, track) => dropTrack(track))
+  const dropTrack = (track: MediaStreamTrack): void => {
+    sinks.get(track)?.()
+    sinks.delete(track)
+    queues.delete(track)
+  }
+  const start = performance.now()
+  let mixed = 0
+  const mixTimer = setInterval(() => {
+    const due = Math.floor((performance.now() - start) / 10)
+    for (; mixed < due; mixed++) {
+      const frames: Int16Array[] = []
+      for (const q of queues.values()) {
+        const f = q.frames.shift()
+        if (!f || !client.mayPlay(q.from)) continue
+        frames.push(f)
+        const acc = levelAcc.get(q.from) ?? []
+        acc.push(dbfs(f))
+        levelAcc.set(q.from, acc)
+      }
+      const frame = frames.length ? mixFrames(frames) : new Int16Array(FRAME_SIZE)
+      writer?.write(frame)
+      opts.onHeard?.(frame)
+    }
+  }, 10)
+
+  // What we say: the source runs all along; the mesh sends it only while we are a speaker.
+  let source: AudioSourceHandle | null = null
+  if (speech) {
+    source = speech.kind === 'tone' ? createToneSource(audioWrtc, { freq: speech.freq }) : createPcmSource(audioWrtc, speech.audio, { loop: true })
+    client.mesh.setLocalAudio({ track: source.track, stream: source.stream })
+  }
+
+  const acceptInvites = opts.acceptInvites ?? speech !== null
+  let handRaised = false
+  const answered = new Set<string>()
+  client.on('state', (state, diff) => {
+    emit('state', {
+      stage: state.stage.map((s) => s.key),
+      hands: state.hands.map((h) => h.key),
+      moderators: [...state.moderators.keys()],
+      ended: state.ended,
+      diff: summarizeDiff(diff),
+    })
+    const invite = acceptInvites ? state.invites.find((i) => i.subject === id && !answered.has(i.id)) : undefined
+    if (invite) {
+      answered.add(invite.id)
+      client.actor.acceptInvite(invite.id).then(
+        () => emit('accepted-invite', { by: invite.by }),
+        (err: Error) => emit('warning', { code: 'accept-failed', message: err.message }),
+      )
+    }
+    if (opts.raiseHand && !handRaised && state.exists && !state.seatOf.has(id)) {
+      handRaised = true
+      client.actor.raiseHand().then(
+        () => emit('hand-raised'),
+        (err: Error) => emit('warning', { code: 'raise-failed', message: err.message }),
+      )
+    }
+    if (state.ended) emit('room-ended')
+  })
+  client.on('plan', (plan) => emit('plan', { mode: plan.mode, connect: plan.connect.length, sending: plan.sendAudioTo.length, playFrom: plan.playFrom, ...(plan.reason ? { reason: plan.reason } : {}) }))
+  client.mesh.on('peer-connected', (peer) => emit('peer-connected', { peer }))
+  client.mesh.on('peer-disconnected', (peer, reason) => emit('peer-disconnected', { peer, reason }))
+
+  // Once the room exists (from the link or the first sync), claim what the link grants.
+  const joinTimer = setTimeout(() => {
+    if (!client.state.exists) fail(new PeerFailure('no-room', `No peer of this room answered within ${JOIN_TIMEOUT_MS / 1000} s: nobody holding its state is online.`))
+  }, JOIN_TIMEOUT_MS)
+  const tryJoin = (): void => {
+    if (!client.state.exists || joined) return
+    joined = true
+    clearTimeout(joinTimer)
+    client
+      .join()
+      .then(async () => {
+        if (opts.name) await client.actor.setProfile({ name: opts.name })
+        const role = client.actor.role
+        if (speech && (role === 'owner' || role === 'moderator') && !client.state.seatOf.has(id)) {
+          // Moderators with something to say invite themselves; the state handler accepts.
+          await client.actor.inviteToStage(id)
+        }
+        emit('joined', { room: invite.roomId, id, role: client.actor.role })
+      })
+      .catch((err: Error & { code?: string }) => fail(new PeerFailure(err.code ?? 'join-failed', err.message)))
+  }
+  let joined = false
+  client.on('state', tryJoin)
+  await client.join().catch((err: Error & { code?: string }) => fail(new PeerFailure(err.code ?? 'join-failed', err.message)))
+  tryJoin()
+
+  const report = setInterval(
+    async () => {
+      const levels: Record<string, number> = {}
+      for (const [from, acc] of levelAcc) levels[from] = Math.round(Math.max(...acc) * 10) / 10
+      levelAcc.clear()
+      if (Object.keys(levels).length) emit('audio-level', { dbfs: levels })
+      const stats = await client.mesh.stats()
+      if (stats.size) emit('stats', { peers: Object.fromEntries(stats) })
+    },
+    (opts.reportEvery ?? 1) * 1000,
+  )
+
+  let stopping: Promise<void> | null = null
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      clearTimeout(joinTimer)
+      clearInterval(mixTimer)
+      clearInterval(report)
+      source?.stop()
+      for (const track of [...sinks.keys()]) dropTrack(track)
+      client.destroy()
+      await closeTransport()
+      await writer?.close()
+      emit('stopped')
+      finish()
+    })())
+  done.catch(() => stop())
+  return { client, id, done, stop }
+}
+
+async function openBus(opts: HeadlessPeerOptions, invite: Invite, identity: Identity, fail: (err: PeerFailure) => void): Promise<{ bus: SignalBus; closeTransport: () => Promise<void> }> {
+  const selfId = keyId(identity.publicKey)
+  const discovery = deriveDiscoveryKey(invite.roomId)
+  const key = await deriveSignalKey(invite.secretBytes)
+  if (opts.swarm) {
+    const inner = createSwarmBus({ topic: discovery, selfId, bootstrap: opts.swarm.bootstrap, host: '127.0.0.1' })
+    const bus = new SealedBus(inner, key)
+    bus.on('wrong-secret', () => fail(new PeerFailure('wrong-secret', 'This link does not open this room (wrong room key).')))
+    return { bus, closeTransport: () => bus.destroy() }
+  }
+  const url = opts.signal ?? signalUrlFor(invite)
+  const client = new SignalClient({ url, WebSocket: WebSocket as unknown as WebSocketClass })
+  let opened = false
+  client.on('open', () => (opened = true))
+  client.on('error', (err: SignalError) => {
+    if (err.code === 'wrong-secret') fail(new PeerFailure('wrong-secret', err.message))
+    else if (err.code === 'signal-unreachable' && !opened) fail(new PeerFailure('signal-unreachable', `Cannot reach the signalling server at ${url}.`))
+  })
+  const bus = new WsBus({ client, topic: toBase64url(discovery), key, selfId })
+  return {
+    bus,
+    closeTransport: async () => {
+      await bus.destroy()
+      client.destroy()
+    },
+  }
+}
+
+/** The relay that served the link also signals: ws(s)://<host>/signal. */
+export function signalUrlFor(invite: Invite): string {
+  const origin = invite.origin ?? 'http://localhost:8787'
+  return origin.replace(/^http/, 'ws') + '/signal'
+}
+
+async function loadSpeech(speak: SpeakSource) {
+  if (speak.kind === 'tone') return speak
+  const bytes = await readFile(speak.path).catch((err: Error) => {
+    throw new PeerFailure('bad-audio-file', `Cannot read ${speak.path}: ${err.message}`)
+  })
+  try {
+    return { kind: 'file' as const, audio: decodeWav(bytes) }
+  } catch (err) {
+    throw new PeerFailure('bad-audio-file', `${speak.path} is not a usable WAV file: ${(err as Error).message}`)
+  }
+}
+
+function summarizeDiff(diff: object): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [k, v] of Object.entries(diff)) if (Array.isArray(v) && v.length) out[k] = v.length
+  return out
+}

@@ -1,0 +1,308 @@
+/**
+ * Mesh: one Peer (one RTCPeerConnection) per remote participant this peer is
+ * told to connect to, found and signalled through a SignalBus. Room state syncs
+ * over each peer's data channel; this peer's audio track goes to the peers the
+ * plan names. What to connect to is decided elsewhere (topology.ts): the mesh
+ * only carries a plan out.
+ *
+ * Authentication: every SDP description is signed with the sender's identity
+ * key and checked against the key its participant id names. The SDP carries the
+ * DTLS fingerprint, so a verified description binds the encrypted connection
+ * to that key: a participant id on a connection is proven, not claimed, and the
+ * room model's "is this a speaker" check can be applied to its audio.
+ *
+ * Invariants: signals to and from each peer keep their order (signing and
+ * verifying are async, so each direction runs on a per-peer promise chain);
+ * messages from peers outside the plan are dropped and counted; a peer whose
+ * connection is lost is recreated with backoff while the plan still names it;
+ * `destroy()` is idempotent and leaves no peer, timer or listener behind.
+ */
+import type * as Y from 'yjs'
+import type { Awareness } from 'y-protocols/awareness'
+import { keyId, publicKeyFromId, verifySignature, type Identity } from '../identity/index.ts'
+import type { BusMessage, SignalBus } from './bus.ts'
+import { Peer, type PeerOptions, type PeerSignal, type PeerStats, type PeerWrtc } from './peer.ts'
+import { PeerLink } from './peer-link.ts'
+import { TypedEmitter } from './peer-emitter.ts'
+import { attachSync, createSyncStats, type SyncAttachment, type SyncStats } from './sync.ts'
+import { fromBase64Url, toBase64Url } from './room-crypto.ts'
+
+export interface MeshPlan {
+  connect: readonly string[]
+  sendAudioTo: readonly string[]
+}
+
+export interface MeshTimers {
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export interface MeshOptions {
+  bus: SignalBus
+  wrtc: PeerWrtc
+  identity: Identity
+  doc: Y.Doc
+  awareness: Awareness | null
+  /** Gate for remote Yjs updates (the room guard). */
+  acceptUpdate: (update: Uint8Array) => boolean
+  peer?: Omit<PeerOptions, 'wrtc' | 'polite'>
+  /** Delay before recreating a lost connection, by attempt (1-based). */
+  reconnectBackoff?: (attempt: number) => number
+  timers?: MeshTimers
+}
+
+export interface MeshEvents {
+  /** Bus peers or connections changed: re-plan. */
+  present: () => void
+  'peer-connected': (id: string) => void
+  'peer-disconnected': (id: string, reason: string | null) => void
+  /** The room doc finished its first sync with this peer. */
+  'peer-synced': (id: string) => void
+  track: (id: string, track: MediaStreamTrack, stream: MediaStream | null) => void
+  'track-ended': (id: string, track: MediaStreamTrack) => void
+}
+
+export interface MeshCounters {
+  malformed: number
+  badSignature: number
+  notPlanned: number
+  reconnects: number
+}
+
+interface Slot {
+  peer: Peer
+  sync: SyncAttachment | null
+  sending: boolean
+  out: Promise<void>
+  in: Promise<void>
+}
+
+type Wire = { k: 'sig'; s: PeerSignal; sig?: string }
+
+const SDP_CONTEXT = 'stoop/sdp/v1'
+const defaultBackoff = (attempt: number): number => Math.min(500 * 2 ** (attempt - 1), 15_000)
+const defaultTimers: MeshTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+}
+
+export class Mesh extends TypedEmitter<MeshEvents> {
+  readonly selfId: string
+  readonly counters: MeshCounters = { malformed: 0, badSignature: 0, notPlanned: 0, reconnects: 0 }
+  /** Yjs sync counters aggregated over every peer. */
+  readonly syncStats: SyncStats = createSyncStats()
+  readonly #o: MeshOptions
+  readonly #slots = new Map<string, Slot>()
+  readonly #attempts = new Map<string, number>()
+  readonly #retry = new Map<string, unknown>()
+  readonly #timers: MeshTimers
+  #plan: MeshPlan = { connect: [], sendAudioTo: [] }
+  #local: { track: MediaStreamTrack; stream: MediaStream } | null = null
+  #destroyed = false
+  readonly #offs: Array<() => void> = []
+
+  constructor(opts: MeshOptions) {
+    super()
+    this.#o = opts
+    this.#timers = opts.timers ?? defaultTimers
+    this.selfId = keyId(opts.identity.publicKey)
+    const onJoin = (): void => this.emit('present')
+    const onLeft = (): void => this.emit('present')
+    const onMessage = (from: string, msg: BusMessage): void => this.#onBusMessage(from, msg)
+    opts.bus.on('peer-joined', onJoin)
+    opts.bus.on('peer-left', onLeft)
+    opts.bus.on('message', onMessage)
+    this.#offs.push(
+      () => opts.bus.off('peer-joined', onJoin),
+      () => opts.bus.off('peer-left', onLeft),
+      () => opts.bus.off('message', onMessage),
+    )
+  }
+
+  /** Everyone reachable now: on the bus, or still connected directly (the bus may be down). */
+  get present(): Set<string> {
+    const ids = new Set(this.#o.bus.peers)
+    for (const [id, slot] of this.#slots) if (slot.peer.connected) ids.add(id)
+    return ids
+  }
+
+  /** Ids with an open data channel. */
+  get connected(): string[] {
+    return [...this.#slots].filter(([, s]) => s.peer.connected).map(([id]) => id)
+  }
+
+  /** The track this peer sends to the plan's `sendAudioTo` (null: send nothing). */
+  setLocalAudio(local: { track: MediaStreamTrack; stream: MediaStream } | null): void {
+    if (this.#local?.track === local?.track) return
+    for (const slot of this.#slots.values()) this.#unsend(slot)
+    this.#local = local
+    this.apply(this.#plan)
+  }
+
+  apply(plan: MeshPlan): void {
+    if (this.#destroyed) return
+    this.#plan = plan
+    const want = new Set(plan.connect)
+    for (const id of [...this.#slots.keys()]) if (!want.has(id)) this.#drop(id, null)
+    for (const id of [...this.#retry.keys()]) if (!want.has(id)) this.#cancelRetry(id)
+    for (const id of want) if (!this.#slots.has(id) && !this.#retry.has(id) && this.#o.bus.peers.has(id)) this.#create(id)
+    const sendTo = new Set(plan.sendAudioTo)
+    for (const [id, slot] of this.#slots) {
+      if (sendTo.has(id) && this.#local) this.#send(slot)
+      else this.#unsend(slot)
+    }
+  }
+
+  async stats(): Promise<Map<string, PeerStats>> {
+    const out = new Map<string, PeerStats>()
+    await Promise.all(
+      [...this.#slots].map(async ([id, slot]) => {
+        if (!slot.peer.connected) return
+        out.set(id, await slot.peer.getStats().catch(() => ({}) as PeerStats))
+      }),
+    )
+    return out
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    for (const off of this.#offs) off()
+    for (const id of [...this.#retry.keys()]) this.#cancelRetry(id)
+    for (const id of [...this.#slots.keys()]) this.#drop(id, null)
+    this.removeAllListeners()
+  }
+
+  #create(id: string): Slot {
+    const peer = new Peer({ ...this.#o.peer, wrtc: this.#o.wrtc, polite: this.selfId < id })
+    const slot: Slot = { peer, sync: null, sending: false, out: Promise.resolve(), in: Promise.resolve() }
+    this.#slots.set(id, slot)
+    peer.on('signal', (s) => {
+      slot.out = slot.out.then(() => this.#sendSignal(id, s))
+    })
+    peer.on('connect', () => {
+      this.#attempts.delete(id)
+      slot.sync = attachSync(this.#o.doc, this.#o.awareness, new PeerLink(peer), {
+        acceptUpdate: this.#o.acceptUpdate,
+        stats: this.syncStats,
+        onSynced: () => this.emit('peer-synced', id),
+      })
+      this.emit('peer-connected', id)
+      this.emit('present')
+    })
+    peer.on('track', (track, stream) => this.emit('track', id, track, stream))
+    peer.on('trackended', (track) => this.emit('track-ended', id, track))
+    peer.on('close', (err) => {
+      if (this.#slots.get(id) !== slot) return
+      this.#slots.delete(id)
+      slot.sync?.()
+      this.emit('peer-disconnected', id, err?.code ?? null)
+      this.emit('present')
+      if (err && !this.#destroyed && this.#plan.connect.includes(id)) this.#scheduleRetry(id)
+    })
+    if (this.#local && this.#plan.sendAudioTo.includes(id)) this.#send(slot)
+    return slot
+  }
+
+  #drop(id: string, reason: string | null): void {
+    const slot = this.#slots.get(id)
+    if (!slot) return
+    this.#slots.delete(id)
+    slot.sync?.()
+    slot.peer.destroy()
+    this.emit('peer-disconnected', id, reason)
+  }
+
+  #scheduleRetry(id: string): void {
+    const attempt = (this.#attempts.get(id) ?? 0) + 1
+    this.#attempts.set(id, attempt)
+    this.counters.reconnects++
+    const backoff = this.#o.reconnectBackoff ?? defaultBackoff
+    this.#retry.set(
+      id,
+      this.#timers.setTimeout(() => {
+        this.#retry.delete(id)
+        this.apply(this.#plan)
+      }, backoff(attempt)),
+    )
+  }
+
+  #cancelRetry(id: string): void {
+    this.#timers.clearTimeout(this.#retry.get(id))
+    this.#retry.delete(id)
+  }
+
+  #send(slot: Slot): void {
+    if (slot.sending || !this.#local || slot.peer.destroyed) return
+    slot.peer.addTrack(this.#local.track, this.#local.stream)
+    slot.sending = true
+  }
+
+  #unsend(slot: Slot): void {
+    if (!slot.sending || !this.#local) return
+    slot.sending = false
+    if (!slot.peer.destroyed) slot.peer.removeTrack(this.#local.track)
+  }
+
+  async #sendSignal(to: string, s: PeerSignal): Promise<void> {
+    const wire: Wire = { k: 'sig', s }
+    if (s.type === 'description') {
+      const sig = await this.#o.identity.sign(sdpMessage(this.selfId, to, s.sdpType, s.sdp))
+      wire.sig = toBase64Url(sig)
+    }
+    this.#o.bus.send(to, JSON.stringify(wire))
+  }
+
+  #onBusMessage(from: string, msg: BusMessage): void {
+    if (this.#destroyed) return
+    const wire = parseWire(msg)
+    if (!wire) {
+      this.counters.malformed++
+      return
+    }
+    if (!this.#plan.connect.includes(from)) {
+      this.counters.notPlanned++
+      return
+    }
+    const slot = this.#slots.get(from) ?? (this.#retry.has(from) ? null : this.#create(from))
+    if (!slot) return
+    slot.in = slot.in.then(async () => {
+      if (wire.s.type === 'description') {
+        const ok = await verifyDescription(from, this.selfId, wire)
+        if (!ok) {
+          this.counters.badSignature++
+          return
+        }
+      }
+      slot.peer.signal(wire.s)
+    })
+  }
+}
+
+function sdpMessage(from: string, to: string, sdpType: string, sdp: string): Uint8Array {
+  return new TextEncoder().encode(`${SDP_CONTEXT}\n${from}\n${to}\n${sdpType}\n${sdp}`)
+}
+
+async function verifyDescription(from: string, to: string, wire: Wire): Promise<boolean> {
+  if (wire.s.type !== 'description' || !wire.sig) return false
+  const pub = publicKeyFromId(from)
+  const sig = fromBase64Url(wire.sig)
+  if (!pub || !sig) return false
+  return verifySignature(pub, sdpMessage(from, to, wire.s.sdpType, wire.s.sdp), sig)
+}
+
+function parseWire(msg: BusMessage): Wire | null {
+  if (typeof msg !== 'string' || msg.length > 96 * 1024) return null
+  let data: unknown
+  try {
+    data = JSON.parse(msg)
+  } catch {
+    return null
+  }
+  if (typeof data !== 'object' || data === null) return null
+  const d = data as Record<string, unknown>
+  if (d.k !== 'sig' || typeof d.s !== 'object' || d.s === null) return null
+  if (d.sig !== undefined && typeof d.sig !== 'string') return null
+  // The Peer validates the signal's own shape (peer-signal.ts) before using it.
+  return { k: 'sig', s: d.s as PeerSignal, ...(typeof d.sig === 'string' ? { sig: d.sig } : {}) }
+}
