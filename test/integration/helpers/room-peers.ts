@@ -1,0 +1,39 @@
+/** Test helpers: headless peers that keep the last second of what they hear. */
+import { detectTones, hasTone } from '../../../src/audio/goertzel.ts'
+import { SAMPLE_RATE } from '../../../src/audio/tone.ts'
+import { startHeadlessPeer, type HeadlessPeer, type HeadlessPeerOptions } from '../../../relay/peer.ts'
+
+export interface Listening extends HeadlessPeer {
+  name: string
+  /** Share of the last half second's power at `freq` (0..1). */
+  ratio(freq: number): number
+  hears(freq: number): boolean
+}
+
+const WINDOW = SAMPLE_RATE / 2
+
+export async function listeningPeer(name: string, opts: HeadlessPeerOptions): Promise<Listening> {
+  const ring = new Int16Array(WINDOW)
+  let at = 0
+  const peer = await startHeadlessPeer({
+    name,
+    ...opts,
+    onHeard: (frame) => {
+      for (const s of frame) ring[at++ % WINDOW] = s
+    },
+  })
+  const ratio = (freq: number): number => {
+    const ordered = new Int16Array(WINDOW)
+    ordered.set(ring.subarray(at % WINDOW))
+    ordered.set(ring.subarray(0, at % WINDOW), WINDOW - (at % WINDOW))
+    return detectTones(ordered, SAMPLE_RATE, [freq])[0]!.ratio
+  }
+  // Two tones mixed share the power about equally, so a tone counts from 20 %.
+  const hears = (freq: number): boolean => {
+    const ordered = new Int16Array(WINDOW)
+    ordered.set(ring.subarray(at % WINDOW))
+    ordered.set(ring.subarray(0, at % WINDOW), WINDOW - (at % WINDOW))
+    return hasTone(detectTones(ordered, SAMPLE_RATE, [freq])[0]!, { minRatio: 0.2 })
+  }
+  return Object.assign(peer, { name, ratio, hears })
+}
