@@ -127,7 +127,7 @@ async function peer(args: string[]): Promise<number> {
     : (ev: { event: string } & Record<string, unknown>) => {
         if (['joined', 'peer-connected', 'peer-disconnected', 'hand-raised', 'accepted-invite', 'room-ended', 'warning'].includes(ev.event)) {
           const { event, t: _t, ...rest } = ev
-          process.stderr.write(`${event} ${JSON.stringify(rest)}\n`)
+          process.stdout.write(`${event} ${JSON.stringify(rest)}\n`)
         }
       }
   const handle = await startHeadlessPeer({
