@@ -27,9 +27,7 @@
  * to mean hyperdht's default nodes) or a ready `swarm`.
  */
 import { randomBytes } from 'node:crypto'
-// @ts-expect-error -- hyperswarm ships no type declarations; the shapes used here are typed below.
 import Hyperswarm from 'hyperswarm'
-// @ts-expect-error -- hyperdht ships no type declarations; only its constructor is used.
 import HyperDHT from 'hyperdht'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'

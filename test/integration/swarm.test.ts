@@ -6,11 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash } from 'node:crypto'
 import * as Y from 'yjs'
-// @ts-expect-error -- hyperdht ships no type declarations.
 import createTestnet from 'hyperdht/testnet.js'
-// @ts-expect-error -- hyperdht ships no type declarations.
 import HyperDHT from 'hyperdht'
-// @ts-expect-error -- hyperswarm ships no type declarations.
 import Hyperswarm from 'hyperswarm'
 import { createSwarmBus, type BootstrapNode, type SwarmBus, type SwarmConnection } from '../../relay/swarm.ts'
 import type { BusMessage } from '../../src/net/bus.ts'
