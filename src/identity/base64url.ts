@@ -32,12 +32,15 @@ export function toBase64url(bytes: Uint8Array): string {
     out[o++] = CODES[(n >> 12) & 63]!
     if (rest === 2) out[o++] = CODES[(n >> 6) & 63]!
   }
-  return String.fromCharCode.apply(null, out.subarray(0, o) as unknown as number[])
+  // fromCharCode.apply takes at most ~65k arguments: build long strings in slices.
+  let text = ''
+  for (let at = 0; at < o; at += 0x8000) text += String.fromCharCode.apply(null, out.subarray(at, Math.min(o, at + 0x8000)) as unknown as number[])
+  return text
 }
 
 
 /** Decodes unpadded base64url; `null` on any invalid character or length. */
-export function fromBase64url(text: string): Uint8Array | null {
+export function fromBase64url(text: string): Uint8Array<ArrayBuffer> | null {
   if (text.length % 4 === 1) return null
   const out = new Uint8Array(Math.floor((text.length * 3) / 4))
   let bits = 0

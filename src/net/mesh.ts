@@ -24,17 +24,13 @@ import type { BusMessage, SignalBus } from './bus.ts'
 import { Peer, type PeerOptions, type PeerSignal, type PeerStats, type PeerWrtc } from './peer.ts'
 import { PeerLink } from './peer-link.ts'
 import { TypedEmitter } from './peer-emitter.ts'
+import { realTimers, type Timers } from './timers.ts'
 import { attachSync, createSyncStats, type SyncAttachment, type SyncStats } from './sync.ts'
-import { fromBase64Url, toBase64Url } from './room-crypto.ts'
+import { fromBase64url, toBase64url } from '../identity/index.ts'
 
 export interface MeshPlan {
   connect: readonly string[]
   sendAudioTo: readonly string[]
-}
-
-export interface MeshTimers {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
 }
 
 export interface MeshOptions {
@@ -48,7 +44,7 @@ export interface MeshOptions {
   peer?: Omit<PeerOptions, 'wrtc' | 'polite'>
   /** Delay before recreating a lost connection, by attempt (1-based). */
   reconnectBackoff?: (attempt: number) => number
-  timers?: MeshTimers
+  timers?: Timers
 }
 
 export interface MeshEvents {
@@ -81,10 +77,6 @@ type Wire = { k: 'sig'; s: PeerSignal; sig?: string }
 
 const SDP_CONTEXT = 'stoop/sdp/v1'
 const defaultBackoff = (attempt: number): number => Math.min(500 * 2 ** (attempt - 1), 15_000)
-const defaultTimers: MeshTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-}
 
 export class Mesh extends TypedEmitter<MeshEvents> {
   readonly selfId: string
@@ -95,7 +87,7 @@ export class Mesh extends TypedEmitter<MeshEvents> {
   readonly #slots = new Map<string, Slot>()
   readonly #attempts = new Map<string, number>()
   readonly #retry = new Map<string, unknown>()
-  readonly #timers: MeshTimers
+  readonly #timers: Timers
   #plan: MeshPlan = { connect: [], sendAudioTo: [] }
   #local: { track: MediaStreamTrack; stream: MediaStream } | null = null
   #destroyed = false
@@ -104,7 +96,7 @@ export class Mesh extends TypedEmitter<MeshEvents> {
   constructor(opts: MeshOptions) {
     super()
     this.#o = opts
-    this.#timers = opts.timers ?? defaultTimers
+    this.#timers = opts.timers ?? realTimers
     this.selfId = keyId(opts.identity.publicKey)
     const onJoin = (): void => this.emit('present')
     const onLeft = (): void => this.emit('present')
@@ -248,7 +240,7 @@ export class Mesh extends TypedEmitter<MeshEvents> {
     const wire: Wire = { k: 'sig', s }
     if (s.type === 'description') {
       const sig = await this.#o.identity.sign(sdpMessage(this.selfId, to, s.sdpType, s.sdp))
-      wire.sig = toBase64Url(sig)
+      wire.sig = toBase64url(sig)
     }
     this.#o.bus.send(to, JSON.stringify(wire))
   }
@@ -286,7 +278,7 @@ function sdpMessage(from: string, to: string, sdpType: string, sdp: string): Uin
 async function verifyDescription(from: string, to: string, wire: Wire): Promise<boolean> {
   if (wire.s.type !== 'description' || !wire.sig) return false
   const pub = publicKeyFromId(from)
-  const sig = fromBase64Url(wire.sig)
+  const sig = fromBase64url(wire.sig)
   if (!pub || !sig) return false
   return verifySignature(pub, sdpMessage(from, to, wire.s.sdpType, wire.s.sdp), sig)
 }

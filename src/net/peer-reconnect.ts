@@ -11,13 +11,10 @@
  * The policy decides *when*; the caller's hooks do the work (offer with iceRestart, destroy).
  */
 
-export interface PeerTimers {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
+import type { Timers } from './timers.ts'
 
 export interface ReconnectOptions {
-  timers: PeerTimers
+  timers: Timers
   graceMs: number
   maxRestarts: number
   /** Wait after restart attempt `n` (1-based) before the next one. */

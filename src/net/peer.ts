@@ -31,12 +31,12 @@ import { PeerError, PEER_ERRORS } from './peer-errors.ts'
 import { parseSignal, type PeerSignal } from './peer-signal.ts'
 import { summarizeStats, type PeerStats } from './peer-stats.ts'
 import { mungeOpus, type OpusParams } from './opus.ts'
-import { defaultBackoff, ReconnectPolicy, type PeerTimers } from './peer-reconnect.ts'
+import { defaultBackoff, ReconnectPolicy } from './peer-reconnect.ts'
+import { realTimers, type Timers } from './timers.ts'
 
 export { PeerError, PEER_ERRORS, type PeerErrorCode } from './peer-errors.ts'
 export type { PeerSignal, DescriptionSignal, CandidateSignal } from './peer-signal.ts'
 export type { PeerStats } from './peer-stats.ts'
-export type { PeerTimers } from './peer-reconnect.ts'
 
 /** The part of a WebRTC implementation a Peer needs. */
 export interface PeerWrtc {
@@ -61,7 +61,7 @@ export interface PeerOptions {
   connectTimeoutMs?: number
   /** Largest `send()` payload. Default 64 KiB (well under SCTP's 256 KiB limit in all browsers). */
   maxMessageBytes?: number
-  timers?: PeerTimers
+  timers?: Timers
 }
 
 export interface PeerEvents {
@@ -94,10 +94,6 @@ export interface PeerCounters {
 }
 
 const MAX_PENDING_CANDIDATES = 256
-const defaultTimers: PeerTimers = {
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
-}
 
 export class Peer extends TypedEmitter<PeerEvents> {
   readonly polite: boolean
@@ -105,7 +101,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
   #pc: RTCPeerConnection
   #dc: RTCDataChannel
-  #timers: PeerTimers
+  #timers: Timers
   #opus: Partial<OpusParams> | false
   #maxMessage: number
 
@@ -128,7 +124,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (!opts || typeof opts.wrtc?.RTCPeerConnection !== 'function') throw new PeerError(PEER_ERRORS.BAD_OPTIONS, 'opts.wrtc.RTCPeerConnection is required')
     if (typeof opts.polite !== 'boolean') throw new PeerError(PEER_ERRORS.BAD_OPTIONS, 'opts.polite must be a boolean')
     this.polite = opts.polite
-    this.#timers = opts.timers ?? defaultTimers
+    this.#timers = opts.timers ?? realTimers
     this.#opus = opts.opus ?? {}
     this.#maxMessage = opts.maxMessageBytes ?? 64 * 1024
     if (this.#opus) mungeOpus('', this.#opus) // validates the params now rather than at first offer

@@ -12,6 +12,7 @@
  * echoes.
  */
 import { MAX_SIGNAL_MESSAGE_BYTES } from './signal-protocol.ts'
+import { fromBase64url, toBase64url } from '../identity/index.ts'
 
 export const ROOM_SECRET_BYTES = 32
 const VERSION = 1
@@ -61,7 +62,7 @@ export async function sealPayload(key: CryptoKey, obj: unknown): Promise<string>
   out[0] = VERSION
   out.set(iv, 1)
   out.set(cipher, 1 + IV_BYTES)
-  return toBase64Url(out)
+  return toBase64url(out)
 }
 
 /**
@@ -70,7 +71,7 @@ export async function sealPayload(key: CryptoKey, obj: unknown): Promise<string>
  */
 export async function openPayload(key: CryptoKey, sealed: string, maxChars: number = MAX_SIGNAL_MESSAGE_BYTES): Promise<unknown | null> {
   if (typeof sealed !== 'string' || sealed.length > maxChars) return null
-  const bytes = fromBase64Url(sealed)
+  const bytes = fromBase64url(sealed)
   if (bytes === null || bytes.length < 1 + IV_BYTES + TAG_BYTES || bytes[0] !== VERSION) return null
   try {
     const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(1, 1 + IV_BYTES) }, key, bytes.subarray(1 + IV_BYTES))
@@ -81,18 +82,3 @@ export async function openPayload(key: CryptoKey, sealed: string, maxChars: numb
   }
 }
 
-export function toBase64Url(bytes: Uint8Array): string {
-  let bin = ''
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000))
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
-}
-
-/** Strict base64url decode; null if the string has characters outside the alphabet. */
-export function fromBase64Url(s: string): Uint8Array<ArrayBuffer> | null {
-  if (!/^[A-Za-z0-9_-]*$/.test(s) || s.length % 4 === 1) return null
-  const b64 = s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4)
-  const bin = atob(b64)
-  const out = new Uint8Array(bin.length)
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
-  return out
-}

@@ -21,6 +21,7 @@
  * - `destroy()` is idempotent and leaves no timer and no socket behind.
  */
 import { openPayload, sealPayload } from './room-crypto.ts'
+import { realTimers, type Timers } from './timers.ts'
 import {
   decodeSignalMessage,
   encodeSignalMessage,
@@ -47,10 +48,7 @@ export interface WebSocketLike {
 }
 export type WebSocketClass = new (url: string) => WebSocketLike
 
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
+export type { Timers } from './timers.ts'
 
 export interface BackoffOptions {
   /** Delay before the first retry. */
@@ -190,10 +188,7 @@ export class SignalClient {
     this.WS = opts.WebSocket
     this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff }
     this.random = opts.random ?? Math.random
-    this.timers = opts.timers ?? {
-      setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-      clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
-    }
+    this.timers = opts.timers ?? realTimers
     this.pingIntervalMs = opts.pingIntervalMs ?? 15_000
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_SIGNAL_MESSAGE_BYTES

@@ -12,8 +12,9 @@
  */
 import { ObservableV2 } from 'lib0/observable'
 import type { BusMessage, SignalBus, SignalBusEvents } from './bus.ts'
-import { fromBase64Url, toBase64Url } from './room-crypto.ts'
-import type { SignalClient, SignalMessageEvent, Timers } from './signal-client.ts'
+import { fromBase64url, toBase64url } from '../identity/index.ts'
+import type { SignalClient, SignalMessageEvent } from './signal-client.ts'
+import { realTimers, type Timers } from './timers.ts'
 
 export interface WsBusOptions {
   client: SignalClient
@@ -40,11 +41,7 @@ interface Known {
   lastSeen: number
 }
 
-const defaultTimers = {
-  setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
-  clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>),
-  now: () => Date.now(),
-}
+const defaultTimers = { ...realTimers, now: () => Date.now() }
 
 export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
   readonly selfId: string
@@ -88,7 +85,7 @@ export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
 
   send(peerId: string, msg: BusMessage): boolean {
     if (this.#destroyed || !this.#peers.has(peerId)) return false
-    const body: Body = typeof msg === 'string' ? msg : { b: toBase64Url(msg) }
+    const body: Body = typeof msg === 'string' ? msg : { b: toBase64url(msg) }
     this.#publish({ t: 'msg', from: this.selfId, to: peerId, body })
     return true
   }
@@ -144,7 +141,7 @@ export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
     if (wire.t === 'msg') {
       if (wire.to !== this.selfId) return
       if (!this.#peers.has(wire.from)) return this.#drop('unknown-peer')
-      const body = typeof wire.body === 'string' ? wire.body : fromBase64Url(wire.body.b)
+      const body = typeof wire.body === 'string' ? wire.body : fromBase64url(wire.body.b)
       if (body === null) return this.#drop('malformed')
       this.#known.get(wire.from)!.lastSeen = this.#opts.timers.now()
       this.emit('message', [wire.from, body])

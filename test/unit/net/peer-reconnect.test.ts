@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { defaultBackoff, ReconnectPolicy, type PeerTimers } from '../../../src/net/peer-reconnect.ts'
+import { defaultBackoff, ReconnectPolicy } from '../../../src/net/peer-reconnect.ts'
+import type { Timers } from '../../../src/net/timers.ts'
 
 function setup(maxRestarts = 3) {
   let now = 0
   let id = 0
   const q = new Map<number, { at: number; fn: () => void }>()
-  const timers: PeerTimers = {
+  const timers: Timers = {
     setTimeout: (fn, ms) => (q.set(++id, { at: now + ms, fn }), id),
     clearTimeout: (h) => void q.delete(h as number),
   }

@@ -4,7 +4,8 @@
  * and the destroy lifecycle. Real WebRTC is covered in test/integration/peer-audio.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { Peer, PeerError, type PeerOptions, type PeerSignal, type PeerTimers } from '../../../src/net/peer.ts'
+import { Peer, PeerError, type PeerOptions, type PeerSignal } from '../../../src/net/peer.ts'
+import type { Timers } from '../../../src/net/timers.ts'
 
 const SDP = (tag: string) => `v=0\r\no=- ${tag} 1 IN IP4 127.0.0.1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n`
 let counter = 0
@@ -116,7 +117,7 @@ function manualTimers() {
   let now = 0
   let id = 0
   const q = new Map<number, { at: number; fn: () => void }>()
-  const timers: PeerTimers & { pending: number; advance(ms: number): Promise<void> } = {
+  const timers: Timers & { pending: number; advance(ms: number): Promise<void> } = {
     setTimeout(fn, ms) {
       q.set(++id, { at: now + ms, fn })
       return id

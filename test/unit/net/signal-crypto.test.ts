@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { deriveSignalKey, fromBase64Url, openPayload, sealPayload, toBase64Url } from '../../../src/net/room-crypto.ts'
+import { deriveSignalKey, openPayload, sealPayload } from '../../../src/net/room-crypto.ts'
+import { fromBase64url, toBase64url } from '../../../src/identity/index.ts'
 
 const secret = (fill: number) => new Uint8Array(32).fill(fill)
 
@@ -24,9 +25,9 @@ describe('room-crypto (signalling payloads)', () => {
     const other = await deriveSignalKey(secret(2))
     const sealed = await sealPayload(key, { hello: 'world' })
     expect(await openPayload(other, sealed)).toBeNull()
-    const bytes = fromBase64Url(sealed)!
+    const bytes = fromBase64url(sealed)!
     bytes[bytes.length - 1]! ^= 1
-    expect(await openPayload(key, toBase64Url(bytes))).toBeNull()
+    expect(await openPayload(key, toBase64url(bytes))).toBeNull()
     expect(await openPayload(key, sealed.slice(0, 20))).toBeNull()
     for (const junk of ['', '!!!', 'a', 'AAAA', 'x'.repeat(70_000), '{"type":"x"}']) expect(await openPayload(key, junk)).toBeNull()
     expect(await openPayload(key, 42 as unknown as string)).toBeNull()
@@ -44,7 +45,7 @@ describe('room-crypto (signalling payloads)', () => {
 
   it('base64url round-trips every byte value', () => {
     const all = Uint8Array.from({ length: 256 }, (_, i) => i)
-    for (let n = 0; n < 6; n++) expect(fromBase64Url(toBase64Url(all.subarray(n)))).toEqual(all.subarray(n))
-    expect(fromBase64Url('a+b/')).toBeNull()
+    for (let n = 0; n < 6; n++) expect(fromBase64url(toBase64url(all.subarray(n)))).toEqual(all.subarray(n))
+    expect(fromBase64url('a+b/')).toBeNull()
   })
 })
