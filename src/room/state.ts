@@ -21,7 +21,7 @@
  * Signatures (including a redeem's embedded link grant) must already be
  * verified by the caller: see replica.ts.
  */
-import type { Entry } from './entry.ts'
+import type { Entry, EntryKind } from './entry.ts'
 import { EntryIndex, indexEntries, type Of, type Profile } from './entry-index.ts'
 import { emptyRejectCounts, type RejectReason } from './errors.ts'
 import { deriveRoomId } from './room-id.ts'
@@ -68,7 +68,7 @@ export interface RoomState {
   moderators: ReadonlyMap<string, string>
   /** Every live authority id -> key: the genesis (owner) and live moderator grants/redeems. */
   authorities: ReadonlyMap<string, string>
-  /** Banned key -> ids of the bans in force. Sorted by key. */
+  /** Banned key -> ids of the bans in force (sorted). Sorted by key. */
   banned: ReadonlyMap<string, readonly string[]>
   /** Stage in (accept time, accept id) order. */
   stage: readonly Seat[]
@@ -273,10 +273,23 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
     if (v) return v.key === author ? v.reason : 'no-authority'
     return byId.has(auth) ? 'no-authority' : 'unknown-reference'
   }
-  const refReason = (id: string): RejectReason => {
+  /**
+   * Why a reference to an invite, ban or seat that is not valid fails. A void
+   * target of the expected kind passes its authority failure on (the cascade);
+   * anything else, including an entry of another kind, is an unknown reference.
+   * Only target kinds decided in an earlier layer are consulted, so the answer
+   * never depends on the order of entries within a bucket (an accept naming
+   * another accept must not see that accept's reason only if it came first).
+   */
+  const refReason = (id: string, kinds: readonly EntryKind[]): RejectReason => {
+    const t = byId.get(id)
+    if (!t || !kinds.includes(t.kind)) return 'unknown-reference'
     const r = reasons.get(id)
     return r === 'revoked' || r === 'no-authority' ? r : 'unknown-reference'
   }
+  const INVITE: readonly EntryKind[] = ['invite']
+  const BAN: readonly EntryKind[] = ['ban']
+  const SEAT: readonly EntryKind[] = ['accept', 'redeem']
 
   // ---- 3. moderator bans, unbans -> banned set -----------------------------
   for (const b of otherBans) {
@@ -291,7 +304,7 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
   for (const u of bucket.unban) {
     let why = u.author === owner ? (u.auth === G ? null : 'no-authority') : authReason(u.author, u.auth)
     const target = banById.get(u.target)
-    if (!why && !target) why = refReason(u.target)
+    if (!why && !target) why = refReason(u.target, BAN)
     if (!why && target!.author === owner && u.author !== owner) why = 'no-authority'
     if (why) reject(u, why)
     else unbanned.add(u.target)
@@ -302,6 +315,8 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
     banTime.set(b.subject, Math.max(banTime.get(b.subject) ?? -1, b.time))
     if (!unbanned.has(b.id)) push(bannedIds, b.subject, b.id)
   }
+  // Ids in a canonical order: bucket order is arrival order, which differs between replicas.
+  for (const list of bannedIds.values()) if (list.length > 1) list.sort()
   const isBanned = (key: string): boolean => key !== owner && bannedIds.has(key)
   /** A ban "spends" the subject's seats and hands dated at or before it, even after an unban. */
   const spent = (e: Entry): boolean => {
@@ -339,7 +354,7 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
   const declined = new Set<string>()
   for (const d of bucket.decline) {
     const inv = invites.get(d.invite)
-    const why = isBanned(d.author) ? 'banned' : !inv ? refReason(d.invite) : inv.subject !== d.author ? 'no-authority' : null
+    const why = isBanned(d.author) ? 'banned' : !inv ? refReason(d.invite, INVITE) : inv.subject !== d.author ? 'no-authority' : null
     if (why) reject(d, why)
     else declined.add(d.invite)
   }
@@ -350,7 +365,7 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
     const inv = invites.get(a.invite)
     const why =
       isBanned(a.author) || spent(a) ? 'banned'
-      : !inv ? refReason(a.invite)
+      : !inv ? refReason(a.invite, INVITE)
       : inv.subject !== a.author ? 'no-authority'
       : declined.has(a.invite) ? 'used'
       : null
@@ -389,13 +404,13 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
   const closed = new Set<string>()
   for (const l of bucket.leave) {
     const seat = seats.get(l.seat)
-    const why = isBanned(l.author) ? 'banned' : !seat ? refReason(l.seat) : seat.author !== l.author ? 'no-authority' : null
+    const why = isBanned(l.author) ? 'banned' : !seat ? refReason(l.seat, SEAT) : seat.author !== l.author ? 'no-authority' : null
     if (why) reject(l, why)
     else closed.add(l.seat)
   }
   for (const m of bucket.move) {
     const seat = seats.get(m.seat)
-    const why = privReason(m) ?? (!seat ? refReason(m.seat) : m.author !== owner && seat.author === owner ? 'no-authority' : null)
+    const why = privReason(m) ?? (!seat ? refReason(m.seat, SEAT) : m.author !== owner && seat.author === owner ? 'no-authority' : null)
     if (why) reject(m, why)
     else closed.add(m.seat)
   }

@@ -208,6 +208,10 @@ async function runScenario(all: Identity[], nActors: number, ops: Op[]): Promise
     return snapshotState(s)
   })
   for (const s of snaps) expect(s).toEqual(snaps[0])
+  // A function of the entry SET: arrival order (reversed here) must not matter either.
+  for (const p of peers) {
+    expect(snapshotState(computeState([...p.replica.entries].reverse(), { roomId, now: fixedNow }))).toEqual(snaps[0])
+  }
   // The incremental replica agrees with the pure function (except counts decided before it).
   for (const p of peers) {
     const live = snapshotState(p.replica.state)
