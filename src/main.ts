@@ -1,12 +1,48 @@
+/**
+ * Composition root of the PWA: mounts the UI at once and loads src/app (room
+ * sessions: yjs, WebRTC, WebAudio, IndexedDB) in a lazy chunk, so the home
+ * screen does not wait for it. Every UiDeps call that needs the app waits for
+ * that chunk; if it cannot load (offline without a cached copy), the call
+ * rejects and the UI says so.
+ */
 import { mount } from 'svelte'
 import App from './ui/App.svelte'
-import { browserOnline } from './ui/browser.ts'
+import { browserMicrophones, browserOnline } from './ui/browser.ts'
+import type { UiDeps } from './ui/deps.ts'
+import type { BrowserApp } from './app/browser-app.ts'
 import { HashRouter } from './ui/lib/route.ts'
-import { placeholderDeps } from './ui/placeholder-deps.ts'
+import { precheckLink } from './app/link-precheck.ts'
 import './ui/global.css'
 
-// NOT WIRED YET: replace `placeholderDeps` with the UiDeps built from src/app
-// (createRoom/openRoom/recentRooms/profile...) and parseInvite from src/invite.
-const deps = placeholderDeps(browserOnline())
+const online = browserOnline()
+/** The app once its chunk has loaded (parseLink must answer synchronously). */
+let ready: BrowserApp | null = null
+let loaded: ReturnType<typeof loadApp> | null = null
+function loadApp() {
+  return import('./app/browser-app.ts').then(({ createBrowserApp, signalUrlFor }) =>
+    (ready = createBrowserApp({ origin: location.origin, signalUrl: signalUrlFor(location), online })),
+  )
+}
+const app = (): ReturnType<typeof loadApp> =>
+  (loaded ??= loadApp().catch((err: unknown) => {
+    loaded = null
+    throw Object.assign(new Error(`Stoop could not load its room code: ${err instanceof Error ? err.message : String(err)}`), { code: 'unreachable', cause: err })
+  }))
+
+const deps: UiDeps = {
+  createRoom: async (input) => (await app()).createRoom(input),
+  openRoom: async (link) => (await app()).openRoom(link),
+  // Until the app chunk is here, a shape check routes the link; openRoom parses it fully.
+  parseLink: (link) => (ready ? ready.parseLink(link) : precheckLink(link)),
+  recentRooms: async () => (await app()).recentRooms(),
+  forgetRoom: async (roomId) => (await app()).forgetRoom(roomId),
+  profile: {
+    get: async () => (await app()).profile.get(),
+    set: async (patch) => (await app()).profile.set(patch),
+  },
+  microphones: () => browserMicrophones(),
+  online,
+}
 
 mount(App, { target: document.getElementById('app')!, props: { deps, router: new HashRouter(window) } })
+void app().catch((err: unknown) => console.warn(err))

@@ -1,0 +1,84 @@
+/**
+ * What this device remembers outside room docs: its profile (display name,
+ * preferred microphone) and the rooms it has been in (last known title,
+ * speakers and whether the room ended, plus the link to get back in).
+ *
+ * A recent room also remembers the room secret that is known to work (it
+ * created the room with it, or a peer answered with it), so a `wrong-secret`
+ * report from the signalling client is only believed for a secret that never
+ * worked: a stranger with a bad key must not lock the owner out of its room.
+ */
+import type { RecentRoom } from './types.ts'
+import type { KvDb } from './kv.ts'
+
+export interface StoredRoom extends RecentRoom {
+  /** The room secret (base64url) that opened this room at least once. */
+  verifiedSecret?: string
+}
+
+export interface DeviceProfile {
+  id: string
+  name: string
+  microphoneId?: string
+}
+
+export class RecentRooms {
+  constructor(readonly db: KvDb) {}
+
+  async list(): Promise<RecentRoom[]> {
+    const rooms = await this.db.all<StoredRoom>('rooms')
+    return rooms.map((r) => ({
+      roomId: r.roomId,
+      title: r.title,
+      topic: r.topic,
+      link: r.link,
+      lastSeen: r.lastSeen,
+      speakers: r.speakers,
+      ended: r.ended,
+    }))
+  }
+
+  get(roomId: string): Promise<StoredRoom | undefined> {
+    return this.db.get<StoredRoom>('rooms', roomId)
+  }
+
+  /** Merges `patch` into the stored entry (creating it). */
+  async update(roomId: string, patch: Partial<StoredRoom>): Promise<void> {
+    const cur = await this.get(roomId)
+    const next: StoredRoom = {
+      roomId,
+      title: '',
+      topic: '',
+      link: '',
+      lastSeen: 0,
+      speakers: [],
+      ended: false,
+      ...cur,
+      ...patch,
+    }
+    await this.db.put('rooms', roomId, next)
+  }
+
+  forget(roomId: string): Promise<void> {
+    return this.db.delete('rooms', roomId)
+  }
+}
+
+export class ProfileStore {
+  constructor(
+    readonly db: KvDb,
+    readonly id: () => Promise<string>,
+  ) {}
+
+  async get(): Promise<DeviceProfile> {
+    const [id, stored] = await Promise.all([this.id(), this.db.get<Omit<DeviceProfile, 'id'>>('kv', 'profile')])
+    return { name: '', ...stored, id }
+  }
+
+  async set(patch: Partial<Omit<DeviceProfile, 'id'>>): Promise<DeviceProfile> {
+    const cur = await this.get()
+    const next = { name: patch.name ?? cur.name, microphoneId: 'microphoneId' in patch ? patch.microphoneId : cur.microphoneId }
+    await this.db.put('kv', 'profile', next)
+    return { ...next, id: cur.id }
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * Playback: one WebAudio graph for everything this page plays.
+ *
+ *   remote track -> MediaStreamAudioSourceNode -> GainNode (volume, or 0) -> master -> destination
+ *                                              \-> AnalyserNode (speaking level)
+ *   master -> AnalyserNode (what is actually played; `heard(freq)` for tests and the debug view)
+ *
+ * Invariants:
+ * - A track is audible only while `allowed(id)` says so (the validated room
+ *   state: speakers only); otherwise its gain is 0 whatever the remote sends.
+ *   Call `refresh()` when that answer may have changed.
+ * - Chromium only feeds WebRTC audio into WebAudio while the remote stream is
+ *   also attached to a media element, so each track gets a muted <audio>.
+ * - `blocked` is true while the AudioContext is not running (autoplay rules);
+ *   `resume()` must be called from a user gesture.
+ * - `close()` is idempotent and releases every node, element and the context.
+ */
+
+export interface PlaybackOptions {
+  /** Whether audio from this participant may be played now. */
+  allowed: (id: string) => boolean
+  /** Called when `blocked` changes. */
+  onchange: () => void
+  AudioContext?: typeof AudioContext
+  document?: Document
+}
+
+interface Source {
+  from: string
+  el: HTMLAudioElement
+  node: MediaStreamAudioSourceNode
+  gain: GainNode
+  meter: AnalyserNode
+}
+
+const METER_FFT = 1024
+const OUT_FFT = 8192
+
+/** Maps an RMS amplitude (0..1 of full scale) to a 0..1 level on a 55 dB scale. */
+export function levelFromRms(rms: number): number {
+  if (rms <= 0) return 0
+  const db = 20 * Math.log10(rms)
+  return Math.min(1, Math.max(0, (db + 55) / 45))
+}
+
+/** RMS of an analyser's current time-domain window. */
+export function analyserRms(node: AnalyserNode, buf: Float32Array<ArrayBuffer>): number {
+  node.getFloatTimeDomainData(buf)
+  let acc = 0
+  for (let i = 0; i < buf.length; i++) acc += buf[i]! * buf[i]!
+  return Math.sqrt(acc / buf.length)
+}
+
+export class Playback {
+  readonly ctx: AudioContext
+  readonly #master: GainNode
+  readonly #out: AnalyserNode
+  readonly #sources = new Map<MediaStreamTrack, Source>()
+  readonly #volumes = new Map<string, number>()
+  readonly #opts: PlaybackOptions
+  readonly #doc: Document
+  readonly #meterBuf = new Float32Array(METER_FFT)
+  readonly #spectrum = new Float32Array(OUT_FFT / 2)
+  /** Media-element play() and context close failures, counted rather than thrown. */
+  readonly failures = { play: 0, close: 0 }
+  #closed = false
+
+  constructor(opts: PlaybackOptions) {
+    this.#opts = opts
+    this.#doc = opts.document ?? document
+    const Ctx = opts.AudioContext ?? globalThis.AudioContext
+    this.ctx = new Ctx({ latencyHint: 'interactive' })
+    this.#master = this.ctx.createGain()
+    this.#out = this.ctx.createAnalyser()
+    this.#out.fftSize = OUT_FFT
+    this.#out.smoothingTimeConstant = 0.5
+    this.#master.connect(this.ctx.destination)
+    this.#master.connect(this.#out)
+    this.ctx.onstatechange = () => opts.onchange()
+  }
+
+  get blocked(): boolean {
+    return this.ctx.state !== 'running'
+  }
+
+  async resume(): Promise<void> {
+    if (this.#closed) return
+    await this.ctx.resume()
+    for (const s of this.#sources.values()) if (s.el.paused) this.#play(s.el)
+  }
+
+  add(from: string, track: MediaStreamTrack): void {
+    if (this.#closed || this.#sources.has(track)) return
+    const stream = new MediaStream([track])
+    const el = this.#doc.createElement('audio')
+    el.muted = true
+    el.autoplay = true
+    el.srcObject = stream
+    this.#play(el)
+    const node = this.ctx.createMediaStreamSource(stream)
+    const gain = this.ctx.createGain()
+    gain.gain.value = this.#gainFor(from)
+    const meter = this.ctx.createAnalyser()
+    meter.fftSize = METER_FFT
+    node.connect(gain)
+    gain.connect(this.#master)
+    node.connect(meter)
+    this.#sources.set(track, { from, el, node, gain, meter })
+  }
+
+  remove(track: MediaStreamTrack): void {
+    const s = this.#sources.get(track)
+    if (!s) return
+    this.#sources.delete(track)
+    s.node.disconnect()
+    s.gain.disconnect()
+    s.el.srcObject = null
+  }
+
+  /** Drops every track from one participant (e.g. the connection closed). */
+  removeFrom(from: string): void {
+    for (const [track, s] of this.#sources) if (s.from === from) this.remove(track)
+  }
+
+  setVolume(id: string, volume: number): void {
+    this.#volumes.set(id, Math.min(1, Math.max(0, volume)))
+    this.refresh()
+  }
+
+  /** Re-applies volumes and the may-play gate to every source. */
+  refresh(): void {
+    const t = this.ctx.currentTime
+    for (const s of this.#sources.values()) s.gain.gain.setTargetAtTime(this.#gainFor(s.from), t, 0.02)
+  }
+
+  /** Speaking level (0..1) per participant whose audio may be played now. */
+  levels(): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const s of this.#sources.values()) {
+      if (!this.#opts.allowed(s.from)) continue
+      const level = levelFromRms(analyserRms(s.meter, this.#meterBuf))
+      out.set(s.from, Math.max(out.get(s.from) ?? 0, level))
+    }
+    return out
+  }
+
+  /**
+   * Share of the played output's power within ±`halfWidthHz` of `freq`
+   * (0..1; 0 when nothing audible plays). Measured on the mixed output, after
+   * gains: what a person in the room would hear.
+   */
+  heard(freq: number, halfWidthHz = 25): number {
+    const spec = this.#spectrum
+    this.#out.getFloatFrequencyData(spec)
+    const binHz = this.ctx.sampleRate / OUT_FFT
+    let total = 0
+    let band = 0
+    for (let i = 1; i < spec.length; i++) {
+      const db = spec[i]!
+      if (!Number.isFinite(db)) continue
+      const p = 10 ** (db / 10)
+      total += p
+      if (Math.abs(i * binHz - freq) <= halfWidthHz) band += p
+    }
+    // Below about -80 dBFS overall there is nothing to hear.
+    return total < 1e-8 ? 0 : band / total
+  }
+
+  /** What is wired now, for the debug hook: one row per remote track. */
+  describe(): Array<{ from: string; allowed: boolean; gain: number; track: string; muted: boolean; level: number }> {
+    return [...this.#sources].map(([track, s]) => ({
+      from: s.from,
+      allowed: this.#opts.allowed(s.from),
+      gain: s.gain.gain.value,
+      track: track.readyState,
+      muted: track.muted,
+      level: levelFromRms(analyserRms(s.meter, this.#meterBuf)),
+    }))
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    for (const track of [...this.#sources.keys()]) this.remove(track)
+    this.ctx.onstatechange = null
+    this.ctx.close().catch(() => this.failures.close++)
+  }
+
+  #gainFor(id: string): number {
+    return this.#opts.allowed(id) ? (this.#volumes.get(id) ?? 1) : 0
+  }
+
+  #play(el: HTMLAudioElement): void {
+    el.play().catch(() => this.failures.play++)
+  }
+}
