@@ -18,15 +18,21 @@ import { WsBus } from '../src/net/ws-bus.ts'
 import { SealedBus } from '../src/net/sealed-bus.ts'
 import type { SignalBus } from '../src/net/bus.ts'
 import type { PeerWrtc } from '../src/net/peer.ts'
+import type { TopologyLimits } from '../src/net/topology.ts'
 import { mixFrames } from '../src/audio/mixer.ts'
 import { dbfs } from '../src/audio/level.ts'
 import { decodeWav } from '../src/audio/wav.ts'
 import { FRAME_SIZE, SAMPLE_RATE } from '../src/audio/tone.ts'
-import { attachSink, createPcmSource, createToneSource, createWavFileWriter, type AudioSourceHandle, type AudioWrtc, type WavFileWriter } from './audio-io.ts'
+import { attachSink, createFrameSource, createPcmSource, createToneSource, createWavFileWriter, type AudioSourceHandle, type AudioWrtc, type WavFileWriter } from './audio-io.ts'
 import { createSwarmBus } from './swarm.ts'
 import { readFile } from 'node:fs/promises'
 
-export type SpeakSource = { kind: 'tone'; freq: number } | { kind: 'file'; path: string }
+/**
+ * What a speaker sends: a sine, a WAV file, or (benches, tests) frames from a callback, called
+ * once per 10 ms frame right before the frame is handed to WebRTC (480 mono samples at 48 kHz;
+ * null ends the source).
+ */
+export type SpeakSource = { kind: 'tone'; freq: number } | { kind: 'file'; path: string } | { kind: 'frames'; next: () => Int16Array | null }
 
 export interface HeadlessPeerOptions {
   link: string
@@ -48,6 +54,10 @@ export interface HeadlessPeerOptions {
   onHeard?: (frame: Int16Array) => void
   /** Seconds between stats/level events. Default 1. */
   reportEvery?: number
+  /** RTCPeerConnection implementation for the mesh. Default @roamhq/wrtc (audio I/O always uses it). */
+  wrtc?: PeerWrtc
+  /** Topology limits (mesh size, hard cap). Default DEFAULT_LIMITS. */
+  limits?: TopologyLimits
 }
 
 export type PeerEvent = { event: string; t: number } & Record<string, unknown>
@@ -86,7 +96,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
     fail = ko
   })
   const { bus, closeTransport } = await openBus(opts, invite, identity, (err) => fail(err))
-  const client = new RoomClient({ invite, identity, bus, wrtc: wrtc as unknown as PeerWrtc, name: opts.name })
+  const client = new RoomClient({ invite, identity, bus, wrtc: opts.wrtc ?? (wrtc as unknown as PeerWrtc), name: opts.name, limits: opts.limits })
   const id = client.selfId
   const audioWrtc = wrtc as unknown as AudioWrtc
 
@@ -137,7 +147,12 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   // What we say: the source runs all along; the mesh sends it only while we are a speaker.
   let source: AudioSourceHandle | null = null
   if (speech) {
-    source = speech.kind === 'tone' ? createToneSource(audioWrtc, { freq: speech.freq }) : createPcmSource(audioWrtc, speech.audio, { loop: true })
+    source =
+      speech.kind === 'tone'
+        ? createToneSource(audioWrtc, { freq: speech.freq })
+        : speech.kind === 'frames'
+          ? createFrameSource(audioWrtc, speech.next)
+          : createPcmSource(audioWrtc, speech.audio, { loop: true })
     client.mesh.setLocalAudio({ track: source.track, stream: source.stream })
   }
 
@@ -264,7 +279,7 @@ export function signalUrlFor(invite: Invite): string {
 }
 
 async function loadSpeech(speak: SpeakSource) {
-  if (speak.kind === 'tone') return speak
+  if (speak.kind !== 'file') return speak
   const bytes = await readFile(speak.path).catch((err: Error) => {
     throw new PeerFailure('bad-audio-file', `Cannot read ${speak.path}: ${err.message}`)
   })
