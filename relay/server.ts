@@ -1,6 +1,9 @@
 /**
  * The relay process: one HTTP server that serves the PWA and the relay API.
- * Parts (signalling, SFU, swarm) attach to it; this file only composes them.
+ * Parts (signalling, SFU rooms, swarm) attach to it; this file only composes them.
+ *
+ * `close()` is the graceful shutdown (SIGTERM): stop accepting, tell relay
+ * clients to move (`bye`), flush room docs to `data`, close signalling.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -9,6 +12,7 @@ import { send, staticFiles } from './http.ts'
 import type { Logger } from './log.ts'
 import { createMetrics, METRICS_CONTENT_TYPE, type Metrics } from './metrics.ts'
 import { attachSignalling } from './signalling.ts'
+import { attachRelayRooms, type RelayRooms, type RelayRoomsOptions } from './rooms/endpoint.ts'
 
 export interface RelayOptions {
   port: number
@@ -16,11 +20,17 @@ export interface RelayOptions {
   /** Folder with the built PWA. */
   dist?: string
   log: Logger
+  /** Persist room docs here (`--data DIR`). Without it they live in memory only. */
+  data?: string
+  /** Limits and media settings of the SFU endpoint (`/relay`). */
+  rooms?: Omit<RelayRoomsOptions, 'log' | 'metrics' | 'dataDir'>
 }
 
 export interface Relay {
   /** Counters and gauges of every part, served on /metrics. */
   readonly metrics: Metrics
+  /** The SFU endpoint (`/relay`): rooms, doc replicas, forwarding. */
+  readonly rooms: RelayRooms
   readonly server: Server
   /** http://host:port as actually bound (port 0 picks a free one). */
   readonly url: string
@@ -35,7 +45,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (path === '/healthz') return send(res, 200, JSON.stringify({ ok: true }), 'application/json')
-    if (path === '/metrics') return send(res, 200, metrics.render(), METRICS_CONTENT_TYPE)
+    if (path === '/metrics') {
+      rooms.collect()
+      return send(res, 200, metrics.render(), METRICS_CONTENT_TYPE)
+    }
     files(req, res).catch((err: unknown) => {
       opts.log.error('static file failed', { err: String(err) })
       if (!res.headersSent) send(res, 500, 'internal error')
@@ -43,6 +56,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     })
   })
   const signalling = attachSignalling(server, { path: '/signal', log: opts.log, metrics })
+  const rooms = attachRelayRooms(server, { ...opts.rooms, log: opts.log, metrics, ...(opts.data ? { dataDir: opts.data } : {}) })
   await new Promise<void>((ok, fail) => {
     server.once('error', fail)
     server.listen(opts.port, opts.host, () => ok())
@@ -55,7 +69,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     server,
     url,
     metrics,
+    rooms,
     close: async () => {
+      await rooms.close('shutdown')
       await signalling.close()
       await new Promise<void>((ok) => {
         server.closeAllConnections()

@@ -244,21 +244,49 @@ export class Forwarder {
 
   /** Removes a peer in both roles (publisher and subscriber) and closes its connections. */
   async removePeer(id: string): Promise<void> {
+    await Promise.all([this.removePublisher(id), this.removeSubscriber(id)])
+  }
+
+  /**
+   * Stops forwarding `id`'s audio and closes its publishing connection. Its
+   * subscribers' slots are parked and renegotiated. Idempotent.
+   */
+  async removePublisher(id: string): Promise<void> {
     const pub = this.publishers.get(id)
-    if (pub) {
-      this.publishers.delete(id)
-      for (const slot of [...pub.outputs]) {
-        this.park(slot)
-        if (!this.closed) this.negotiate(slot.subscriber)
-      }
-      await pub.pc.close()
+    if (!pub) return
+    this.publishers.delete(id)
+    for (const slot of [...pub.outputs]) {
+      this.park(slot)
+      if (!this.closed) this.negotiate(slot.subscriber)
     }
+    await pub.pc.close()
+  }
+
+  /** Closes `id`'s subscribing connection. Idempotent. */
+  async removeSubscriber(id: string): Promise<void> {
     const sub = this.subscribers.get(id)
-    if (sub) {
-      this.subscribers.delete(id)
-      for (const slot of sub.slots) this.park(slot)
-      await sub.pc?.close()
-    }
+    if (!sub) return
+    this.subscribers.delete(id)
+    for (const slot of sub.slots) this.park(slot)
+    await sub.pc?.close()
+  }
+
+  hasPublisher(id: string): boolean {
+    return this.publishers.has(id)
+  }
+
+  hasSubscriber(id: string): boolean {
+    return this.subscribers.has(id)
+  }
+
+  /** Ids of the current publishers, in the order they were added. */
+  publisherIds(): string[] {
+    return [...this.publishers.keys()]
+  }
+
+  /** Ids of the current subscribers. */
+  subscriberIds(): string[] {
+    return [...this.subscribers.keys()]
   }
 
   stats(): ForwarderStats {

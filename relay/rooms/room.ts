@@ -1,0 +1,365 @@
+/**
+ * RelayRoom: what the relay holds for one room, named by its discovery key.
+ *
+ * - A replica of the room doc (Yjs), synced with every connected participant
+ *   over its relay socket (a star: the relay forwards each update and each
+ *   awareness state to the others), gated by `checkRoomUpdate`, persisted by
+ *   the RoomStore. The doc holds only signed entries: the relay can validate
+ *   them without the room secret (docs/relay.md).
+ * - A RoomReplica once the room id is known (from the first entry whose id
+ *   hashes to the discovery key): the same pure room model every client runs.
+ * - The SFU fan-out (relay/sfu Forwarder): every publisher's RTP to every
+ *   subscriber but itself.
+ *
+ * Speaker policy (the only place the relay decides anything about audio): a
+ * key may publish while it has a seat on stage in the validated state of the
+ * log this relay holds (`mayPublish`), and the room has not ended. A client
+ * syncs its log before it asks to publish, so the entries that prove its seat
+ * are here. On every state change every publisher is checked again and those
+ * who lost their seat (moved to the audience, left, banned, room ended) stop
+ * being forwarded at once and are told `unpublished`.
+ *
+ * Invariants: one connection per key (a newer one replaces the older); every
+ * forwarder id is a participant key proven by the socket's signed challenge;
+ * `destroy()` is idempotent and leaves no timer, listener or connection.
+ */
+import * as Y from 'yjs'
+import { Awareness } from 'y-protocols/awareness'
+import { attachSync, type SyncAttachment, type SyncStats } from '../../src/net/sync.ts'
+import type { Link } from '../../src/net/link.ts'
+import type { RefuseReason, RelayMessage } from '../../src/net/relay-protocol.ts'
+import { RoomReplica, roleOf, type Role, type RoomState } from '../../src/room/index.ts'
+import { Forwarder, type ForwarderStats } from '../sfu/forwarder.ts'
+import { SfuError } from '../sfu/errors.ts'
+import type { RTCPeerConnectionConfig } from 'werift'
+import type { Logger } from '../log.ts'
+import { checkRoomUpdate, type RoomGateReason } from './gate.ts'
+
+/** One authenticated participant connection, as the room sees it. */
+export interface RoomPeer {
+  readonly key: string
+  send(msg: RelayMessage): void
+  close(code: number, reason: string): void
+}
+
+export interface RoomLimits {
+  /** Subscribers (listening connections) per room. */
+  maxListeners: number
+  /** Publishers per room. */
+  maxPublishers: number
+  /** Bytes of updates a room doc may take in (a bound on disk and memory per room). */
+  maxDocBytes: number
+}
+
+export interface RoomEvents {
+  /** A publish was refused (for metrics). */
+  rejectedPublish(reason: RefuseReason): void
+  /** A publisher lost its seat and is no longer forwarded. */
+  revokedPublish(): void
+  /** A remote update was refused by the gate or the doc size cap. */
+  rejectedUpdate(reason: RoomGateReason | 'doc-full'): void
+  /** The doc changed and should be persisted (only once the room is bound). */
+  changed(room: RelayRoom): void
+  /** The forwarder reported an async failure. */
+  error(err: Error): void
+}
+
+export interface RelayRoomOptions {
+  discovery: string
+  limits: RoomLimits
+  events: RoomEvents
+  log: Logger
+  syncStats: SyncStats
+  peerConfig?: Partial<RTCPeerConnectionConfig>
+  /** Applied to SDP the relay sends (tests keep loopback candidates only). */
+  sdpFilter?: (sdp: string) => string
+  now?: () => number
+}
+
+export type PublishResult = { ok: true; sdp: string } | { ok: false; reason: RefuseReason; message: string }
+
+export class RelayRoom {
+  readonly discovery: string
+  readonly doc = new Y.Doc()
+  readonly awareness: Awareness
+  readonly peers = new Map<string, RoomPeer>()
+  #replica: RoomReplica | null = null
+  #roomId: string | null = null
+  #forwarder: Forwarder | null = null
+  #syncs = new Map<RoomPeer, SyncAttachment>()
+  #docBytes = 0
+  #recheck: NodeJS.Timeout | null = null
+  #offReplica: (() => void) | null = null
+  #destroyed = false
+  #publishing = new Set<string>()
+  readonly #opts: RelayRoomOptions
+  readonly #now: () => number
+
+  constructor(opts: RelayRoomOptions) {
+    this.#opts = opts
+    this.discovery = opts.discovery
+    this.#now = opts.now ?? Date.now
+    this.awareness = new Awareness(this.doc)
+    // The relay is not a participant: it forwards states, it has none.
+    this.awareness.setLocalState(null)
+    this.doc.on('update', this.#onDocUpdate)
+  }
+
+  /** The room id, once an entry told it. */
+  get roomId(): string | null {
+    return this.#roomId
+  }
+
+  get state(): RoomState | null {
+    return this.#replica?.state ?? null
+  }
+
+  get replica(): RoomReplica | null {
+    return this.#replica
+  }
+
+  /** Publishers forwarded now. */
+  get publishers(): string[] {
+    return this.#forwarder?.publisherIds() ?? []
+  }
+
+  get forwarderStats(): ForwarderStats | null {
+    return this.#forwarder?.stats() ?? null
+  }
+
+  /** Room role of a connected key in the relay's state ('listener' until the room is known). */
+  roleOf(key: string): Role {
+    const s = this.state
+    return s ? roleOf(s, key) : 'listener'
+  }
+
+  /** Applies stored bytes (from disk) through the same gate as the network. */
+  restore(update: Uint8Array): RoomGateReason | 'doc-full' | null {
+    const verdict = this.#gate(update)
+    if (verdict !== null) return verdict
+    Y.applyUpdate(this.doc, update, 'store')
+    return null
+  }
+
+  /** Full doc state, for the store. */
+  encode(): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc)
+  }
+
+  join(peer: RoomPeer): void {
+    this.#assertAlive()
+    this.peers.set(peer.key, peer)
+  }
+
+  /** Starts the room sync with `peer` over `link` (called at its first binary frame). */
+  attachSync(peer: RoomPeer, link: Link): void {
+    this.#assertAlive()
+    this.#syncs.get(peer)?.()
+    const attachment = attachSync(this.doc, this.awareness, link, {
+      origin: link,
+      forwardAwareness: true,
+      stats: this.#opts.syncStats,
+      acceptUpdate: (update) => {
+        const verdict = this.#gate(update)
+        if (verdict === null) return true
+        this.#opts.events.rejectedUpdate(verdict)
+        return false
+      },
+    })
+    this.#syncs.set(peer, attachment)
+  }
+
+  /** Removes `peer` (its socket closed): stops its sync, its publishing and its subscription. */
+  async leave(peer: RoomPeer): Promise<void> {
+    if (this.peers.get(peer.key) !== peer) return
+    this.peers.delete(peer.key)
+    this.#syncs.get(peer)?.()
+    this.#syncs.delete(peer)
+    const wasPublishing = this.#forwarder?.hasPublisher(peer.key) ?? false
+    this.#publishing.delete(peer.key)
+    await this.#forwarder?.removePeer(peer.key)
+    if (wasPublishing) this.#announcePublishers()
+  }
+
+  /** Whether `key` may publish, by the room state this relay holds. */
+  mayPublish(key: string): { ok: true } | { ok: false; reason: RefuseReason; message: string } {
+    const state = this.state
+    if (!state || !state.exists) return { ok: false, reason: 'no-room-state', message: 'the relay does not hold this room\'s log yet (sync it first)' }
+    if (state.ended) return { ok: false, reason: 'not-speaker', message: 'the room has ended' }
+    if (state.banned.has(key)) return { ok: false, reason: 'not-speaker', message: 'this key is banned from the room' }
+    if (!state.seatOf.has(key)) return { ok: false, reason: 'not-speaker', message: 'this key is not on stage in the room state' }
+    return { ok: true }
+  }
+
+  /** Handles a publish request. Refusals are counted here. */
+  async publish(peer: RoomPeer, sdp: string): Promise<PublishResult> {
+    this.#assertAlive()
+    const refuse = (reason: RefuseReason, message: string): PublishResult => {
+      this.#opts.events.rejectedPublish(reason)
+      return { ok: false, reason, message }
+    }
+    if (this.#publishing.has(peer.key)) return refuse('already-publishing', 'this key already publishes in this room')
+    // Entries that arrived before the request may still be verifying.
+    await this.#replica?.whenSettled()
+    if (this.#destroyed || this.peers.get(peer.key) !== peer) return refuse('internal', 'connection closed')
+    if (this.#publishing.has(peer.key)) return refuse('already-publishing', 'this key already publishes in this room')
+    const allowed = this.mayPublish(peer.key)
+    if (!allowed.ok) return refuse(allowed.reason, allowed.message)
+    const fwd = this.#ensureForwarder()
+    if (this.#publishing.size >= this.#opts.limits.maxPublishers) return refuse('room-full', `this relay forwards at most ${this.#opts.limits.maxPublishers} speakers per room`)
+    this.#publishing.add(peer.key)
+    let answer: string
+    try {
+      answer = (await fwd.addPublisher(peer.key, { type: 'offer', sdp })).sdp
+    } catch (err) {
+      this.#publishing.delete(peer.key)
+      if (err instanceof SfuError) return refuse('bad-offer', err.message)
+      throw err
+    }
+    // The socket may have closed, or the seat been lost, while the answer was made.
+    if (this.#destroyed || this.peers.get(peer.key) !== peer || !this.#publishing.has(peer.key)) {
+      this.#publishing.delete(peer.key)
+      await fwd.removePublisher(peer.key)
+      return refuse('internal', 'connection closed')
+    }
+    if (!this.mayPublish(peer.key).ok) {
+      this.#publishing.delete(peer.key)
+      await fwd.removePublisher(peer.key)
+      return refuse('not-speaker', 'this key lost its seat while publishing')
+    }
+    for (const sub of fwd.subscriberIds()) if (sub !== peer.key) fwd.subscribe(sub, peer.key)
+    this.#announcePublishers()
+    return { ok: true, sdp: this.#filter(answer) }
+  }
+
+  async unpublish(peer: RoomPeer): Promise<void> {
+    if (!this.#publishing.delete(peer.key)) return
+    await this.#forwarder?.removePublisher(peer.key)
+    this.#announcePublishers()
+  }
+
+  subscribe(peer: RoomPeer): { ok: true } | { ok: false; reason: RefuseReason; message: string } {
+    this.#assertAlive()
+    const fwd = this.#ensureForwarder()
+    if (fwd.hasSubscriber(peer.key)) return { ok: true }
+    if (fwd.subscriberIds().length >= this.#opts.limits.maxListeners) return { ok: false, reason: 'room-full', message: `this relay serves at most ${this.#opts.limits.maxListeners} listeners per room` }
+    fwd.addSubscriber(peer.key)
+    for (const pub of fwd.publisherIds()) if (pub !== peer.key) fwd.subscribe(peer.key, pub)
+    return { ok: true }
+  }
+
+  async unsubscribe(peer: RoomPeer): Promise<void> {
+    await this.#forwarder?.removeSubscriber(peer.key)
+  }
+
+  /** Applies a subscriber's answer. */
+  async answer(peer: RoomPeer, sdp: string): Promise<{ ok: true } | { ok: false; reason: RefuseReason; message: string }> {
+    const fwd = this.#forwarder
+    if (!fwd?.hasSubscriber(peer.key)) return { ok: false, reason: 'not-subscribed', message: 'no subscription to answer for' }
+    try {
+      await fwd.acceptAnswer(peer.key, { type: 'answer', sdp })
+      return { ok: true }
+    } catch (err) {
+      if (err instanceof SfuError) return { ok: false, reason: 'bad-answer', message: err.message }
+      throw err
+    }
+  }
+
+  /** Closes everything. Idempotent. Peers are not told (the endpoint does that). */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    if (this.#recheck) clearTimeout(this.#recheck)
+    for (const detach of this.#syncs.values()) detach()
+    this.#syncs.clear()
+    this.peers.clear()
+    this.#offReplica?.()
+    this.#replica?.destroy()
+    this.doc.off('update', this.#onDocUpdate)
+    this.awareness.destroy()
+    const fwd = this.#forwarder
+    this.#forwarder = null
+    await fwd?.close()
+    this.doc.destroy()
+  }
+
+  // ---- internals ------------------------------------------------------------------------
+
+  /** null when `update` may be applied. Binds the room id on the first entry that names it. */
+  #gate(update: Uint8Array): RoomGateReason | 'doc-full' | null {
+    if (this.#docBytes + update.byteLength > this.#opts.limits.maxDocBytes) return 'doc-full'
+    const verdict = checkRoomUpdate(update, this.discovery, this.#roomId)
+    if (!verdict.ok) return verdict.reason
+    this.#docBytes += update.byteLength
+    if (this.#roomId === null && verdict.roomId !== null) this.#bind(verdict.roomId)
+    return null
+  }
+
+  #bind(roomId: string): void {
+    this.#roomId = roomId
+    const replica = new RoomReplica(this.doc, { roomId, now: this.#now })
+    this.#replica = replica
+    this.#offReplica = replica.on('change', (_diff, state) => this.#onState(state))
+  }
+
+  readonly #onDocUpdate = (): void => {
+    if (this.#roomId !== null && !this.#destroyed) this.#opts.events.changed(this)
+  }
+
+  #onState(state: RoomState): void {
+    if (this.#destroyed) return
+    if (this.#recheck) clearTimeout(this.#recheck)
+    this.#recheck = null
+    if (state.recheckAt !== null) {
+      this.#recheck = setTimeout(() => this.#replica?.recompute(), Math.max(0, state.recheckAt - this.#now()) + 10)
+      this.#recheck.unref()
+    }
+    const fwd = this.#forwarder
+    if (!fwd) return
+    let changed = false
+    for (const key of [...this.#publishing]) {
+      const allowed = this.mayPublish(key)
+      if (allowed.ok) continue
+      this.#publishing.delete(key)
+      changed = true
+      this.#opts.events.revokedPublish()
+      this.#opts.log.info('relay stopped forwarding a speaker', { room: this.discovery.slice(0, 12), key, why: allowed.message })
+      void fwd.removePublisher(key)
+      this.peers.get(key)?.send({ type: 'unpublished', reason: allowed.reason })
+    }
+    if (changed) this.#announcePublishers()
+  }
+
+  #announcePublishers(): void {
+    const ids = [...this.#publishing]
+    for (const peer of this.peers.values()) peer.send({ type: 'publishers', ids })
+  }
+
+  #ensureForwarder(): Forwarder {
+    if (this.#forwarder) return this.#forwarder
+    const fwd = new Forwarder({
+      ...(this.#opts.peerConfig ? { peerConfig: this.#opts.peerConfig } : {}),
+      now: this.#now,
+      onOffer: (id, offer) => this.peers.get(id)?.send({ type: 'offer', sdp: this.#filter(offer.sdp) }),
+      onError: (err) => this.#opts.events.error(err),
+      onPeerState: (id, role, state) => {
+        if (state !== 'failed') return
+        this.#opts.log.warn('relay media connection failed', { room: this.discovery.slice(0, 12), key: id, role })
+        if (role === 'publisher' && this.#publishing.delete(id)) {
+          void fwd.removePublisher(id)
+          this.#announcePublishers()
+        } else if (role === 'subscriber') void fwd.removeSubscriber(id)
+      },
+    })
+    this.#forwarder = fwd
+    return fwd
+  }
+
+  #filter(sdp: string): string {
+    return this.#opts.sdpFilter ? this.#opts.sdpFilter(sdp) : sdp
+  }
+
+  #assertAlive(): void {
+    if (this.#destroyed) throw new Error('room destroyed')
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The relay wire protocol: one WebSocket per participant per room, at `/relay`
+ * on a relay's HTTP server. Shared by the relay (relay/rooms/) and the client
+ * (relay-client.ts).
+ *
+ * Text frames carry control messages: one JSON object each, tagged by `type`.
+ * Binary frames carry the room's Yjs sync (sync.ts messages), after `welcome`.
+ *
+ *   client -> relay  {type:'hello', v:1, room, key}        room: discovery key (64 hex), key: participant id
+ *   relay -> client  {type:'challenge', nonce, relay}       nonce: 32 random bytes (base64url); relay: the Host it was reached as
+ *   client -> relay  {type:'auth', sig}                     Ed25519 over authMessage(room, nonce, relay)
+ *   relay -> client  {type:'welcome', publishers}           authenticated; publishers the relay forwards in this room now
+ *   client -> relay  {type:'publish', sdp}                  an SDP offer with one sendonly Opus section
+ *   relay -> client  {type:'published', sdp}                the answer
+ *   client -> relay  {type:'unpublish'}
+ *   relay -> client  {type:'unpublished', reason}           the relay stopped forwarding this client's audio
+ *   client -> relay  {type:'subscribe'} | {type:'unsubscribe'}
+ *   relay -> client  {type:'subscribed'} | {type:'unsubscribed'}
+ *   relay -> client  {type:'offer', sdp}                    (re)negotiation of the subscriber connection
+ *   client -> relay  {type:'answer', sdp}
+ *   relay -> client  {type:'publishers', ids}               the set of forwarded publishers changed
+ *   relay -> client  {type:'refused', op, reason, message}  a request was refused (`op`: the request's type)
+ *   relay -> client  {type:'bye', reason}                   the relay is going away: move elsewhere
+ *   both             {type:'ping'} / {type:'pong'}
+ *
+ * Authentication: the signed message binds the participant key to the room, to
+ * a fresh relay nonce and to the relay's host, so a signature cannot be replayed
+ * to another room, another connection or another relay (a malicious relay that
+ * passes another relay's challenge through is caught by the client's host check).
+ *
+ * Sync starts when the client starts it: the relay attaches its side of the Yjs
+ * sync when the first binary frame arrives, so a client that attaches late
+ * loses nothing and a client that never syncs costs the relay nothing.
+ *
+ * Invariants of `decodeRelayMessage`: the size cap is checked before parsing;
+ * nesting depth is bounded; it never throws (bad input -> `{error: reason}`
+ * with a stable reason, used as a metric label).
+ */
+
+/** Protocol version sent in `hello`. */
+export const RELAY_PROTOCOL_VERSION = 1
+/** Largest control frame (an SDP offer is at most 64 KiB, see relay/sfu). */
+export const MAX_RELAY_CONTROL_BYTES = 72 * 1024
+/** Largest SDP carried. */
+export const MAX_RELAY_SDP_BYTES = 64 * 1024
+/** Largest binary (sync) frame: one whole-room step 2 must fit. */
+export const MAX_RELAY_SYNC_BYTES = 1 << 20
+const MAX_REASON_CHARS = 200
+const MAX_IDS = 1000
+const DISCOVERY_HEX = /^[0-9a-f]{64}$/
+const KEY_ID = /^[A-Za-z0-9_-]{43}$/
+const B64URL = /^[A-Za-z0-9_-]+$/
+const HOST = /^[A-Za-z0-9.:[\]_-]{1,255}$/
+
+export type ClientMessage =
+  | { type: 'hello'; v: number; room: string; key: string }
+  | { type: 'auth'; sig: string }
+  | { type: 'publish'; sdp: string }
+  | { type: 'unpublish' }
+  | { type: 'subscribe' }
+  | { type: 'unsubscribe' }
+  | { type: 'answer'; sdp: string }
+  | { type: 'ping' }
+  | { type: 'pong' }
+
+/** Requests the relay can refuse. */
+export type RelayOp = 'hello' | 'auth' | 'publish' | 'subscribe' | 'answer'
+
+/**
+ * Why a request was refused. Stable strings.
+ * - not-speaker: the key is not on stage in the room state the relay holds (no secret needed: see docs/relay.md)
+ * - no-room-state: the relay has no valid genesis for this room yet (sync the doc first)
+ * - bad-offer / bad-answer: the description was refused by the forwarder
+ * - already-publishing / not-subscribed / too-early: protocol order
+ * - room-full / rooms-full / server-full: capacity limits
+ */
+export type RefuseReason =
+  | 'not-speaker'
+  | 'no-room-state'
+  | 'bad-offer'
+  | 'bad-answer'
+  | 'already-publishing'
+  | 'not-subscribed'
+  | 'too-early'
+  | 'room-full'
+  | 'rooms-full'
+  | 'server-full'
+  | 'bad-signature'
+  | 'bad-version'
+  | 'replaced'
+  | 'internal'
+
+export type RelayMessage =
+  | { type: 'challenge'; nonce: string; relay: string }
+  | { type: 'welcome'; publishers: string[] }
+  | { type: 'published'; sdp: string }
+  | { type: 'unpublished'; reason: string }
+  | { type: 'subscribed' }
+  | { type: 'unsubscribed' }
+  | { type: 'offer'; sdp: string }
+  | { type: 'publishers'; ids: string[] }
+  | { type: 'refused'; op: RelayOp; reason: RefuseReason; message: string }
+  | { type: 'bye'; reason: string }
+  | { type: 'ping' }
+  | { type: 'pong' }
+
+export type RelayDecodeReason = 'too-large' | 'too-deep' | 'bad-json' | 'not-object' | 'unknown-type' | 'bad-field'
+export const RELAY_DECODE_REASONS: readonly RelayDecodeReason[] = ['too-large', 'too-deep', 'bad-json', 'not-object', 'unknown-type', 'bad-field']
+export interface RelayDecodeError {
+  error: RelayDecodeReason
+}
+
+/** WebSocket close codes of the relay endpoint (application range). */
+export const RelayCloseCode = {
+  /** A frame exceeded its cap. */
+  TooLarge: 4001,
+  /** Too many frames per second. */
+  RateLimited: 4003,
+  /** Relay, or this room, at capacity. */
+  Full: 4004,
+  /** Authentication failed or timed out, or a frame came in the wrong state. */
+  Unauthenticated: 4005,
+  /** The same key connected to the same room again; the older socket is closed. */
+  Replaced: 4006,
+  /** The relay is shutting down (after `bye`). */
+  GoingAway: 1001,
+} as const
+
+/** Domain-separated bytes a client signs to prove its key. */
+export function authMessage(room: string, nonce: string, relay: string): Uint8Array {
+  return new TextEncoder().encode(`stoop/relay-auth/v1\n${room}\n${nonce}\n${relay}`)
+}
+
+/** The 64-hex discovery key a relay room is named by. */
+export function discoveryHex(discoveryKey: Uint8Array): string {
+  let s = ''
+  for (const b of discoveryKey) s += b.toString(16).padStart(2, '0')
+  return s
+}
+
+export function isDiscoveryHex(s: unknown): s is string {
+  return typeof s === 'string' && DISCOVERY_HEX.test(s)
+}
+
+function jsonDepthExceeds(s: string, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true
+    } else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return false
+}
+
+function parseObject(raw: string, maxBytes: number): Record<string, unknown> | RelayDecodeError {
+  // A UTF-16 unit is at least one UTF-8 byte and at most three.
+  if (raw.length > maxBytes || (raw.length * 3 > maxBytes && new TextEncoder().encode(raw).length > maxBytes)) return { error: 'too-large' }
+  if (jsonDepthExceeds(raw, 4)) return { error: 'too-deep' }
+  let v: unknown
+  try {
+    v = JSON.parse(raw)
+  } catch {
+    return { error: 'bad-json' }
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'not-object' }
+  return v as Record<string, unknown>
+}
+
+const isSdp = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_RELAY_SDP_BYTES
+const isText = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_REASON_CHARS
+const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.length <= MAX_IDS && v.every((x) => typeof x === 'string' && KEY_ID.test(x))
+const isB64 = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max && B64URL.test(v)
+
+export function isRelayDecodeError(r: object): r is RelayDecodeError {
+  return 'error' in r && !('type' in r)
+}
+
+/** Decodes a control frame sent by a client (relay side). Never throws. */
+export function decodeClientMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BYTES): ClientMessage | RelayDecodeError {
+  const m = parseObject(raw, maxBytes)
+  if (isRelayDecodeError(m)) return m
+  switch (m.type) {
+    case 'hello':
+      if (typeof m.v !== 'number' || !isDiscoveryHex(m.room) || typeof m.key !== 'string' || !KEY_ID.test(m.key)) return { error: 'bad-field' }
+      return { type: 'hello', v: m.v, room: m.room, key: m.key }
+    case 'auth':
+      return isB64(m.sig, 128) ? { type: 'auth', sig: m.sig } : { error: 'bad-field' }
+    case 'publish':
+    case 'answer':
+      return isSdp(m.sdp) ? { type: m.type, sdp: m.sdp } : { error: 'bad-field' }
+    case 'unpublish':
+    case 'subscribe':
+    case 'unsubscribe':
+    case 'ping':
+    case 'pong':
+      return { type: m.type }
+    default:
+      return { error: typeof m.type === 'string' ? 'unknown-type' : 'bad-field' }
+  }
+}
+
+const OPS: readonly string[] = ['hello', 'auth', 'publish', 'subscribe', 'answer']
+
+/** Decodes a control frame sent by a relay (client side). Never throws. */
+export function decodeRelayMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BYTES): RelayMessage | RelayDecodeError {
+  const m = parseObject(raw, maxBytes)
+  if (isRelayDecodeError(m)) return m
+  switch (m.type) {
+    case 'challenge':
+      return isB64(m.nonce, 64) && typeof m.relay === 'string' && HOST.test(m.relay) ? { type: 'challenge', nonce: m.nonce, relay: m.relay } : { error: 'bad-field' }
+    case 'welcome':
+      return isIds(m.publishers) ? { type: 'welcome', publishers: m.publishers } : { error: 'bad-field' }
+    case 'published':
+    case 'offer':
+      return isSdp(m.sdp) ? { type: m.type, sdp: m.sdp } : { error: 'bad-field' }
+    case 'publishers':
+      return isIds(m.ids) ? { type: 'publishers', ids: m.ids } : { error: 'bad-field' }
+    case 'unpublished':
+    case 'bye':
+      return isText(m.reason) ? { type: m.type, reason: m.reason } : { error: 'bad-field' }
+    case 'refused':
+      if (typeof m.op !== 'string' || !OPS.includes(m.op) || !isText(m.reason) || !isText(m.message)) return { error: 'bad-field' }
+      return { type: 'refused', op: m.op as RelayOp, reason: m.reason as RefuseReason, message: m.message }
+    case 'subscribed':
+    case 'unsubscribed':
+    case 'ping':
+    case 'pong':
+      return { type: m.type }
+    default:
+      return { error: typeof m.type === 'string' ? 'unknown-type' : 'bad-field' }
+  }
+}
+
+export function encodeRelayMessage(msg: ClientMessage | RelayMessage): string {
+  return JSON.stringify(msg)
+}
+
+/** The host part a client compares `challenge.relay` with: `host[:port]` of the URL it dialled, lowercased. */
+export function hostOf(url: string): string {
+  return new URL(url).host.toLowerCase()
+}

@@ -1,0 +1,348 @@
+/**
+ * RelaySocket: the client end of one relay WebSocket (see relay-protocol.ts):
+ * hello, challenge, signed auth, then typed control messages and a {@link Link}
+ * for the room's Yjs sync on binary frames. Media lives elsewhere
+ * (relay-client.ts with browser/wrtc peer connections; benches use werift).
+ *
+ * Works in browsers and Node: the WebSocket class and timers are passed in.
+ *
+ * Invariants:
+ * - `connect()` resolves once the relay said `welcome`, or rejects with a
+ *   RelayError (`relay-unreachable`, `relay-refused`, `auth-failed`, `timeout`).
+ * - Every failure after that goes through one `destroy(err)`: idempotent,
+ *   closes the socket and the link, clears timers, emits `close` exactly once.
+ * - Malformed control frames from the relay are counted and dropped; so are
+ *   binary frames before `welcome`.
+ * - The link notes when a sync step 2 has gone out (`link.pushed`), so a
+ *   publish request can be ordered after this client's room log has reached the
+ *   relay (the relay decides who is a speaker from the log it holds).
+ */
+import { keyId, toBase64url, type Identity } from '../identity/index.ts'
+import { BaseLink } from './link.ts'
+import { TypedEmitter } from './peer-emitter.ts'
+import {
+  authMessage,
+  decodeRelayMessage,
+  discoveryHex,
+  encodeRelayMessage,
+  hostOf,
+  isRelayDecodeError,
+  MAX_RELAY_SYNC_BYTES,
+  RELAY_PROTOCOL_VERSION,
+  type ClientMessage,
+  type RelayDecodeReason,
+  type RelayMessage,
+} from './relay-protocol.ts'
+import { MSG_SYNC_STEP1, MSG_SYNC_STEP2 } from './sync.ts'
+
+/** The part of the WebSocket API used here (browser WebSocket and `ws` both fit). */
+export interface RelayWebSocket {
+  readonly readyState: number
+  binaryType: string
+  readonly bufferedAmount: number
+  send(data: string | Uint8Array): void
+  close(code?: number, reason?: string): void
+  get onopen(): unknown
+  set onopen(fn: ((ev: unknown) => void) | null)
+  get onmessage(): unknown
+  set onmessage(fn: ((ev: { data: unknown }) => void) | null)
+  get onclose(): unknown
+  set onclose(fn: ((ev: { code: number; reason: string }) => void) | null)
+  get onerror(): unknown
+  set onerror(fn: ((ev: unknown) => void) | null)
+}
+export type RelayWebSocketClass = new (url: string) => RelayWebSocket
+
+export interface RelayTimers {
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const RELAY_ERRORS = {
+  /** The socket did not open, or closed before `welcome`. */
+  UNREACHABLE: 'relay-unreachable',
+  /** The relay refused the connection (full, bad version...); `reason` says which. */
+  REFUSED: 'relay-refused',
+  /** The relay refused our signature, or its challenge named another host. */
+  AUTH_FAILED: 'auth-failed',
+  /** No answer in time. */
+  TIMEOUT: 'timeout',
+  /** The socket closed after `welcome`. */
+  CLOSED: 'relay-closed',
+  /** The relay said `bye` (shutting down): move to another relay or the mesh. */
+  BYE: 'relay-bye',
+  /** The relay refused a publish (e.g. `not-speaker`). */
+  PUBLISH_REFUSED: 'publish-refused',
+  /** A media connection to the relay failed. */
+  MEDIA_FAILED: 'media-failed',
+  /** Misuse: called after destroy. */
+  DESTROYED: 'destroyed',
+  /** Misuse: wrong order (publish twice, connect twice...). */
+  BAD_STATE: 'bad-state',
+} as const
+export type RelayErrorCode = (typeof RELAY_ERRORS)[keyof typeof RELAY_ERRORS]
+
+export class RelayError extends Error {
+  readonly code: RelayErrorCode
+  /** The relay's reason string, when it gave one (`not-speaker`, `shutdown`...). */
+  readonly reason: string | undefined
+  constructor(code: RelayErrorCode, message: string, options?: { reason?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'RelayError'
+    this.code = code
+    this.reason = options?.reason
+  }
+}
+
+/** Room sync over the relay socket's binary frames. */
+export class RelayLink extends BaseLink {
+  /** Frames dropped (socket not open, over the cap). */
+  dropped = 0
+  #pushedResolve!: () => void
+  #startedSync = false
+  #pushed = false
+  /** Resolves when a sync step 2 (this side's log) has gone out. */
+  readonly whenPushed = new Promise<void>((ok) => (this.#pushedResolve = ok))
+
+  constructor(
+    private readonly out: (data: Uint8Array) => boolean,
+    private readonly onTeardown: () => void,
+  ) {
+    super()
+  }
+
+  /** This side sent a sync step 1 (someone attached sync to the link). */
+  get startedSync(): boolean {
+    return this.#startedSync
+  }
+
+  get pushed(): boolean {
+    return this.#pushed
+  }
+
+  protected _send(data: Uint8Array): void {
+    if (data.byteLength > MAX_RELAY_SYNC_BYTES || !this.out(data)) {
+      this.dropped++
+      return
+    }
+    if (data[0] === MSG_SYNC_STEP1) this.#startedSync = true
+    if (data[0] === MSG_SYNC_STEP2 && !this.#pushed) {
+      this.#pushed = true
+      this.#pushedResolve()
+    }
+  }
+
+  receive(data: Uint8Array): void {
+    this._receive(data)
+  }
+
+  protected _teardown(): void {
+    this.onTeardown()
+  }
+}
+
+export interface RelaySocketOptions {
+  WebSocket: RelayWebSocketClass
+  /** Reject `connect()` after this long. Default 10 s. */
+  connectTimeoutMs?: number
+  /** Send an application ping this often; close when nothing was heard for two intervals. Default 15 s; 0 disables. */
+  pingIntervalMs?: number
+  timers?: RelayTimers
+}
+
+export interface RelaySocketEvents {
+  message: (msg: RelayMessage) => void
+  /** Last event; `err` is null after a plain `destroy()`. */
+  close: (err: RelayError | null) => void
+}
+
+const OPEN = 1
+const defaultTimers: RelayTimers = {
+  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+  clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
+}
+
+export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
+  /** Malformed control frames from the relay, by reason; binary frames before welcome. */
+  readonly rejected: Record<RelayDecodeReason | 'early-binary' | 'text-expected', number> = {
+    'too-large': 0,
+    'too-deep': 0,
+    'bad-json': 0,
+    'not-object': 0,
+    'unknown-type': 0,
+    'bad-field': 0,
+    'early-binary': 0,
+    'text-expected': 0,
+  }
+  #ws: RelayWebSocket | null = null
+  #link: RelayLink | null = null
+  #timers: RelayTimers
+  #destroyed = false
+  #welcomed = false
+  #pingTimer: unknown = null
+  #heard = true
+  #publishers: string[] = []
+
+  constructor(private readonly opts: RelaySocketOptions) {
+    super()
+    this.#timers = opts.timers ?? defaultTimers
+  }
+
+  get destroyed(): boolean {
+    return this.#destroyed
+  }
+
+  /** The room sync link (after connect). */
+  get link(): RelayLink {
+    if (!this.#link) throw new RelayError(RELAY_ERRORS.BAD_STATE, 'not connected')
+    return this.#link
+  }
+
+  /** Publishers the relay said it forwards at welcome. */
+  get initialPublishers(): readonly string[] {
+    return this.#publishers
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws?.bufferedAmount ?? 0
+  }
+
+  /** Opens the socket and authenticates `identity` for the room with `discoveryKey`. */
+  connect(url: string, discoveryKey: Uint8Array, identity: Identity): Promise<void> {
+    if (this.#destroyed) return Promise.reject(new RelayError(RELAY_ERRORS.DESTROYED, 'destroyed'))
+    if (this.#ws) return Promise.reject(new RelayError(RELAY_ERRORS.BAD_STATE, 'connect() called twice'))
+    const room = discoveryHex(discoveryKey)
+    const expectedHost = hostOf(url)
+    const ws = (this.#ws = new this.opts.WebSocket(url))
+    ws.binaryType = 'arraybuffer'
+    return new Promise<void>((resolve, reject) => {
+      let settled = false
+      const timeoutMs = this.opts.connectTimeoutMs ?? 10_000
+      const timer = this.#timers.setTimeout(() => fail(new RelayError(RELAY_ERRORS.TIMEOUT, `no welcome from the relay after ${timeoutMs} ms`)), timeoutMs)
+      const fail = (err: RelayError) => {
+        if (settled) return
+        settled = true
+        this.#timers.clearTimeout(timer)
+        reject(err)
+        this.destroy(err)
+      }
+      ws.onopen = () => this.#sendControl({ type: 'hello', v: RELAY_PROTOCOL_VERSION, room, key: keyId(identity.publicKey) })
+      ws.onerror = () => {
+        if (!this.#welcomed) fail(new RelayError(RELAY_ERRORS.UNREACHABLE, `cannot reach the relay at ${url}`))
+      }
+      ws.onclose = (ev) => {
+        if (!this.#welcomed) fail(new RelayError(RELAY_ERRORS.UNREACHABLE, `the relay closed the connection (${ev.code} ${ev.reason})`, { reason: ev.reason }))
+        else this.destroy(new RelayError(RELAY_ERRORS.CLOSED, `the relay connection closed (${ev.code} ${ev.reason})`, { reason: ev.reason }))
+      }
+      ws.onmessage = (ev) => {
+        this.#heard = true
+        const data = ev.data
+        if (typeof data !== 'string') {
+          const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null
+          if (!bytes || !this.#link) {
+            this.rejected['early-binary']++
+            return
+          }
+          this.#link.receive(bytes)
+          return
+        }
+        const msg = decodeRelayMessage(data)
+        if (isRelayDecodeError(msg)) {
+          this.rejected[msg.error]++
+          return
+        }
+        if (!this.#welcomed) {
+          if (msg.type === 'challenge') {
+            if (msg.relay.toLowerCase() !== expectedHost) {
+              fail(new RelayError(RELAY_ERRORS.AUTH_FAILED, `the relay's challenge names ${msg.relay}, not ${expectedHost}`))
+              return
+            }
+            identity.sign(authMessage(room, msg.nonce, msg.relay)).then(
+              (sig) => this.#sendControl({ type: 'auth', sig: toBase64url(sig) }),
+              (err: unknown) => fail(new RelayError(RELAY_ERRORS.AUTH_FAILED, 'signing the challenge failed', { cause: err })),
+            )
+          } else if (msg.type === 'welcome') {
+            this.#welcomed = true
+            this.#publishers = msg.publishers
+            this.#link = new RelayLink(
+              (bytes) => this.#sendRaw(bytes),
+              () => undefined,
+            )
+            settled = true
+            this.#timers.clearTimeout(timer)
+            this.#startPing()
+            resolve()
+          } else if (msg.type === 'refused') {
+            const code = msg.reason === 'bad-signature' ? RELAY_ERRORS.AUTH_FAILED : RELAY_ERRORS.REFUSED
+            fail(new RelayError(code, `the relay refused the connection: ${msg.message}`, { reason: msg.reason }))
+          } else if (msg.type === 'bye') {
+            fail(new RelayError(RELAY_ERRORS.BYE, `the relay is going away (${msg.reason})`, { reason: msg.reason }))
+          }
+          return
+        }
+        if (msg.type === 'ping') return this.#sendControl({ type: 'pong' })
+        if (msg.type === 'pong') return
+        if (msg.type === 'bye') return this.destroy(new RelayError(RELAY_ERRORS.BYE, `the relay is going away (${msg.reason})`, { reason: msg.reason }))
+        this.emit('message', msg)
+      }
+    })
+  }
+
+  /** Sends a control message; false when the socket is not open. */
+  send(msg: ClientMessage): boolean {
+    if (this.#destroyed) return false
+    return this.#sendControl(msg)
+  }
+
+  /** Closes everything. Idempotent. With `err`, listeners get it in `close`. */
+  destroy(err?: RelayError | null): void {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    if (this.#pingTimer !== null) this.#timers.clearTimeout(this.#pingTimer)
+    this.#pingTimer = null
+    const ws = this.#ws
+    if (ws) {
+      ws.onopen = null
+      ws.onmessage = null
+      ws.onerror = null
+      ws.onclose = null
+      try {
+        ws.close(1000, 'bye')
+      } catch (cause) {
+        // A socket still CONNECTING throws in some implementations; it is abandoned either way.
+        void cause
+      }
+    }
+    this.#link?.close(err ?? undefined)
+    this.emit('close', err ?? null)
+    this.removeAllListeners()
+  }
+
+  #sendControl(msg: ClientMessage): boolean {
+    const ws = this.#ws
+    if (!ws || ws.readyState !== OPEN) return false
+    ws.send(encodeRelayMessage(msg))
+    return true
+  }
+
+  #sendRaw(bytes: Uint8Array): boolean {
+    const ws = this.#ws
+    if (this.#destroyed || !ws || ws.readyState !== OPEN) return false
+    ws.send(bytes)
+    return true
+  }
+
+  #startPing(): void {
+    const every = this.opts.pingIntervalMs ?? 15_000
+    if (every <= 0) return
+    const tick = () => {
+      this.#pingTimer = null
+      if (this.#destroyed) return
+      if (!this.#heard) return this.destroy(new RelayError(RELAY_ERRORS.TIMEOUT, `the relay was silent for ${2 * every} ms`))
+      this.#heard = false
+      this.#sendControl({ type: 'ping' })
+      this.#pingTimer = this.#timers.setTimeout(tick, every)
+    }
+    this.#pingTimer = this.#timers.setTimeout(tick, every)
+  }
+}
