@@ -31,6 +31,7 @@ const USAGE = `Usage:
       --raise-hand         raise a hand after joining
       --duration SECONDS   leave after this long
       --key FILE           identity key file (default: a fresh key each run)
+      --ice-loopback       only use 127.0.0.1/::1 ICE candidates (single-machine use)
       --json               one JSON line per event on stdout
   Environment: STOOP_PORT, STOOP_HOST, STOOP_LOG_LEVEL.`
 
@@ -115,6 +116,7 @@ async function peer(args: string[]): Promise<number> {
       duration: { type: 'string' },
       key: { type: 'string' },
       json: { type: 'boolean', default: false },
+      'ice-loopback': { type: 'boolean', default: false },
     },
   })
   const link = positionals[0]
@@ -139,6 +141,7 @@ async function peer(args: string[]): Promise<number> {
     ...(values.key ? { keyFile: values.key } : {}),
     speak: parseSpeak(values.speak),
     raiseHand: values['raise-hand'],
+    loopbackOnly: values['ice-loopback'],
     onEvent: print,
   })
   const timer = duration === undefined ? null : setTimeout(() => void handle.stop(), duration * 1000)

@@ -17,7 +17,7 @@ import { SignalClient, type SignalError, type WebSocketClass } from '../src/net/
 import { WsBus } from '../src/net/ws-bus.ts'
 import { SealedBus } from '../src/net/sealed-bus.ts'
 import type { SignalBus } from '../src/net/bus.ts'
-import type { PeerWrtc } from '../src/net/peer.ts'
+import { isLoopbackCandidate, type PeerWrtc } from '../src/net/peer.ts'
 import type { TopologyLimits } from '../src/net/topology.ts'
 import { mixFrames } from '../src/audio/mixer.ts'
 import { dbfs } from '../src/audio/level.ts'
@@ -58,6 +58,8 @@ export interface HeadlessPeerOptions {
   wrtc?: PeerWrtc
   /** Topology limits (mesh size, hard cap). Default DEFAULT_LIMITS. */
   limits?: TopologyLimits
+  /** Use only 127.0.0.1/::1 ICE candidates (local tests, benches, single-machine demos). */
+  loopbackOnly?: boolean
 }
 
 export type PeerEvent = { event: string; t: number } & Record<string, unknown>
@@ -96,7 +98,15 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
     fail = ko
   })
   const { bus, closeTransport } = await openBus(opts, invite, identity, (err) => fail(err))
-  const client = new RoomClient({ invite, identity, bus, wrtc: opts.wrtc ?? (wrtc as unknown as PeerWrtc), name: opts.name, limits: opts.limits })
+  const client = new RoomClient({
+    invite,
+    identity,
+    bus,
+    wrtc: opts.wrtc ?? (wrtc as unknown as PeerWrtc),
+    name: opts.name,
+    limits: opts.limits,
+    ...(opts.loopbackOnly ? { mesh: { peer: { acceptCandidate: isLoopbackCandidate } } } : {}),
+  })
   const id = client.selfId
   const audioWrtc = wrtc as unknown as AudioWrtc
 

@@ -58,3 +58,14 @@ export function parseSignal(msg: unknown): PeerSignal | null {
   }
   return null
 }
+
+/**
+ * True for a host candidate on 127.0.0.1 or ::1. libwebrtc also gathers the
+ * machine's other addresses; local tests and benches keep to loopback with this.
+ */
+export function isLoopbackCandidate(candidate: string): boolean {
+  // candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
+  const parts = candidate.replace(/^candidate:/, '').split(' ')
+  const address = parts[4]
+  return address === '127.0.0.1' || address === '::1'
+}

@@ -36,6 +36,7 @@ import { realTimers, type Timers } from './timers.ts'
 
 export { PeerError, PEER_ERRORS, type PeerErrorCode } from './peer-errors.ts'
 export type { PeerSignal, DescriptionSignal, CandidateSignal } from './peer-signal.ts'
+export { isLoopbackCandidate } from './peer-signal.ts'
 export type { PeerStats } from './peer-stats.ts'
 
 /** The part of a WebRTC implementation a Peer needs. */
@@ -62,6 +63,12 @@ export interface PeerOptions {
   /** Largest `send()` payload. Default 64 KiB (well under SCTP's 256 KiB limit in all browsers). */
   maxMessageBytes?: number
   timers?: Timers
+  /**
+   * Remote ICE candidates for which this returns false are ignored (counted in
+   * `filteredCandidates`), e.g. `isLoopbackCandidate` to keep local tests and
+   * benches on 127.0.0.1. Default: accept all.
+   */
+  acceptCandidate?: (candidate: string) => boolean
 }
 
 export interface PeerEvents {
@@ -88,6 +95,7 @@ export interface PeerCounters {
   ignoredOffers: number
   staleAnswers: number
   failedCandidates: number
+  filteredCandidates: number
   droppedMessages: number
   negotiations: number
   iceRestarts: number
@@ -97,11 +105,12 @@ const MAX_PENDING_CANDIDATES = 256
 
 export class Peer extends TypedEmitter<PeerEvents> {
   readonly polite: boolean
-  readonly counters: PeerCounters = { malformedSignals: 0, ignoredOffers: 0, staleAnswers: 0, failedCandidates: 0, droppedMessages: 0, negotiations: 0, iceRestarts: 0 }
+  readonly counters: PeerCounters = { malformedSignals: 0, ignoredOffers: 0, staleAnswers: 0, failedCandidates: 0, filteredCandidates: 0, droppedMessages: 0, negotiations: 0, iceRestarts: 0 }
 
   #pc: RTCPeerConnection
   #dc: RTCDataChannel
   #timers: Timers
+  #acceptCandidate: ((candidate: string) => boolean) | undefined
   #opus: Partial<OpusParams> | false
   #maxMessage: number
 
@@ -125,6 +134,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (typeof opts.polite !== 'boolean') throw new PeerError(PEER_ERRORS.BAD_OPTIONS, 'opts.polite must be a boolean')
     this.polite = opts.polite
     this.#timers = opts.timers ?? realTimers
+    this.#acceptCandidate = opts.acceptCandidate
     this.#opus = opts.opus ?? {}
     this.#maxMessage = opts.maxMessageBytes ?? 64 * 1024
     if (this.#opus) mungeOpus('', this.#opus) // validates the params now rather than at first offer
@@ -338,6 +348,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
   }
 
   async #onRemoteCandidate(sig: Extract<PeerSignal, { type: 'candidate' }>): Promise<void> {
+    if (sig.candidate !== '' && this.#acceptCandidate && !this.#acceptCandidate(sig.candidate)) {
+      this.counters.filteredCandidates++
+      return
+    }
     const init: RTCIceCandidateInit = { candidate: sig.candidate }
     if (sig.sdpMid !== null) init.sdpMid = sig.sdpMid
     if (sig.sdpMLineIndex !== null) init.sdpMLineIndex = sig.sdpMLineIndex

@@ -2,7 +2,7 @@
  * The `stoop` command as a person runs it: real processes, real relay.
  * Bad input must end with a non-zero exit and one line saying why.
  */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,9 +28,19 @@ beforeAll(async () => {
 })
 afterAll(() => relay?.close())
 
-function stoop(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [STOOP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function stoop(args: string[], timeoutMs = 60_000): Promise<Run> {
+  return start(args, timeoutMs).result
+}
+
+function start(args: string[], timeoutMs = 60_000): { child: ChildProcess; result: Promise<Run> } {
+  const child = spawn(process.execPath, [STOOP, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const result = new Promise<Run>((done) => {
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -41,6 +51,7 @@ function stoop(args: string[], timeoutMs = 60_000): Promise<{ code: number | nul
       done({ code, stdout, stderr })
     })
   })
+  return { child, result }
 }
 
 test('room create prints working links; a speaker peer and a recording peer: the recording holds the tone', async () => {
@@ -51,9 +62,8 @@ test('room create prints working links; a speaker peer and a recording peer: the
   expect(parseInvite(listener!, Date.now()).ok).toBe(true)
 
   const out = join(dir, 'out.wav')
-  const speaker = stoop(['peer', moderator!, '--speak', 'tone:440', '--duration', '12', '--json'])
-  await new Promise((r) => setTimeout(r, 2000))
-  const recorder = await stoop(['peer', listener!, '--record', out, '--duration', '6', '--json'])
+  const speaker = start(['peer', moderator!, '--speak', 'tone:440', '--json', '--ice-loopback'])
+  const recorder = await stoop(['peer', listener!, '--record', out, '--duration', '8', '--json', '--ice-loopback'])
   expect(recorder.code, recorder.stderr).toBe(0)
   const events = recorder.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string })
   expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['joined', 'peer-connected', 'track', 'audio-level', 'stopped']))
@@ -62,7 +72,11 @@ test('room create prints working links; a speaker peer and a recording peer: the
   const [a440, a1000] = detectTones(lastSecond, wav.sampleRate, [440, 1000])
   expect(a440!.ratio).toBeGreaterThan(0.8)
   expect(a1000!.ratio).toBeLessThan(0.02)
-  expect((await speaker).code).toBe(0)
+  // SIGTERM is a clean exit.
+  speaker.child.kill('SIGTERM')
+  const spoke = await speaker.result
+  expect(spoke.code, spoke.stderr).toBe(0)
+  expect(spoke.stdout).toMatch(/"event":"stopped"/)
 }, 90_000)
 
 test('a malformed link exits non-zero with one line naming the problem', async () => {
@@ -91,10 +105,10 @@ test('unreachable signalling exits non-zero with one line', async () => {
 })
 
 test('a link with the wrong room key exits non-zero: this link does not open this room', async () => {
-  const inRoom = stoop(['peer', links.moderator, '--duration', '25'])
+  const inRoom = stoop(['peer', links.moderator, '--duration', '25', '--ice-loopback'])
   const wrong = links.listener.replace(/k=[^&]+/, `k=${'A'.repeat(43)}`)
   await new Promise((r) => setTimeout(r, 1500))
-  const r = await stoop(['peer', wrong, '--duration', '40'])
+  const r = await stoop(['peer', wrong, '--duration', '40', '--ice-loopback'])
   expect(r.code).not.toBe(0)
   expect(r.stderr.trim()).toBe('stoop: This link does not open this room (wrong room key).')
   await inRoom

@@ -35,7 +35,7 @@ afterAll(async () => {
 })
 
 function speakerProcess(): ChildProcess {
-  const child = spawn(process.execPath, [STOOP, 'peer', links.speaker, '--speak', 'tone:660', '--key', join(dir, 's.key')], { stdio: 'ignore' })
+  const child = spawn(process.execPath, [STOOP, 'peer', links.speaker, '--speak', 'tone:660', '--key', join(dir, 's.key'), '--ice-loopback'], { stdio: 'ignore' })
   children.push(child)
   return child
 }

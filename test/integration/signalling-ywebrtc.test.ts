@@ -24,7 +24,14 @@ const { WebrtcProvider } = await import('y-webrtc')
 const { SIGNAL_URL, ROOM, PASSWORD, NAME } = process.env
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n')
 const doc = new Y.Doc()
-const provider = new WebrtcProvider(ROOM, doc, { signaling: [SIGNAL_URL], password: PASSWORD, peerOpts: { wrtc } })
+// Keep every ICE check on loopback: drop remote candidates on the machine's other addresses.
+class LoopbackPC extends wrtc.RTCPeerConnection {
+  addIceCandidate(c) {
+    const line = c?.candidate ?? ''
+    return line && !/ (127\\.0\\.0\\.1|::1) \\d+ typ /.test(line) ? Promise.resolve() : super.addIceCandidate(c)
+  }
+}
+const provider = new WebrtcProvider(ROOM, doc, { signaling: [SIGNAL_URL], password: PASSWORD, peerOpts: { wrtc: { ...wrtc, RTCPeerConnection: LoopbackPC } } })
 const text = doc.getText('t')
 text.observe(() => out({ text: text.toString() }))
 provider.on('peers', (e) => out({ peers: e.webrtcPeers.length }))

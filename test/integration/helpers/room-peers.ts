@@ -17,6 +17,7 @@ export async function listeningPeer(name: string, opts: HeadlessPeerOptions): Pr
   let at = 0
   const peer = await startHeadlessPeer({
     name,
+    loopbackOnly: true,
     ...opts,
     onHeard: (frame) => {
       for (const s of frame) ring[at++ % WINDOW] = s
