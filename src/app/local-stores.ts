@@ -23,6 +23,8 @@ export interface DeviceProfile {
 }
 
 export class RecentRooms {
+  #queue: Promise<void> = Promise.resolve()
+
   constructor(readonly db: KvDb) {}
 
   async list(): Promise<RecentRoom[]> {
@@ -42,8 +44,14 @@ export class RecentRooms {
     return this.db.get<StoredRoom>('rooms', roomId)
   }
 
-  /** Merges `patch` into the stored entry (creating it). */
-  async update(roomId: string, patch: Partial<StoredRoom>): Promise<void> {
+  /** Merges `patch` into the stored entry (creating it). Updates run one at a time (read-modify-write). */
+  update(roomId: string, patch: Partial<StoredRoom>): Promise<void> {
+    const run = this.#queue.then(() => this.#merge(roomId, patch))
+    this.#queue = run.catch(() => undefined)
+    return run
+  }
+
+  async #merge(roomId: string, patch: Partial<StoredRoom>): Promise<void> {
     const cur = await this.get(roomId)
     const next: StoredRoom = {
       roomId,

@@ -520,8 +520,17 @@ export class BrowserRoomSession implements RoomSession {
     return { present, names }
   }
 
+  /**
+   * Offline: the browser says so, or nothing answers at all (signalling unreachable and no
+   * peer connected). navigator.onLine alone misses captive portals and LANs without a route,
+   * and stays true in a page loaded while the network is down in some browsers.
+   */
+  #offline(): boolean {
+    return !this.#env.online.get() || (this.#signalUnreachable && this.client.mesh.connected.length === 0)
+  }
+
   #mode(): { mode: RoomMode; reason?: string } {
-    if (!this.#env.online.get()) return { mode: 'offline' }
+    if (this.#offline()) return { mode: 'offline' }
     const plan = this.client.plan
     if (plan.mode === 'full') return { mode: 'mesh', ...(plan.reason ? { reason: plan.reason } : {}) }
     if (!this.#p.signal.connected && this.client.mesh.connected.length === 0) return { mode: 'connecting' }
@@ -535,7 +544,7 @@ export class BrowserRoomSession implements RoomSession {
     if (s.banned.has(self)) return { code: 'banned', message: 'A moderator removed you from this room.' }
     if (this.client.plan.mode === 'full') return { code: 'room-full', message: this.client.plan.reason ?? 'The room is full.' }
     if (this.#micProblem && this.#wantsMic()) return this.#micProblem
-    if (!this.#env.online.get()) return { code: 'offline', message: 'You are offline.' }
+    if (this.#offline()) return { code: 'offline', message: 'You are offline.' }
     return undefined
   }
 

@@ -21,11 +21,17 @@ export const VIEWPORT = { width: 360, height: 740 }
 /** Generous: two shared cores run three Chromium pages, a Node peer and the relay. */
 export const SLOW = { timeout: 60_000, interval: 250 }
 
-/** Builds dist/ from the current sources (the relay serves it). */
-export async function buildApp(): Promise<void> {
-  await build({ root: join(ROOT, 'src'), configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' })
+/**
+ * Builds the app from the current sources into a private folder for the relay to serve
+ * (`startRelay({ dist })`), so a build running elsewhere (dist/) cannot change files under a test.
+ */
+export async function buildApp(into: string): Promise<string> {
+  const outDir = join(into, 'dist')
+  await build({ root: join(ROOT, 'src'), configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } })
+  return outDir
 }
 
+/** A temporary folder for fake-microphone WAVs (and the test build), removed by `cleanup()`. */
 export interface FakeMics {
   dir: string
   /** A WAV file of `freq` Hz beeps (0: digital silence), 4 s, looped by Chromium. */

@@ -23,9 +23,9 @@ let bot: HeadlessPeer | undefined
 const pages: AppPage[] = []
 
 beforeAll(async () => {
-  await buildApp()
   mics = fakeMics()
-  relay = await startRelay({ port: 0, host: '127.0.0.1', log: silentLogger })
+  const dist = await buildApp(mics.dir)
+  relay = await startRelay({ port: 0, host: '127.0.0.1', log: silentLogger, dist })
   quiet = await launchWithMic(mics.wav(0))
   loud = await launchWithMic(mics.wav(660))
 }, 180_000)

@@ -32,7 +32,14 @@ export class RoomController {
 
   async open(): Promise<void> {
     const attempt = ++this.#attempt
+    const previous = this.#state.peek()
     this.#state.set({ kind: 'opening' })
+    // "Try again" on a problem shown inside an open room: leave that session before opening anew.
+    if (previous.kind === 'open') {
+      previous.view.destroy()
+      await previous.view.session.leave().catch((err: unknown) => console.warn('leaving the room failed', err))
+      if (this.#closed || attempt !== this.#attempt) return
+    }
     let check
     try {
       check = this.#deps.parseLink(this.#link)
