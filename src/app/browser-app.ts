@@ -15,7 +15,8 @@ import type { PeerWrtc } from '../net/peer.ts'
 import type { WebSocketClass } from '../net/signal-client.ts'
 import { KvDb } from './kv.ts'
 import { ProfileStore, RecentRooms } from './local-stores.ts'
-import { openRoomSession, roomDbName, sessionError, type BrowserRoomSession } from './session.ts'
+import { openRoomSession } from './open-session.ts'
+import { roomDbName, sessionError, type BrowserRoomSession } from './session.ts'
 import type { RecentRoom } from './types.ts'
 
 export interface BrowserAppOptions {

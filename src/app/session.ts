@@ -4,7 +4,7 @@
  * RTCPeerConnection, IndexedDB, microphone and WebAudio, and summarised for
  * the UI as `RoomSnapshot`s.
  *
- * Lifecycle: `openRoomSession()` restores the room doc from IndexedDB (so a
+ * Lifecycle: `openRoomSession()` (open-session.ts) restores the room doc from IndexedDB (so a
  * room opened offline shows its last state), connects signalling, seeds the
  * doc from the link and redeems its pass; it resolves once the room exists
  * locally, or rejects with a `RoomProblem` code ('wrong-secret',
@@ -18,21 +18,21 @@
  * whose per-person gains are 0 unless the validated state says that person
  * is a speaker (`RoomClient.mayPlay`).
  */
-import * as Y from 'yjs'
-import { IndexeddbPersistence } from 'y-indexeddb'
-import { fingerprint, keyId, publicKeyFromId, toBase64url, type Identity } from '../identity/index.ts'
+import type * as Y from 'yjs'
+import type { IndexeddbPersistence } from 'y-indexeddb'
+import { fingerprint, publicKeyFromId, type Identity } from '../identity/index.ts'
 import { formatInvite, type Invite } from '../invite/index.ts'
-import { deriveDiscoveryKey } from '../room/index.ts'
-import { deriveSignalKey } from '../net/room-crypto.ts'
-import { SignalClient, type SignalError, type WebSocketClass } from '../net/signal-client.ts'
-import { WsBus } from '../net/ws-bus.ts'
+import type { SignalClient, SignalError, WebSocketClass } from '../net/signal-client.ts'
+import type { WsBus } from '../net/ws-bus.ts'
 import type { PeerStats, PeerWrtc } from '../net/peer.ts'
-import { RoomClient } from './room-client.ts'
+import type { RoomClient } from './room-client.ts'
 import { Capture } from './capture.ts'
+import { Microphone } from './microphone.ts'
 import { Playback } from './playback.ts'
+import { peerLinks } from './peer-links.ts'
 import { buildSnapshot } from './snapshot.ts'
 import type { ProfileStore, RecentRooms } from './local-stores.ts'
-import type { InviteRole, PeerLink, Quality, RoomMode, RoomProblem, RoomSession, RoomSnapshot } from './types.ts'
+import type { InviteRole, RoomMode, RoomProblem, RoomSession, RoomSnapshot } from './types.ts'
 
 export interface SessionEnv {
   /** The link the room was opened with (kept in the recent-rooms list). */
@@ -69,47 +69,9 @@ export function roomDbName(roomId: string): string {
 
 const LEVEL_MS = 200
 const STATS_MS = 2000
-const RECONNECT_MAX_MS = 5000
-const DB_TIMEOUT_MS = 5000
 
-export async function openRoomSession(env: SessionEnv): Promise<BrowserRoomSession> {
-  const doc = new Y.Doc()
-  const persistence = new IndexeddbPersistence(roomDbName(env.invite.roomId), doc)
-  let storageProblem: string | undefined
-  await withTimeout(persistence.whenSynced, DB_TIMEOUT_MS).catch((err: Error) => {
-    // The room still works in memory; it just will not be there offline next time.
-    storageProblem = err.message
-  })
-  const [key, profile, stored] = await Promise.all([
-    deriveSignalKey(env.invite.secretBytes),
-    env.profile.get(),
-    env.recent.get(env.invite.roomId).catch(() => undefined),
-  ])
-  const selfId = keyId(env.identity.publicKey)
-  const signal = new SignalClient({ url: env.signalUrl, WebSocket: env.WebSocket, backoff: { maxMs: RECONNECT_MAX_MS } })
-  const bus = new WsBus({ client: signal, topic: toBase64url(deriveDiscoveryKey(env.invite.roomId)), key, selfId })
-  const client = new RoomClient({ invite: env.invite, identity: env.identity, bus, wrtc: env.wrtc, doc, name: profile.name, ...(env.now ? { now: env.now } : {}) })
-  const session = new BrowserRoomSession(env, {
-    doc,
-    persistence,
-    signal,
-    bus,
-    client,
-    profileName: profile.name,
-    microphoneId: profile.microphoneId,
-    secretVerified: stored?.verifiedSecret === env.invite.secret,
-  })
-  if (storageProblem) console.warn('room storage unavailable', storageProblem)
-  try {
-    await session.ready()
-  } catch (err) {
-    await session.leave()
-    throw err
-  }
-  return session
-}
-
-interface Parts {
+/** What `openRoomSession` (open-session.ts) builds and hands over; the session owns and releases it. */
+export interface SessionParts {
   doc: Y.Doc
   persistence: IndexeddbPersistence
   signal: SignalClient
@@ -118,14 +80,16 @@ interface Parts {
   profileName: string
   microphoneId: string | undefined
   secretVerified: boolean
+  /** This device had the room in its recent-rooms list before. */
+  knownRoom: boolean
 }
 
 export class BrowserRoomSession implements RoomSession {
   readonly client: RoomClient
   readonly playback: Playback
   readonly #env: SessionEnv
-  readonly #p: Parts
-  readonly #capture: Capture
+  readonly #p: SessionParts
+  readonly #mic: Microphone
   readonly #listeners = new Set<() => void>()
   readonly #offs: Array<() => void> = []
   readonly #fingerprints = new Map<string, string>()
@@ -136,21 +100,17 @@ export class BrowserRoomSession implements RoomSession {
   #levels = new Map<string, number>()
   #peerStats = new Map<string, PeerStats>()
   #selfLevel = 0
-  #mutedOverride: boolean | undefined
-  #micProblem: RoomProblem | undefined
   #wrongSecret = false
   #secretVerified: boolean
   #signalUnreachable = false
   #joining: Promise<void> = Promise.resolve()
   #joined = false
-  /** True while accepting an invite: the microphone opens before the seat exists. */
-  #accepting = false
   #recheck: ReturnType<typeof setTimeout> | null = null
   #recentKey = ''
   /** Things that went wrong without stopping the session, by kind (debug). */
   readonly dropped: Record<string, number> = {}
 
-  constructor(env: SessionEnv, parts: Parts) {
+  constructor(env: SessionEnv, parts: SessionParts) {
     this.#env = env
     this.#p = parts
     this.#now = env.now ?? Date.now
@@ -159,7 +119,14 @@ export class BrowserRoomSession implements RoomSession {
     const client = parts.client
     client.awareness.setLocalStateField('id', client.selfId)
     this.playback = new Playback({ allowed: (id) => client.mayPlay(id), onchange: () => this.#dirty() })
-    this.#capture = new Capture(env.media, this.playback.ctx)
+    this.#mic = new Microphone({
+      capture: new Capture(env.media, this.playback.ctx),
+      onStage: () => this.#onStage(),
+      signedMuted: () => client.state.profiles.get(client.selfId)?.muted ?? false,
+      send: (local) => client.mesh.setLocalAudio(local),
+      onchange: () => this.#dirty(),
+      ...(parts.microphoneId ? { deviceId: parts.microphoneId } : {}),
+    })
     this.#snapshot = this.#build()
 
     const mesh = client.mesh
@@ -231,16 +198,8 @@ export class BrowserRoomSession implements RoomSession {
 
   async acceptInvite(): Promise<void> {
     const invite = this.#snapshot.pendingInvite
-    // Ask for the microphone inside the tap, before the seat exists.
-    this.#micProblem = undefined
-    this.#accepting = true
-    this.#startMic()
-    try {
-      await this.client.actor.acceptInvite(invite?.id)
-    } finally {
-      this.#accepting = false
-      this.#syncMic()
-    }
+    // The microphone prompt comes with the tap, before the seat exists.
+    await this.#mic.accept(() => this.client.actor.acceptInvite(invite?.id))
   }
 
   async declineInvite(): Promise<void> {
@@ -248,26 +207,11 @@ export class BrowserRoomSession implements RoomSession {
   }
 
   async leaveStage(): Promise<void> {
-    this.#micProblem = undefined
     await this.client.actor.leaveStage()
-    this.#dirty()
   }
 
   async setMuted(muted: boolean): Promise<void> {
-    if (!muted && this.#micProblem) {
-      this.#micProblem = undefined
-      this.#startMic()
-    }
-    this.#mutedOverride = muted
-    this.#capture.setEnabled(!muted)
-    this.#dirty()
-    try {
-      await this.client.actor.setProfile({ muted })
-    } finally {
-      this.#mutedOverride = undefined
-      this.#applyMute()
-      this.#dirty()
-    }
+    await this.#mic.setMuted(muted, () => this.client.actor.setProfile({ muted }))
   }
 
   async setName(name: string): Promise<void> {
@@ -316,11 +260,7 @@ export class BrowserRoomSession implements RoomSession {
   }
 
   async setMicrophone(deviceId: string): Promise<void> {
-    this.#p.microphoneId = deviceId || undefined
-    if (!this.#capture.local && !this.#capture.starting) return
-    this.client.mesh.setLocalAudio(null)
-    this.#capture.stop()
-    this.#startMic()
+    this.#mic.setDevice(deviceId || undefined)
   }
 
   leave(): Promise<void> {
@@ -334,7 +274,7 @@ export class BrowserRoomSession implements RoomSession {
     for (const off of this.#offs.splice(0)) off()
     if (this.#recheck !== null) clearTimeout(this.#recheck)
     this.#listeners.clear()
-    this.#capture.stop()
+    this.#mic.close()
     await this.#remember().catch(() => this.#count('recent-store'))
     const { client, bus, signal, persistence, doc } = this.#p
     client.destroy()
@@ -412,14 +352,14 @@ export class BrowserRoomSession implements RoomSession {
     this.#secretVerified = true
     this.#wrongSecret = false
     this.#env.recent.update(this.#env.invite.roomId, { verifiedSecret: this.#env.invite.secret }).catch(() => this.#count('recent-store'))
+    this.#remember().catch(() => this.#count('recent-store'))
   }
 
   #onState(): void {
     if (this.#left) return
     const state = this.client.state
     if (state.exists && !this.#joined) void this.#join()
-    this.#syncMic()
-    this.#applyMute()
+    this.#mic.sync()
     this.playback.refresh()
     this.#scheduleRecheck(state.recheckAt)
     this.#remember().catch(() => this.#count('recent-store'))
@@ -433,58 +373,15 @@ export class BrowserRoomSession implements RoomSession {
     this.#recheck = setTimeout(() => this.client.replica.recompute(), Math.max(0, at - this.#now()) + 50)
   }
 
-  get #muted(): boolean {
-    return this.#mutedOverride ?? this.client.state.profiles.get(this.client.selfId)?.muted ?? false
-  }
-
-  #applyMute(): void {
-    this.#capture.setEnabled(!this.#muted)
-  }
-
-  #wantsMic(): boolean {
-    if (this.#accepting) return true
+  #onStage(): boolean {
     const s = this.client.state
     const self = this.client.selfId
     return s.exists && !s.ended && s.seatOf.has(self) && !s.banned.has(self)
   }
 
-  #syncMic(): void {
-    if (this.#wantsMic()) {
-      if (!this.#micProblem) this.#startMic()
-    } else if (this.#capture.local || this.#capture.starting) {
-      this.client.mesh.setLocalAudio(null)
-      this.#capture.stop()
-      this.#micProblem = undefined
-    } else this.#micProblem = undefined
-  }
-
-  #startMic(): void {
-    if (this.#capture.local || this.#capture.starting || this.#left) return
-    this.#capture.start(this.#p.microphoneId).then(
-      (local) => {
-        if (!local || this.#left) return
-        if (!this.#wantsMic()) {
-          this.#capture.stop()
-          return
-        }
-        this.#applyMute()
-        this.client.mesh.setLocalAudio(local)
-        this.#dirty()
-      },
-      (err: Error) => {
-        const denied = err.name === 'NotAllowedError' || err.name === 'SecurityError'
-        this.#micProblem = {
-          code: 'mic-denied',
-          message: denied ? 'Microphone access was denied.' : `The microphone could not be opened: ${err.message || err.name}`,
-        }
-        this.#dirty()
-      },
-    )
-  }
-
   #sampleLevels(): void {
     const self = this.client.selfId
-    const selfLevel = this.#muted ? 0 : quantize(this.#capture.level())
+    const selfLevel = quantize(this.#mic.level())
     if (selfLevel !== this.#selfLevel) {
       this.#selfLevel = selfLevel
       this.client.setPresence({ level: selfLevel })
@@ -543,27 +440,9 @@ export class BrowserRoomSession implements RoomSession {
     if (this.#wrongSecret) return { code: 'wrong-secret', message: 'This link does not open this room (wrong room key).' }
     if (s.banned.has(self)) return { code: 'banned', message: 'A moderator removed you from this room.' }
     if (this.client.plan.mode === 'full') return { code: 'room-full', message: this.client.plan.reason ?? 'The room is full.' }
-    if (this.#micProblem && this.#wantsMic()) return this.#micProblem
+    if (this.#mic.problem) return this.#mic.problem
     if (this.#offline()) return { code: 'offline', message: 'You are offline.' }
     return undefined
-  }
-
-  #peers(names: Map<string, string>): PeerLink[] {
-    const state = this.client.state
-    return this.client.mesh.connected.sort().map((id) => {
-      const st = this.#peerStats.get(id)
-      const jitters = (st?.inbound ?? []).map((i) => i.jitterMs).filter((j): j is number => j !== null)
-      const link: PeerLink = {
-        id,
-        name: state.profiles.get(id)?.name || names.get(id) || '',
-        via: 'mesh',
-        quality: quality(st),
-      }
-      if (st?.rttMs != null) link.rttMs = st.rttMs
-      if (st) link.lossPct = st.packetLoss * 100
-      if (jitters.length) link.jitterMs = Math.max(...jitters)
-      return link
-    })
   }
 
   #fingerprint(id: string): string {
@@ -586,11 +465,11 @@ export class BrowserRoomSession implements RoomSession {
       present,
       names,
       levels: this.#levels,
-      ...(this.#mutedOverride !== undefined ? { selfMuted: this.#mutedOverride } : {}),
+      ...(this.#mic.pendingMute !== undefined ? { selfMuted: this.#mic.pendingMute } : {}),
       fingerprintOf: (id) => this.#fingerprint(id),
       mode,
       ...(reason ? { modeReason: reason } : {}),
-      peers: this.#peers(names),
+      peers: peerLinks(this.client.mesh.connected, this.#peerStats, (id) => this.client.state.profiles.get(id)?.name || names.get(id) || ''),
       refused: this.client.refused,
       audioBlocked: this.playback.blocked,
       ...(problem ? { problem } : {}),
@@ -608,12 +487,16 @@ export class BrowserRoomSession implements RoomSession {
     })
   }
 
-  /** Updates this room's entry in the recent-rooms list when what it shows changed. */
+  /**
+   * Updates this room's entry in the recent-rooms list when what it shows changed. A room
+   * is listed (and its link kept) only once its key has proved itself, so a mistyped link
+   * neither adds a room nor replaces the working link of a known one.
+   */
   async #remember(): Promise<void> {
     const s = this.client.state
-    if (!s.exists) return
+    if (!s.exists || this.#wrongSecret || !(this.#secretVerified || this.#p.knownRoom)) return
     const speakers = s.stage.map((seat) => s.profiles.get(seat.key)?.name || `Guest ${this.#fingerprint(seat.key).slice(0, 4)}`)
-    const entry = { title: s.title, topic: s.topic, speakers, ended: s.ended, link: this.#env.link }
+    const entry = { title: s.title, topic: s.topic, speakers, ended: s.ended, ...(this.#secretVerified ? { link: this.#env.link } : {}) }
     const key = JSON.stringify(entry)
     if (key === this.#recentKey && !this.#left) return
     this.#recentKey = key
@@ -633,29 +516,4 @@ function sameLevels(a: Map<string, number>, b: Map<string, number>): boolean {
   if (a.size !== b.size) return false
   for (const [k, v] of a) if (b.get(k) !== v) return false
   return true
-}
-
-function quality(st: PeerStats | undefined): Quality {
-  if (!st) return 'good'
-  const rtt = st.rttMs ?? 0
-  const loss = st.packetLoss
-  if (rtt < 150 && loss < 0.02) return 'good'
-  if (rtt < 400 && loss < 0.08) return 'fair'
-  return 'poor'
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
-    p.then(
-      (v) => {
-        clearTimeout(t)
-        resolve(v)
-      },
-      (err: unknown) => {
-        clearTimeout(t)
-        reject(err instanceof Error ? err : new Error(String(err)))
-      },
-    )
-  })
 }

@@ -114,6 +114,8 @@ async function scenario(a: AppPage, b: AppPage, c: AppPage): Promise<void> {
   // C leaves; A's audience no longer lists C.
   await c.page.getByRole('button', { name: 'Leave' }).click()
   await c.page.getByRole('heading', { name: 'Your rooms' }).waitFor()
+  // C's device remembers the room, with who was on stage.
+  await expect.poll(() => c.page.getByRole('link', { name: /Stoop e2e/ }).textContent(), SLOW).toMatch(/Ana.*Tone bot/)
   await expect.poll(() => tile(a.page, 'Audience', 'Cal').count(), SLOW).toBe(0)
   expect(await tile(a.page, 'Audience', 'Bea').count()).toBe(1)
   await shot(a.page, 'room-09-after-leave.png')
