@@ -159,7 +159,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
   const limits: RoomLimits = {
     maxListeners: opts.maxListeners ?? 1000,
     maxPublishers: opts.maxPublishers ?? 32,
-    maxDocBytes: opts.maxDocBytes ?? 16 * 1024 * 1024,
+    maxDocBytes: opts.maxDocBytes ?? 8 * 1024 * 1024,
   }
   const authTimeoutMs = opts.authTimeoutMs ?? 10_000
   const rate = opts.ratePerSecond ?? 200

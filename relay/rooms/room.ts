@@ -27,7 +27,7 @@ import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
 import { attachSync, type SyncAttachment, type SyncStats } from '../../src/net/sync.ts'
 import type { Link } from '../../src/net/link.ts'
-import type { RefuseReason, RelayMessage } from '../../src/net/relay-protocol.ts'
+import { RelayCloseCode, type RefuseReason, type RelayMessage } from '../../src/net/relay-protocol.ts'
 import { RoomReplica, roleOf, type Role, type RoomState } from '../../src/room/index.ts'
 import { Forwarder, type ForwarderStats } from '../sfu/forwarder.ts'
 import { SfuError } from '../sfu/errors.ts'
@@ -344,11 +344,9 @@ export class RelayRoom {
       onError: (err) => this.#opts.events.error(err),
       onPeerState: (id, role, state) => {
         if (state !== 'failed') return
+        // One failure path: the client's socket is closed too, so it reconnects or falls back.
         this.#opts.log.warn('relay media connection failed', { room: this.discovery.slice(0, 12), key: id, role })
-        if (role === 'publisher' && this.#publishing.delete(id)) {
-          void fwd.removePublisher(id)
-          this.#announcePublishers()
-        } else if (role === 'subscriber') void fwd.removeSubscriber(id)
+        this.peers.get(id)?.close(RelayCloseCode.MediaFailed, `${role} connection failed`)
       },
     })
     this.#forwarder = fwd

@@ -122,6 +122,8 @@ export const RelayCloseCode = {
   Unauthenticated: 4005,
   /** The same key connected to the same room again; the older socket is closed. */
   Replaced: 4006,
+  /** A media connection of this client failed on the relay's side; reconnect. */
+  MediaFailed: 4007,
   /** The relay is shutting down (after `bye`). */
   GoingAway: 1001,
 } as const

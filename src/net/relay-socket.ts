@@ -145,7 +145,7 @@ export interface RelaySocketOptions {
   WebSocket: RelayWebSocketClass
   /** Reject `connect()` after this long. Default 10 s. */
   connectTimeoutMs?: number
-  /** Send an application ping this often; close when nothing was heard for two intervals. Default 15 s; 0 disables. */
+  /** Send an application ping this often; give up when a whole interval after a ping stays silent. Default 15 s; 0 disables. */
   pingIntervalMs?: number
   timers?: RelayTimers
 }
@@ -164,7 +164,7 @@ const defaultTimers: RelayTimers = {
 
 export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
   /** Malformed control frames from the relay, by reason; binary frames before welcome. */
-  readonly rejected: Record<RelayDecodeReason | 'early-binary' | 'text-expected', number> = {
+  readonly rejected: Record<RelayDecodeReason | 'early-binary', number> = {
     'too-large': 0,
     'too-deep': 0,
     'bad-json': 0,
@@ -172,7 +172,6 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
     'unknown-type': 0,
     'bad-field': 0,
     'early-binary': 0,
-    'text-expected': 0,
   }
   #ws: RelayWebSocket | null = null
   #link: RelayLink | null = null

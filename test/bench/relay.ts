@@ -88,7 +88,7 @@ type ToChild =
 type FromChild =
   | { t: 'ready'; url?: string; idleCpu?: number; rss?: number }
   | { t: 'speaking'; roomId: string }
-  | { t: 'added'; total: number; failed: number }
+  | { t: 'added'; total: number; failed: number; retries: number }
   | { t: 'relay-report'; cpu: number[]; rss: number; heapUsed: number; packetsIn: number; packetsOut: number; bytesOut: number; dropped: number; seconds: number; lagP99Ms: number; lagMaxMs: number; streams: number }
   | { t: 'listener-report'; latencies: number[]; expected: number; received: number; streams: number; deadStreams: number; cpu: number; lagP99Ms: number }
   | { t: 'speaker-report'; sent: number; seconds: number }
@@ -269,16 +269,39 @@ async function listenersMain(): Promise<void> {
   const lag = monitorEventLoopDelay({ resolution: 20 })
   lag.enable()
   let failed = 0
+  let retries = 0
 
+  /** Joins one listener; a join that fails is cleaned up and tried again (twice at most). */
   async function addOne(url: string, roomId: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await tryAdd(url, roomId)
+      } catch (err) {
+        if (attempt === 3) throw err
+        retries++
+      }
+    }
+  }
+
+  async function tryAdd(url: string, roomId: string): Promise<void> {
     const index = streams.length
     const mine = new Map<number, StreamStat>()
-    streams.push(mine)
     const socket = new RelaySocket({ WebSocket: WS, connectTimeoutMs: 60_000 })
-    sockets.push(socket)
-    await socket.connect(`${url.replace('http', 'ws')}/relay`, deriveDiscoveryKey(roomId), await generateIdentity())
     const pc = new RTCPeerConnection(CLIENT_CONFIG)
+    try {
+      await joinWith(socket, pc, mine, index, url, roomId)
+    } catch (err) {
+      socket.destroy()
+      await pc.close()
+      throw err
+    }
+    streams.push(mine)
+    sockets.push(socket)
     pcs.push(pc)
+  }
+
+  async function joinWith(socket: RelaySocket, pc: RTCPeerConnection, mine: Map<number, StreamStat>, index: number, url: string, roomId: string): Promise<void> {
+    await socket.connect(`${url.replace('http', 'ws')}/relay`, deriveDiscoveryKey(roomId), await generateIdentity())
     const seen = new WeakSet<MediaStreamTrack>()
     pc.onTrack.subscribe((track) => {
       // werift may report a track again on renegotiation: count its packets once.
@@ -302,8 +325,10 @@ async function listenersMain(): Promise<void> {
       })
     })
     let queue = Promise.resolve()
+    let offers = 0
     socket.on('message', (m) => {
       if (m.type !== 'offer') return
+      offers++
       queue = queue
         .then(async () => {
           await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp })
@@ -313,9 +338,10 @@ async function listenersMain(): Promise<void> {
         .catch((err: unknown) => send({ t: 'error', message: `listener ${index}: ${String(err)}` }))
     })
     socket.send({ type: 'subscribe' })
-    const end = Date.now() + 60_000
+    const end = Date.now() + 30_000
     while (pc.connectionState !== 'connected') {
-      if (Date.now() > end) throw new Error(`listener ${index} did not connect`)
+      if (pc.connectionState === 'failed') throw new Error(`listener ${index} failed to connect (ice ${pc.iceConnectionState}, ${offers} offers)`)
+      if (Date.now() > end) throw new Error(`listener ${index} did not connect (${pc.connectionState}, ice ${pc.iceConnectionState}, signalling ${pc.signalingState}, ${offers} offers, socket ${socket.destroyed ? 'closed' : 'open'})`)
       await sleep(50)
     }
   }
@@ -324,8 +350,8 @@ async function listenersMain(): Promise<void> {
     if (msg.t === 'listeners') {
       ;(async () => {
         // A few at a time: DTLS handshakes are the expensive part of joining.
-        for (let i = 0; i < msg.n; i += 5) {
-          const batch = Array.from({ length: Math.min(5, msg.n - i) }, () => addOne(msg.url, msg.roomId))
+        for (let i = 0; i < msg.n; i += 3) {
+          const batch = Array.from({ length: Math.min(3, msg.n - i) }, () => addOne(msg.url, msg.roomId))
           for (const r of await Promise.allSettled(batch)) {
             if (r.status === 'rejected') {
               failed++
@@ -333,7 +359,7 @@ async function listenersMain(): Promise<void> {
             }
           }
         }
-        send({ t: 'added', total: streams.length, failed })
+        send({ t: 'added', total: streams.length, failed, retries })
       })().catch((err: unknown) => send({ t: 'error', message: String(err) }))
     } else if (msg.t === 'mark') {
       for (const s of streams) s.clear()
@@ -432,6 +458,8 @@ export interface RelayStep {
   listeners: number
   streams: number
   failedToJoin: number
+  /** Joins that failed (ICE) and were tried again, so far. */
+  joinRetries: number
   relayCpuPct: { median: number; p95: number; mean: number }
   /** The relay process with its modules loaded and no room. */
   relayIdleCpuPct: number
@@ -494,6 +522,7 @@ export async function run(): Promise<RelayBenchReport> {
   let idleCpu = 0
   let idleRss = 0
   let baseMedian: number | null = null
+  let joinRetries = 0
   try {
     const readies = all.map((c) => c.next('ready', 60_000))
     const [ready] = await Promise.all(readies)
@@ -504,6 +533,7 @@ export async function run(): Promise<RelayBenchReport> {
     speakers.send({ t: 'speakers', url })
     const { roomId } = await speaking
     let have = 0
+    const childTotals = listeners.map(() => ({ failed: 0, retries: 0 }))
     for (const n of stepsN) {
       const elapsed = (performance.now() - started) / 1000
       if (elapsed > budgetS) {
@@ -513,13 +543,19 @@ export async function run(): Promise<RelayBenchReport> {
       // Spread the new listeners over the listener processes.
       const adds = listeners.map((c, i) => {
         const share = Math.floor((n - have) / procs) + (i < (n - have) % procs ? 1 : 0)
-        if (share === 0) return Promise.resolve({ failed: 0 })
+        if (share === 0) return Promise.resolve({ failed: 0, retries: 0 })
         const p = c.next('added', 180_000)
         c.send({ t: 'listeners', url, roomId, n: share })
         return p
       })
       const added = await Promise.all(adds)
-      const failed = added.reduce((s, a) => s + a.failed, 0)
+      // Each child reports its running totals.
+      for (let i = 0; i < procs; i++) {
+        const a = added[i]!
+        if ('total' in a) childTotals[i] = { failed: a.failed, retries: a.retries }
+      }
+      const failed = childTotals.reduce((s, a) => s + a.failed, 0)
+      joinRetries = childTotals.reduce((s, a) => s + a.retries, 0)
       have = n
       await sleep(warmupS * 1000)
       let step = await measure(n, failed)
@@ -564,6 +600,7 @@ export async function run(): Promise<RelayBenchReport> {
       listeners: n,
       streams,
       failedToJoin: failed,
+      joinRetries,
       relayCpuPct: { median: round(percentile(r.cpu, 50)), p95: round(percentile(r.cpu, 95)), mean: round(cpuMean) },
       relayIdleCpuPct: round(idleCpu),
       cpuPerStreamPct: round(cpuMean / streams, 4),

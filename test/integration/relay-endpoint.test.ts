@@ -8,6 +8,7 @@
 import WebSocket from 'ws'
 import wrtc from '@roamhq/wrtc'
 import * as Y from 'yjs'
+import { Awareness } from 'y-protocols/awareness'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
@@ -184,6 +185,48 @@ describe('relay endpoint', () => {
     await c3.connect(url, room.roomId, owner)
     expect(await closed).toBe('replaced')
     c3.destroy()
+  })
+
+  it('forwards room updates and presence between clients (star)', async () => {
+    const hub = await createRoom(owner, { title: 'Star' })
+    const a = new RelayClient({ WebSocket: WS, wrtc })
+    const b = new RelayClient({ WebSocket: WS, wrtc })
+    const guest = await generateIdentity()
+    await a.connect(url, hub.roomId, owner)
+    await b.connect(url, hub.roomId, guest)
+    const awA = new Awareness(hub.doc)
+    const docB = new Y.Doc()
+    const awB = new Awareness(docB)
+    attachSync(hub.doc, awA, a.link)
+    attachSync(docB, awB, b.link)
+    awA.setLocalState({ name: 'Ann' })
+    await until('b has the log', () => logOf(docB).length === logOf(hub.doc).length)
+    await until('b sees Ann', () => [...awB.getStates().values()].some((s) => s.name === 'Ann'))
+    // The relay has no presence of its own.
+    expect([...relay.rooms.room(discoveryHex(deriveDiscoveryKey(hub.roomId)))!.awareness.getStates().values()].map((s) => s.name)).toEqual(['Ann'])
+    a.destroy()
+    await until('Ann leaves b', () => ![...awB.getStates().values()].some((s) => s.name === 'Ann'))
+    b.destroy()
+    awA.destroy()
+    awB.destroy()
+  })
+
+  it('RelayClient lifecycle: misuse throws, an unreachable relay rejects, destroy is idempotent', async () => {
+    const c = new RelayClient({ WebSocket: WS, wrtc })
+    const src = new wrtc.nonstandard.RTCAudioSource()
+    const track = src.createTrack()
+    const stream = new wrtc.MediaStream([track])
+    await expect(c.publish(track, stream)).rejects.toMatchObject({ code: 'bad-state' })
+    const closes: unknown[] = []
+    c.on('close', (err) => closes.push(err))
+    // Port 9 (discard) on loopback: nothing listens.
+    await expect(c.connect('ws://127.0.0.1:9/relay', room.roomId, owner)).rejects.toMatchObject({ code: 'relay-unreachable' })
+    expect(c.destroyed).toBe(true)
+    expect(closes).toHaveLength(1)
+    c.destroy()
+    expect(closes).toHaveLength(1)
+    await expect(c.publish(track, stream)).rejects.toMatchObject({ code: 'destroyed' })
+    track.stop()
   })
 
   it('refuses a publish when the relay holds no log for the room', async () => {
