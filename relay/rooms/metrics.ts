@@ -9,12 +9,15 @@
  * of rooms already closed are kept so counters never go back.
  *
  * Event-loop lag comes from `perf_hooks.monitorEventLoopDelay` (20 ms
- * resolution): p50, p99 and max since the previous scrape, in seconds.
+ * resolution; the histogram holds whole timer intervals, so the resolution is
+ * subtracted): p50, p99 and max since the previous scrape, in seconds.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import type { ForwarderStats } from '../sfu/forwarder.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Role } from '../../src/room/index.ts'
+
+const LOOP_RESOLUTION_MS = 20
 
 export const ROLES: readonly (Role | 'unauthenticated')[] = ['owner', 'moderator', 'speaker', 'listener', 'banned', 'unauthenticated']
 
@@ -72,7 +75,7 @@ export class RelayMetricsCollector {
   constructor(m: Metrics) {
     this.#m = m
     describeRelayMetrics(m)
-    this.#loop = monitorEventLoopDelay({ resolution: 20 })
+    this.#loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
     this.#loop.enable()
   }
 
@@ -93,7 +96,8 @@ export class RelayMetricsCollector {
     this.#catchUp('stoop_relay_dropped_total', { reason: 'send-failed' }, f.dropped.sendFailed)
     this.#catchUp('stoop_relay_forwarder_errors_total', {}, f.errors)
     const h = this.#loop
-    const sec = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0)
+    // The histogram records whole timer intervals; the lag is what exceeds the resolution.
+    const sec = (ns: number) => (Number.isFinite(ns) ? Math.max(0, ns / 1e9 - LOOP_RESOLUTION_MS / 1000) : 0)
     m.gauge('stoop_relay_event_loop_lag_seconds', { quantile: '0.5' }).set(sec(h.percentile(50)))
     m.gauge('stoop_relay_event_loop_lag_seconds', { quantile: '0.99' }).set(sec(h.percentile(99)))
     m.gauge('stoop_relay_event_loop_lag_seconds', { quantile: '1' }).set(sec(h.max))

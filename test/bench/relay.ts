@@ -393,7 +393,7 @@ async function listenersMain(): Promise<void> {
         streams: streams.length * SPEAKERS,
         deadStreams: dead,
         cpu: meter(),
-        lagP99Ms: lag.percentile(99) / 1e6,
+        lagP99Ms: Math.max(0, lag.percentile(99) / 1e6 - 20),
       })
     } else if (msg.t === 'exit') {
       for (const s of sockets) s.destroy()
