@@ -11,6 +11,7 @@ import { startRelay } from './server.ts'
 import { PeerFailure, startHeadlessPeer, type SpeakSource } from './peer.ts'
 import { createRoomFromCli } from './room-create.ts'
 import { parseBootstrap } from './swarm.ts'
+import { DEFAULT_LIMITS } from '../src/net/topology.ts'
 
 const DEFAULT_KEY = join(homedir(), '.stoop', 'identity.key')
 
@@ -32,6 +33,9 @@ const USAGE = `Usage:
       --duration SECONDS   leave after this long
       --key FILE           identity key file (default: a fresh key each run)
       --ice-loopback       only use 127.0.0.1/::1 ICE candidates (single-machine use)
+      --relay URL          relay (SFU) for rooms past mesh size (default: the link's host, /relay)
+      --no-relay           never use a relay
+      --mesh-size N        largest room kept as a direct mesh (default ${DEFAULT_LIMITS.meshSize})
       --json               one JSON line per event on stdout
   Environment: STOOP_PORT, STOOP_HOST, STOOP_LOG_LEVEL.`
 
@@ -117,12 +121,17 @@ async function peer(args: string[]): Promise<number> {
       key: { type: 'string' },
       json: { type: 'boolean', default: false },
       'ice-loopback': { type: 'boolean', default: false },
+      relay: { type: 'string' },
+      'no-relay': { type: 'boolean', default: false },
+      'mesh-size': { type: 'string' },
     },
   })
   const link = positionals[0]
   if (!link) throw new PeerFailure('bad-option', 'stoop peer needs an invite link (stoop room create prints one)')
   const duration = values.duration === undefined ? undefined : Number(values.duration)
   if (duration !== undefined && !(duration > 0)) throw new PeerFailure('bad-option', `--duration must be a positive number of seconds, got "${values.duration}"`)
+  const meshSize = values['mesh-size'] === undefined ? undefined : Number(values['mesh-size'])
+  if (meshSize !== undefined && !(Number.isInteger(meshSize) && meshSize >= 2)) throw new PeerFailure('bad-option', `--mesh-size must be a whole number >= 2, got "${values['mesh-size']}"`)
   if (values.swarm && !values.bootstrap) throw new PeerFailure('bad-option', '--swarm needs --bootstrap host:port (the DHT bootstrap of your deployment)')
   const print = values.json
     ? (ev: object) => process.stdout.write(JSON.stringify(ev) + '\n')
@@ -142,6 +151,8 @@ async function peer(args: string[]): Promise<number> {
     speak: parseSpeak(values.speak),
     raiseHand: values['raise-hand'],
     loopbackOnly: values['ice-loopback'],
+    ...(values['no-relay'] ? { relay: false as const } : values.relay ? { relay: values.relay } : {}),
+    ...(meshSize ? { limits: { ...DEFAULT_LIMITS, meshSize, hardCap: Math.max(DEFAULT_LIMITS.hardCap, meshSize) } } : {}),
     onEvent: print,
   })
   const timer = duration === undefined ? null : setTimeout(() => void handle.stop(), duration * 1000)

@@ -7,7 +7,7 @@
  */
 import wrtc from '@roamhq/wrtc'
 import WebSocket from 'ws'
-import { RoomClient } from '../src/app/room-client.ts'
+import { RoomClient, type Via } from '../src/app/room-client.ts'
 import { generateIdentity, keyId, toBase64url, type Identity } from '../src/identity/index.ts'
 import { loadOrCreateIdentity } from '../src/identity/store-node.ts'
 import { parseInvite, type Invite } from '../src/invite/index.ts'
@@ -17,7 +17,8 @@ import { SignalClient, type SignalError, type WebSocketClass } from '../src/net/
 import { WsBus } from '../src/net/ws-bus.ts'
 import { SealedBus } from '../src/net/sealed-bus.ts'
 import type { SignalBus } from '../src/net/bus.ts'
-import { isLoopbackCandidate, type PeerWrtc } from '../src/net/peer.ts'
+import { isLoopbackCandidate, loopbackSdp, type PeerWrtc } from '../src/net/peer.ts'
+import type { RelayWebSocketClass } from '../src/net/relay-client.ts'
 import type { TopologyLimits } from '../src/net/topology.ts'
 import { mixFrames } from '../src/audio/mixer.ts'
 import { dbfs } from '../src/audio/level.ts'
@@ -60,6 +61,11 @@ export interface HeadlessPeerOptions {
   limits?: TopologyLimits
   /** Use only 127.0.0.1/::1 ICE candidates (local tests, benches, single-machine demos). */
   loopbackOnly?: boolean
+  /**
+   * Relay (SFU) WebSocket URL used past mesh size. Default: the relay that
+   * served the link (ws(s)://<link host>/relay) unless on hyperswarm; false: none.
+   */
+  relay?: string | false
 }
 
 export type PeerEvent = { event: string; t: number } & Record<string, unknown>
@@ -98,6 +104,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
     fail = ko
   })
   const { bus, closeTransport } = await openBus(opts, invite, identity, (err) => fail(err))
+  const relayUrl = opts.relay === false ? null : (opts.relay ?? (opts.swarm ? null : relayUrlFor(invite)))
   const client = new RoomClient({
     invite,
     identity,
@@ -106,17 +113,27 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
     name: opts.name,
     limits: opts.limits,
     ...(opts.loopbackOnly ? { mesh: { peer: { acceptCandidate: isLoopbackCandidate } } } : {}),
+    ...(relayUrl
+      ? {
+          relay: {
+            url: relayUrl,
+            WebSocket: WebSocket as unknown as RelayWebSocketClass,
+            ...(opts.loopbackOnly ? { client: { sdpFilter: loopbackSdp } } : {}),
+          },
+        }
+      : {}),
   })
+  client.on('route', (via, relay) => emit('route', { via, relay }))
   const id = client.selfId
   const audioWrtc = wrtc as unknown as AudioWrtc
 
   // What we hear: one queue of 10 ms frames per remote track, mixed on a 10 ms clock.
-  const queues = new Map<MediaStreamTrack, { from: string; frames: Int16Array[] }>()
+  const queues = new Map<MediaStreamTrack, { from: string; via: Via; frames: Int16Array[] }>()
   const sinks = new Map<MediaStreamTrack, () => void>()
   const writer: WavFileWriter | null = opts.record ? await createWavFileWriter(opts.record, { sampleRate: SAMPLE_RATE, channels: 1 }) : null
   const levelAcc = new Map<string, number[]>()
-  client.mesh.on('track', (from, track) => {
-    queues.set(track, { from, frames: [] })
+  client.on('track', (from, track, _stream, via) => {
+    queues.set(track, { from, via, frames: [] })
     sinks.set(
       track,
       attachSink(audioWrtc, track, (frame) => {
@@ -128,7 +145,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
     )
     emit('track', { from })
   })
-  client.mesh.on('track-ended', (_from, track) => dropTrack(track))
+  client.on('track-ended', (_from, track) => dropTrack(track))
   const dropTrack = (track: MediaStreamTrack): void => {
     sinks.get(track)?.()
     sinks.delete(track)
@@ -142,7 +159,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
       const frames: Int16Array[] = []
       for (const q of queues.values()) {
         const f = q.frames.shift()
-        if (!f || !client.mayPlay(q.from)) continue
+        if (!f || !client.mayPlay(q.from, q.via)) continue
         frames.push(f)
         const acc = levelAcc.get(q.from) ?? []
         acc.push(dbfs(f))
@@ -163,7 +180,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
         : speech.kind === 'frames'
           ? createFrameSource(audioWrtc, speech.next)
           : createPcmSource(audioWrtc, speech.audio, { loop: true })
-    client.mesh.setLocalAudio({ track: source.track, stream: source.stream })
+    client.setLocalAudio({ track: source.track, stream: source.stream })
   }
 
   const acceptInvites = opts.acceptInvites ?? speech !== null
@@ -284,8 +301,16 @@ async function openBus(opts: HeadlessPeerOptions, invite: Invite, identity: Iden
 
 /** The relay that served the link also signals: ws(s)://<host>/signal. */
 export function signalUrlFor(invite: Invite): string {
-  const origin = invite.origin ?? 'http://localhost:8787'
-  return origin.replace(/^http/, 'ws') + '/signal'
+  return wsOrigin(invite) + '/signal'
+}
+
+/** ... and forwards audio past mesh size: ws(s)://<host>/relay. */
+export function relayUrlFor(invite: Invite): string {
+  return wsOrigin(invite) + '/relay'
+}
+
+function wsOrigin(invite: Invite): string {
+  return (invite.origin ?? 'http://localhost:8787').replace(/^http/, 'ws')
 }
 
 async function loadSpeech(speak: SpeakSource) {

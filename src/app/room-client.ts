@@ -19,6 +19,21 @@ import { Mesh, type MeshOptions } from '../net/mesh.ts'
 import type { PeerWrtc } from '../net/peer.ts'
 import { TypedEmitter } from '../net/peer-emitter.ts'
 import { DEFAULT_LIMITS, planTopology, type Mode, type TopologyLimits, type TopologyPlan } from '../net/topology.ts'
+import { RelayPath, type RelayPathOptions, type RelayState } from './relay-path.ts'
+import { realTimers, type Timers } from '../net/timers.ts'
+
+/** Which path a remote track came over. */
+export type Via = 'mesh' | 'relay'
+type Local = { track: MediaStreamTrack; stream: MediaStream }
+
+/**
+ * A relay track is played (and the mesh left) only after it has existed this
+ * long: its 'track' event comes before the first packet and before the jitter
+ * buffer has audio, and switching at the event would cut the voice for that time.
+ */
+export const RELAY_SETTLE_MS = 500
+/** A peer leaves the mesh this long after the relay covers it, so the others' relay copies of its voice have settled too. */
+export const RELAY_LEAVE_MESH_MS = 2 * RELAY_SETTLE_MS
 
 export interface RoomClientOptions {
   invite: Invite
@@ -31,11 +46,18 @@ export interface RoomClientOptions {
   limits?: TopologyLimits
   now?: () => number
   mesh?: Pick<MeshOptions, 'peer' | 'reconnectBackoff' | 'timers'>
+  /** A relay to use past mesh size (the one the app was served from, or --relay). */
+  relay?: RelayPathOptions
 }
 
 export interface RoomClientEvents {
   state: (state: RoomState, diff: RoomDiff) => void
   plan: (plan: TopologyPlan) => void
+  /** A remote participant's audio track arrived (over the mesh or the relay). */
+  track: (id: string, track: MediaStreamTrack, stream: MediaStream | null, via: Via) => void
+  'track-ended': (id: string, track: MediaStreamTrack, via: Via) => void
+  /** The path audio is played from changed, or the relay's state did. */
+  route: (via: Via, relay: RelayState) => void
   error: (err: Error & { code?: string }) => void
 }
 
@@ -52,11 +74,20 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   readonly actor: RoomActor
   readonly awareness: Awareness
   readonly mesh: Mesh
+  readonly relay: RelayPath | null
   /** Remote updates refused by the room guard, by reason. */
   readonly refused: Record<string, number> = {}
   #plan: TopologyPlan = { mode: 'mesh', connect: [], sendAudioTo: [], playFrom: [] }
   #mode: Mode = 'mesh'
   #joined = false
+  #via: Via = 'mesh'
+  /** Relay tracks arriving now, by track: the publisher each one carries, since when. */
+  readonly #relayTracks = new Map<MediaStreamTrack, { id: string; since: number }>()
+  readonly #settleTimers = new Set<unknown>()
+  #coveredSince: number | null = null
+  readonly #timers: Timers
+  readonly #now: () => number
+  #local: Local | null = null
   readonly #limits: TopologyLimits
   readonly #bus: SignalBus
   readonly #offs: Array<() => void> = []
@@ -69,6 +100,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#bus = opts.bus
     this.#limits = opts.limits ?? DEFAULT_LIMITS
     const now = opts.now ?? Date.now
+    this.#now = now
+    this.#timers = opts.mesh?.timers ?? realTimers
     this.replica = new RoomReplica(this.doc, { roomId: opts.invite.roomId, now })
     this.actor = new RoomActor(this.replica, opts.identity, { now })
     this.awareness = new Awareness(this.doc)
@@ -86,7 +119,38 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         return verdict.ok
       },
     })
+    this.mesh.on('track', (id, track, stream) => this.emit('track', id, track, stream, 'mesh'))
+    this.mesh.on('track-ended', (id, track) => this.emit('track-ended', id, track, 'mesh'))
+    this.relay = opts.relay
+      ? new RelayPath(opts.relay, {
+          wrtc: opts.wrtc,
+          identity: opts.identity,
+          roomId: opts.invite.roomId,
+          doc: this.doc,
+          awareness: this.awareness,
+          acceptUpdate: (update) => checkRemoteUpdate(update).ok,
+          syncStats: this.mesh.syncStats,
+        })
+      : null
+    this.relay?.on('track', (id, track, stream) => {
+      this.#relayTracks.set(track, { id, since: this.#now() })
+      this.emit('track', id, track, stream, 'relay')
+      this.replan()
+      // Re-plan once the new track has had time to deliver audio (see RELAY_SETTLE_MS).
+      this.#later(RELAY_SETTLE_MS)
+    })
+    this.relay?.on('track-ended', (id, track) => {
+      this.#relayTracks.delete(track)
+      this.emit('track-ended', id, track, 'relay')
+      this.replan()
+    })
+    this.relay?.on('state', (state) => {
+      if (state !== 'ready') this.#relayTracks.clear()
+      this.replan()
+    })
+    this.relay?.on('sending', () => this.replan())
     this.#offs.push(
+      this.mesh.on('peer-connected', () => this.replan()),
       this.replica.on('change', (diff, state) => {
         this.emit('state', state, diff)
         this.replan()
@@ -104,9 +168,43 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     return this.#plan
   }
 
-  /** Whether audio from this participant may be played (a speaker in the validated state). */
-  mayPlay(id: string): boolean {
-    return this.#plan.playFrom.includes(id)
+  /** The path audio is played from now: the relay once it is ready, else the mesh. */
+  get via(): Via {
+    return this.#via
+  }
+
+  /**
+   * Whether audio from this participant, arriving over `via`, may be played:
+   * only speakers of the validated state, and each over one path only (during
+   * a switch both paths carry the voice; playing both would double it). The
+   * relay's copy wins as soon as the relay forwards that speaker.
+   */
+  mayPlay(id: string, via: Via = 'mesh'): boolean {
+    if (!this.#plan.playFrom.includes(id)) return false
+    return via === (this.#relayCarries(id) ? 'relay' : 'mesh')
+  }
+
+  /** Re-plans after `ms` (time-based steps of a switch). */
+  #later(ms: number): void {
+    const timer = this.#timers.setTimeout(() => {
+      this.#settleTimers.delete(timer)
+      this.replan()
+    }, ms)
+    this.#settleTimers.add(timer)
+  }
+
+  #relayCarries(id: string): boolean {
+    if (this.relay?.state !== 'ready') return false
+    const settled = this.#now() - RELAY_SETTLE_MS
+    for (const t of this.#relayTracks.values()) if (t.id === id && t.since <= settled) return true
+    return false
+  }
+
+  /** This participant's microphone (or tone); sent only while it is a speaker. */
+  setLocalAudio(local: Local | null): void {
+    this.#local = local
+    this.mesh.setLocalAudio(local)
+    this.replan()
   }
 
   /**
@@ -136,29 +234,70 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     const state = this.replica.state
     const present = [...this.mesh.present].filter((id) => !state.banned.has(id))
     const selfBanned = state.banned.has(this.selfId)
-    const plan = planTopology(
-      {
-        self: this.selfId,
-        present: selfBanned ? [] : present,
-        speakers: new Set(state.ended ? [] : state.stage.map((s) => s.key)),
-        relayAvailable: false,
-        current: this.#mode,
-        joined: this.#joined,
-      },
-      this.#limits,
-    )
+    const input = {
+      self: this.selfId,
+      present: selfBanned ? [] : present,
+      speakers: new Set(state.ended ? [] : state.stage.map((s) => s.key)),
+      relayAvailable: this.relay?.available ?? false,
+      current: this.#mode,
+      joined: this.#joined,
+    }
+    const plan = planTopology(input, this.#limits)
     this.#mode = plan.mode
     if (plan.mode !== 'full') this.#joined = true
     const changed = JSON.stringify(plan) !== JSON.stringify(this.#plan)
     this.#plan = plan
-    this.mesh.apply(plan)
+    this.#route(plan, () => planTopology({ ...input, relayAvailable: false, current: 'mesh' }, this.#limits))
     if (changed) this.emit('plan', plan)
+  }
+
+  /**
+   * Carries the plan out, make-before-break: switching to the relay keeps the
+   * mesh until the relay is ready; switching back keeps the relay until the
+   * mesh reaches everyone, so a listener hears no gap.
+   */
+  #route(plan: TopologyPlan, meshPlan: () => TopologyPlan): void {
+    const relay = this.relay
+    let via: Via = 'mesh'
+    const speaking = this.state.seatOf.has(this.selfId) && !this.state.ended
+    if (relay && plan.mode === 'relay') {
+      relay.start()
+      // Leave the mesh only once the relay carries everything: every speaker we
+      // hear, and our own voice if we speak.
+      const covered = relay.state === 'ready' && plan.playFrom.every((id) => this.#relayCarries(id)) && (!speaking || !this.#local || relay.sending)
+      if (!covered) this.#coveredSince = null
+      else if (this.#coveredSince === null) {
+        this.#coveredSince = this.#now()
+        this.#later(RELAY_LEAVE_MESH_MS)
+      }
+      // Others may still be playing our mesh copy until their relay copy settles: wait for them too.
+      if (covered && this.#now() - this.#coveredSince! >= RELAY_LEAVE_MESH_MS) {
+        via = 'relay'
+        this.mesh.apply(plan)
+      } else {
+        this.mesh.apply(meshPlan())
+      }
+    } else {
+      this.mesh.apply(plan)
+      if (relay && relay.state === 'ready') {
+        const connected = new Set(this.mesh.connected)
+        if (plan.connect.every((id) => connected.has(id))) relay.stop()
+        else via = 'relay'
+      }
+    }
+    relay?.setSending(speaking ? this.#local : null)
+    if (via !== this.#via) {
+      this.#via = via
+      this.emit('route', via, relay?.state ?? 'idle')
+    }
   }
 
   destroy(): void {
     if (this.#destroyed) return
     this.#destroyed = true
     for (const off of this.#offs) off()
+    for (const t of this.#settleTimers) this.#timers.clearTimeout(t)
+    this.relay?.destroy()
     this.mesh.destroy()
     this.awareness.destroy()
     this.replica.destroy()

@@ -69,3 +69,11 @@ export function isLoopbackCandidate(candidate: string): boolean {
   const address = parts[4]
   return address === '127.0.0.1' || address === '::1'
 }
+
+/** Drops every `a=candidate` line of an SDP that is not a loopback candidate (non-trickle peers). */
+export function loopbackSdp(sdp: string): string {
+  return sdp
+    .split('\r\n')
+    .filter((line) => !line.startsWith('a=candidate:') || isLoopbackCandidate(line.slice(2)))
+    .join('\r\n')
+}

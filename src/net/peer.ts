@@ -36,7 +36,7 @@ import { realTimers, type Timers } from './timers.ts'
 
 export { PeerError, PEER_ERRORS, type PeerErrorCode } from './peer-errors.ts'
 export type { PeerSignal, DescriptionSignal, CandidateSignal } from './peer-signal.ts'
-export { isLoopbackCandidate } from './peer-signal.ts'
+export { isLoopbackCandidate, loopbackSdp } from './peer-signal.ts'
 export type { PeerStats } from './peer-stats.ts'
 
 /** The part of a WebRTC implementation a Peer needs. */

@@ -1,0 +1,169 @@
+/**
+ * RelayPath: a participant's optional route through a relay (SFU), kept by
+ * RoomClient next to its mesh. It connects on demand, syncs the room doc
+ * through the relay (star), subscribes to every publisher, and publishes the
+ * local track while this participant is a speaker. A failure marks the relay
+ * unavailable for `retryMs`, so the topology falls back to the mesh and tries
+ * the relay again later.
+ */
+import type * as Y from 'yjs'
+import type { Awareness } from 'y-protocols/awareness'
+import type { Identity } from '../identity/index.ts'
+import { TypedEmitter } from '../net/peer-emitter.ts'
+import type { PeerWrtc } from '../net/peer.ts'
+import { RelayClient, type RelayClientOptions, type RelayWebSocketClass } from '../net/relay-client.ts'
+import { attachSync, type SyncAttachment, type SyncStats } from '../net/sync.ts'
+import { realTimers, type Timers } from '../net/timers.ts'
+
+export interface RelayPathOptions {
+  url: string
+  WebSocket: RelayWebSocketClass
+  /** Extra RelayClient options (SDP filter, timeouts). */
+  client?: Omit<RelayClientOptions, 'WebSocket' | 'wrtc'>
+  /** How long a failed relay is not tried again. Default 10 s. */
+  retryMs?: number
+  timers?: Timers
+}
+
+export interface RelayPathContext {
+  wrtc: PeerWrtc
+  identity: Identity
+  roomId: string
+  doc: Y.Doc
+  awareness: Awareness
+  acceptUpdate: (update: Uint8Array) => boolean
+  syncStats: SyncStats
+}
+
+export type RelayState = 'idle' | 'connecting' | 'ready' | 'failed'
+
+export interface RelayPathEvents {
+  state: (state: RelayState, reason?: string) => void
+  /** What the relay forwards from us changed (published or not). */
+  sending: (sending: boolean) => void
+  track: (id: string, track: MediaStreamTrack, stream: MediaStream | null) => void
+  'track-ended': (id: string, track: MediaStreamTrack) => void
+}
+
+type Local = { track: MediaStreamTrack; stream: MediaStream }
+
+export class RelayPath extends TypedEmitter<RelayPathEvents> {
+  #state: RelayState = 'idle'
+  #client: RelayClient | null = null
+  #sync: SyncAttachment | null = null
+  #retry: unknown = null
+  #sending: Local | null = null
+  #want: Local | null = null
+  #publishing: Promise<void> = Promise.resolve()
+  readonly #timers: Timers
+
+  constructor(
+    readonly opts: RelayPathOptions,
+    readonly ctx: RelayPathContext,
+  ) {
+    super()
+    this.#timers = opts.timers ?? realTimers
+  }
+
+  get state(): RelayState {
+    return this.#state
+  }
+
+  /** Whether the relay accepted our local track and forwards it. */
+  get sending(): boolean {
+    return this.#sending !== null
+  }
+
+  /** False for `retryMs` after a failure. */
+  get available(): boolean {
+    return this.#state !== 'failed'
+  }
+
+  start(): void {
+    if (this.#state !== 'idle') return
+    this.#set('connecting')
+    const client = (this.#client = new RelayClient({ ...this.opts.client, WebSocket: this.opts.WebSocket, wrtc: this.ctx.wrtc }))
+    client.on('track', (id, track, stream) => this.emit('track', id, track, stream))
+    client.on('track-ended', (id, track) => this.emit('track-ended', id, track))
+    client.on('unpublished', () => {
+      this.#sending = null
+      this.emit('sending', false)
+    })
+    client.on('close', (err) => {
+      if (this.#client === client) this.#fail(err?.message ?? 'relay closed')
+    })
+    client
+      .connect(this.opts.url, this.ctx.roomId, this.ctx.identity)
+      .then(async () => {
+        this.#sync = attachSync(this.ctx.doc, this.ctx.awareness, client.link, { acceptUpdate: this.ctx.acceptUpdate, stats: this.ctx.syncStats })
+        await client.subscribe()
+        if (this.#client !== client) return
+        this.#set('ready')
+        this.#publish()
+      })
+      .catch((err: Error) => {
+        if (this.#client === client) this.#fail(err.message)
+      })
+  }
+
+  /** What to publish while ready: the local track when speaking, else null. */
+  setSending(local: Local | null): void {
+    this.#want = local
+    this.#publish()
+  }
+
+  /** Leaves the relay (back to idle). */
+  stop(): void {
+    this.#teardown()
+    if (this.#state !== 'failed') this.#set('idle')
+  }
+
+  destroy(): void {
+    this.#teardown()
+    this.#timers.clearTimeout(this.#retry)
+    this.removeAllListeners()
+  }
+
+  #publish(): void {
+    this.#publishing = this.#publishing.then(async () => {
+      const client = this.#client
+      if (!client || this.#state !== 'ready' || this.#sending === this.#want) return
+      if (this.#sending) {
+        client.unpublish()
+        this.#sending = null
+        this.emit('sending', false)
+      }
+      if (!this.#want) return
+      const want = this.#want
+      try {
+        await client.publish(want.track, want.stream)
+        this.#sending = want
+        this.emit('sending', true)
+      } catch {
+        // Refused (the relay's copy of the log does not show us on stage yet) or the
+        // relay went away: the next state change or plan retries.
+      }
+    })
+  }
+
+  #teardown(): void {
+    this.#sync?.()
+    this.#sync = null
+    const client = this.#client
+    this.#client = null
+    this.#sending = null
+    client?.destroy()
+  }
+
+  #fail(reason: string): void {
+    this.#teardown()
+    this.#set('failed', reason)
+    this.#timers.clearTimeout(this.#retry)
+    this.#retry = this.#timers.setTimeout(() => this.#set('idle'), this.opts.retryMs ?? 10_000)
+  }
+
+  #set(state: RelayState, reason?: string): void {
+    this.#state = state
+    this.emit('state', state, reason)
+  }
+}
