@@ -16,8 +16,18 @@ import { DEFAULT_LIMITS } from '../src/net/topology.ts'
 const DEFAULT_KEY = join(homedir(), '.stoop', 'identity.key')
 
 const USAGE = `Usage:
-  stoop relay [--port 8787] [--host 127.0.0.1] [--log-level info]
-      Serves the app, WebSocket signalling (/signal), /healthz and /metrics.
+  stoop relay [options]
+      Serves the app, WebSocket signalling (/signal), the audio relay (/relay),
+      /healthz and /metrics. Every option also reads an environment variable.
+      --port N             HTTP port (STOOP_PORT, default 8787)
+      --host ADDR          listen address (STOOP_HOST, default 127.0.0.1; 0.0.0.0 for all)
+      --data DIR           keep room logs here across restarts (STOOP_DATA)
+      --max-rooms N        rooms served at once (STOOP_MAX_ROOMS, default 100)
+      --max-listeners N    listeners per room (STOOP_MAX_LISTENERS, default 500)
+      --public-url URL     the address clients reach this relay at (STOOP_PUBLIC_URL),
+                           when behind a proxy that rewrites Host
+      --udp-ports MIN-MAX  UDP port range for relayed audio (STOOP_UDP_PORTS)
+      --log-level LEVEL    debug|info|warn|error (STOOP_LOG_LEVEL, default info)
   stoop room create --title T [--topic T] [--key FILE] [--origin URL]
       Creates a room owned by the key in FILE (default ${DEFAULT_KEY}, created
       with mode 0600 if missing) and prints its moderator and listener links.
@@ -81,16 +91,51 @@ async function relay(args: string[]): Promise<number> {
     options: {
       port: { type: 'string', default: process.env.STOOP_PORT ?? '8787' },
       host: { type: 'string', default: process.env.STOOP_HOST ?? '127.0.0.1' },
+      data: { type: 'string', default: process.env.STOOP_DATA },
+      'max-rooms': { type: 'string', default: process.env.STOOP_MAX_ROOMS ?? '100' },
+      'max-listeners': { type: 'string', default: process.env.STOOP_MAX_LISTENERS ?? '500' },
+      'public-url': { type: 'string', default: process.env.STOOP_PUBLIC_URL },
+      'udp-ports': { type: 'string', default: process.env.STOOP_UDP_PORTS },
       'log-level': { type: 'string', default: process.env.STOOP_LOG_LEVEL ?? 'info' },
     },
   })
-  const log = createLogger(values['log-level'] as Level)
-  const relay = await startRelay({ port: Number(values.port), host: values.host!, log })
+  const level = values['log-level'] as Level
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new PeerFailure('bad-option', `--log-level must be debug, info, warn or error, got "${level}"`)
+  const port = positiveInt('--port', values.port!, 0)
+  const ports = values['udp-ports'] === undefined ? undefined : /^(\d+)-(\d+)$/.exec(values['udp-ports'])
+  if (ports === null || (ports && Number(ports[1]) > Number(ports[2]))) throw new PeerFailure('bad-option', `--udp-ports expects MIN-MAX, got "${values['udp-ports']}"`)
+  let publicHost: string | undefined
+  if (values['public-url']) {
+    try {
+      publicHost = new URL(values['public-url']).host
+    } catch {
+      throw new PeerFailure('bad-option', `--public-url is not a URL: "${values['public-url']}"`)
+    }
+  }
+  const log = createLogger(level)
+  const relay = await startRelay({
+    port,
+    host: values.host!,
+    log,
+    ...(values.data ? { data: values.data } : {}),
+    rooms: {
+      maxRooms: positiveInt('--max-rooms', values['max-rooms']!),
+      maxListeners: positiveInt('--max-listeners', values['max-listeners']!),
+      ...(publicHost ? { publicHost } : {}),
+      ...(ports ? { peerConfig: { icePortRange: [Number(ports[1]), Number(ports[2])] as [number, number] } } : {}),
+    },
+  })
   process.stdout.write(`Stoop is running at ${relay.url}\n`)
   await untilSignal()
   log.info('shutting down')
   await relay.close()
   return 0
+}
+
+function positiveInt(flag: string, value: string, min = 1): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min) throw new PeerFailure('bad-option', `${flag} must be a whole number >= ${min}, got "${value}"`)
+  return n
 }
 
 function parseSpeak(value: string | undefined): SpeakSource | undefined {
