@@ -15,12 +15,20 @@ import { precheckLink } from './app/link-precheck.ts'
 import './ui/global.css'
 
 const online = browserOnline()
+/** Device-local debug settings (localStorage), e.g. `stoop.ice = loopback` keeps WebRTC on 127.0.0.1. */
+function setting(key: string): string | null {
+  try {
+    return localStorage.getItem(key)
+  } catch {
+    return null // storage disabled: defaults
+  }
+}
 /** The app once its chunk has loaded (parseLink must answer synchronously). */
 let ready: BrowserApp | null = null
 let loaded: ReturnType<typeof loadApp> | null = null
 function loadApp() {
   return import('./app/browser-app.ts').then(({ createBrowserApp, signalUrlFor }) =>
-    (ready = createBrowserApp({ origin: location.origin, signalUrl: signalUrlFor(location), online })),
+    (ready = createBrowserApp({ origin: location.origin, signalUrl: signalUrlFor(location), online, loopbackOnly: setting('stoop.ice') === 'loopback' })),
   )
 }
 const app = (): ReturnType<typeof loadApp> =>

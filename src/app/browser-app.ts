@@ -26,6 +26,8 @@ export interface BrowserAppOptions {
   signalUrl: string
   online: { get(): boolean; subscribe(fn: () => void): () => void }
   now?: () => number
+  /** Use only loopback ICE candidates (single-machine tests and demos). */
+  loopbackOnly?: boolean
 }
 
 export interface BrowserApp {
@@ -120,6 +122,7 @@ export function createBrowserApp(opts: BrowserAppOptions): BrowserApp {
         recent,
         online: opts.online,
         now,
+        ...(opts.loopbackOnly ? { loopbackOnly: true } : {}),
         onleave: (s) => {
           if (current === s) current = null
         },

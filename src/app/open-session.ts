@@ -11,6 +11,7 @@ import { IndexeddbPersistence } from 'y-indexeddb'
 import { keyId, toBase64url } from '../identity/index.ts'
 import { deriveDiscoveryKey } from '../room/index.ts'
 import { deriveSignalKey } from '../net/room-crypto.ts'
+import { isLoopbackCandidate } from '../net/peer.ts'
 import { SignalClient } from '../net/signal-client.ts'
 import { WsBus } from '../net/ws-bus.ts'
 import { RoomClient } from './room-client.ts'
@@ -36,7 +37,16 @@ export async function openRoomSession(env: SessionEnv): Promise<BrowserRoomSessi
   const selfId = keyId(env.identity.publicKey)
   const signal = new SignalClient({ url: env.signalUrl, WebSocket: env.WebSocket, backoff: { maxMs: RECONNECT_MAX_MS } })
   const bus = new WsBus({ client: signal, topic: toBase64url(deriveDiscoveryKey(env.invite.roomId)), key, selfId })
-  const client = new RoomClient({ invite: env.invite, identity: env.identity, bus, wrtc: env.wrtc, doc, name: profile.name, ...(env.now ? { now: env.now } : {}) })
+  const client = new RoomClient({
+    invite: env.invite,
+    identity: env.identity,
+    bus,
+    wrtc: env.wrtc,
+    doc,
+    name: profile.name,
+    ...(env.now ? { now: env.now } : {}),
+    ...(env.loopbackOnly ? { mesh: { peer: { acceptCandidate: isLoopbackCandidate } } } : {}),
+  })
   const session = new BrowserRoomSession(env, {
     doc,
     persistence,

@@ -54,6 +54,8 @@ export interface SessionEnv {
   now?: () => number
   /** Called once when the session is left. */
   onleave?: (session: BrowserRoomSession) => void
+  /** Use only loopback ICE candidates (single-machine tests and demos). */
+  loopbackOnly?: boolean
 }
 
 export type SessionError = Error & { code: RoomProblem['code'] }

@@ -73,9 +73,9 @@ function beeps(freq: number, seconds: number): Int16Array {
 }
 
 /**
- * Chromium whose fake microphone plays `wav`. Local IPs are not hidden behind
- * mDNS names (nothing resolves them here), and loopback candidates are allowed
- * so peers on this machine connect without any other interface.
+ * Chromium whose fake microphone plays `wav`. Loopback candidates are gathered
+ * (the app keeps to them, see newAppPage) and not hidden behind mDNS names,
+ * which nothing here resolves.
  */
 export function launchWithMic(wav: string): Promise<Browser> {
   return launchChromium([
@@ -93,6 +93,17 @@ export interface AppPage {
 
 export async function newAppPage(browser: Browser, label: string): Promise<AppPage> {
   const context = await browser.newContext({ viewport: VIEWPORT })
+  // WebRTC stays on 127.0.0.1 (see src/main.ts): tests never contact another address.
+  await context.addInitScript(() => {
+    localStorage.setItem('stoop.ice', 'loopback')
+    // Record every remote candidate handed to WebRTC, so tests can check they were all loopback.
+    const seen: string[] = ((window as unknown as { __candidates: string[] }).__candidates = [])
+    const add = RTCPeerConnection.prototype.addIceCandidate as (this: RTCPeerConnection, c?: RTCIceCandidateInit) => Promise<void>
+    RTCPeerConnection.prototype.addIceCandidate = function (this: RTCPeerConnection, c?: RTCIceCandidateInit | null) {
+      if (c?.candidate) seen.push(c.candidate)
+      return add.call(this, c ?? undefined)
+    } as typeof RTCPeerConnection.prototype.addIceCandidate
+  })
   const page = await context.newPage()
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`))
@@ -140,6 +151,11 @@ export async function withDumps(pages: Record<string, AppPage>, body: () => Prom
     for (const [label, p] of Object.entries(pages)) console.error(await debugDump(p, label))
     throw err
   }
+}
+
+/** Remote ICE candidates the page gave to WebRTC (recorded by newAppPage). */
+export function addedCandidates(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { __candidates?: string[] }).__candidates ?? [])
 }
 
 export function section(page: Page, name: RegExp | string) {

@@ -13,7 +13,7 @@ import type { Browser } from 'playwright-core'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
 import { startHeadlessPeer, type HeadlessPeer } from '../../relay/peer.ts'
-import { buildApp, fakeMics, withDumps, hears, inviteLink, launchWithMic, newAppPage, section, setName, shot, SLOW, tile, type AppPage, type FakeMics } from './app-helpers.ts'
+import { addedCandidates, buildApp, fakeMics, withDumps, hears, inviteLink, launchWithMic, newAppPage, section, setName, shot, SLOW, tile, type AppPage, type FakeMics } from './app-helpers.ts'
 
 let relay: Relay
 let quiet: Browser
@@ -73,7 +73,7 @@ async function scenario(a: AppPage, b: AppPage, c: AppPage): Promise<void> {
   await shot(b.page, 'room-03-listener.png')
 
   // A headless peer joins with the speaker pass and speaks 440 Hz: everyone hears it, and nothing at 1 kHz.
-  bot = await startHeadlessPeer({ link: speakerLink, name: 'Tone bot', speak: { kind: 'tone', freq: 440 } })
+  bot = await startHeadlessPeer({ link: speakerLink, name: 'Tone bot', speak: { kind: 'tone', freq: 440 }, loopbackOnly: true })
   bot.done.catch((err: Error) => console.error('headless peer failed', err))
   for (const p of [a, b, c]) await expect.poll(() => tile(p.page, 'Stage', 'Tone bot').count(), SLOW).toBe(1)
   for (const p of [a, b, c]) {
@@ -127,5 +127,11 @@ async function scenario(a: AppPage, b: AppPage, c: AppPage): Promise<void> {
   await expect.poll(() => panel.textContent(), SLOW).toMatch(/direct · \d+ ms/)
   await shot(a.page, 'room-10-connection.png')
 
+  // Only loopback candidates ever reached WebRTC in A and B (C's page is gone).
+  for (const p of [a, b]) {
+    const candidates = await addedCandidates(p.page)
+    expect(candidates.length).toBeGreaterThan(0)
+    expect(candidates.filter((c) => !/ (127\.0\.0\.1|::1) \d+ typ host/.test(c))).toEqual([])
+  }
   expect([...a.errors, ...b.errors, ...c.errors]).toEqual([])
 }
