@@ -5,7 +5,9 @@
  * auth, room doc replica, speaker validation, werift forwarder); N listeners
  * subscribe; N rises step by step until packet loss > 1% or the latency the
  * load adds (p95 minus the first step's median) > 20 ms, or the time budget
- * (BENCH_RELAY_BUDGET_S, default 200 s) runs out. Then the wrtc-vs-werift
+ * (BENCH_RELAY_BUDGET_S, default 200 s) runs out. A breach is measured a second
+ * time before it counts (the box may be shared); BENCH_RELAY_MAX_LOSS and
+ * BENCH_RELAY_MAX_ADDED_MS change the limits. Then the wrtc-vs-werift
  * comparison from relay-forwarding.ts runs once (BENCH_RELAY_COMPARE_N,
  * default 20 listeners; 0 skips it) for the ratio.
  *
@@ -509,6 +511,10 @@ export async function run(): Promise<RelayBenchReport> {
   const warmupS = Number(process.env.BENCH_WARMUP_S ?? 3)
   const measureS = Number(process.env.BENCH_MEASURE_S ?? 8)
   const compareN = Number(process.env.BENCH_RELAY_COMPARE_N ?? 20)
+  // Limits of the ramp (the issue's: 1% loss, 20 ms added p95). On a shared box the latency
+  // limit measures the neighbours; BENCH_RELAY_MAX_ADDED_MS=Infinity ramps on loss alone.
+  const maxLoss = Number(process.env.BENCH_RELAY_MAX_LOSS ?? 1)
+  const maxAddedMs = Number(process.env.BENCH_RELAY_MAX_ADDED_MS ?? 20)
   const started = performance.now()
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
 
@@ -548,18 +554,26 @@ export async function run(): Promise<RelayBenchReport> {
         c.send({ t: 'listeners', url, roomId, n: share })
         return p
       })
-      const added = await Promise.all(adds)
+      let added: Array<{ failed: number; retries: number; total?: number }>
+      try {
+        added = await Promise.all(adds)
+      } catch (err) {
+        // Joins stalled (the relay or the clients starved of CPU): the ramp ends here.
+        stoppedBy = `listeners could not join at N=${n}: ${(err as Error).message}`
+        break
+      }
       // Each child reports its running totals.
       for (let i = 0; i < procs; i++) {
         const a = added[i]!
-        if ('total' in a) childTotals[i] = { failed: a.failed, retries: a.retries }
+        if (a.total !== undefined) childTotals[i] = { failed: a.failed, retries: a.retries }
       }
       const failed = childTotals.reduce((s, a) => s + a.failed, 0)
       joinRetries = childTotals.reduce((s, a) => s + a.retries, 0)
       have = n
       await sleep(warmupS * 1000)
       let step = await measure(n, failed)
-      const breach = (st: RelayStep) => (st.lossPct > 1 ? `loss ${st.lossPct}% > 1%` : st.addedP95Ms > 20 ? `added latency p95 ${st.addedP95Ms} ms > 20 ms` : null)
+      const breach = (st: RelayStep) =>
+        st.lossPct > maxLoss ? `loss ${st.lossPct}% > ${maxLoss}%` : st.addedP95Ms > maxAddedMs ? `added latency p95 ${st.addedP95Ms} ms > ${maxAddedMs} ms` : null
       if (breach(step)) {
         // The box is shared: a breach must hold for a second window before it counts.
         console.error(`relay bench: N=${n} breached (${breach(step)}); measuring again`)
@@ -640,7 +654,7 @@ export async function run(): Promise<RelayBenchReport> {
     comparison = await forwarding({ listeners: [compareN], warmupS: 2, measureS: 6 })
   }
 
-  const ok = steps.filter((s) => s.lossPct <= 1 && s.addedP95Ms <= 20)
+  const ok = steps.filter((s) => s.lossPct <= maxLoss && s.addedP95Ms <= maxAddedMs)
   const best = ok.at(-1)
   const last = steps.at(-1)
   console.log(
@@ -670,11 +684,15 @@ export async function run(): Promise<RelayBenchReport> {
   )
   console.log(`stopped by: ${stoppedBy}`)
   const summary: Record<string, number | string> = {
+    limits: `loss <= ${maxLoss}%, added p95 <= ${maxAddedMs} ms`,
+    stoppedBy,
     maxListenersWithinLimits: best?.listeners ?? 0,
     maxStreamsWithinLimits: best?.streams ?? 0,
     cpuPerStreamPct: last?.cpuPerStreamPct ?? NaN,
     streamsPerCore: last?.streamsPerCore ?? NaN,
     shareOf1000StreamsPerCore: last ? round(last.streamsPerCore / 1000, 2) : NaN,
+    /** Forwarding rate per core of relay CPU at the best step within limits (50 packets/s per stream). */
+    streamsPerCoreByPackets: best ? Math.round(best.packetsOutPerCoreS / (1000 / PACKET_MS)) : NaN,
     packetsOutPerCoreS: last?.packetsOutPerCoreS ?? NaN,
     host: `${os.cpus().length} cpus, ${os.cpus()[0]?.model ?? '?'}`,
   }
