@@ -11,7 +11,8 @@ import { IndexeddbPersistence } from 'y-indexeddb'
 import { keyId, toBase64url } from '../identity/index.ts'
 import { deriveDiscoveryKey } from '../room/index.ts'
 import { deriveSignalKey } from '../net/room-crypto.ts'
-import { isLoopbackCandidate } from '../net/peer.ts'
+import { isLoopbackCandidate, loopbackSdp } from '../net/peer.ts'
+import type { RelayWebSocketClass } from '../net/relay-client.ts'
 import { SignalClient } from '../net/signal-client.ts'
 import { WsBus } from '../net/ws-bus.ts'
 import { RoomClient } from './room-client.ts'
@@ -46,6 +47,12 @@ export async function openRoomSession(env: SessionEnv): Promise<BrowserRoomSessi
     name: profile.name,
     ...(env.now ? { now: env.now } : {}),
     ...(env.loopbackOnly ? { mesh: { peer: { acceptCandidate: isLoopbackCandidate } } } : {}),
+    // The relay that served the page also forwards audio past mesh size.
+    relay: {
+      url: env.signalUrl.replace(/\/signal$/, '/relay'),
+      WebSocket: env.WebSocket as unknown as RelayWebSocketClass,
+      ...(env.loopbackOnly ? { client: { sdpFilter: loopbackSdp } } : {}),
+    },
   })
   const session = new BrowserRoomSession(env, {
     doc,

@@ -15,10 +15,11 @@
  *   `resume()` must be called from a user gesture.
  * - `close()` is idempotent and releases every node, element and the context.
  */
+import type { Via } from './room-client.ts'
 
 export interface PlaybackOptions {
-  /** Whether audio from this participant may be played now. */
-  allowed: (id: string) => boolean
+  /** Whether audio from this participant, arriving over this path, may be played now. */
+  allowed: (id: string, via: Via) => boolean
   /** Called when `blocked` changes. */
   onchange: () => void
   AudioContext?: typeof AudioContext
@@ -27,6 +28,7 @@ export interface PlaybackOptions {
 
 interface Source {
   from: string
+  via: Via
   el: HTMLAudioElement
   node: MediaStreamAudioSourceNode
   gain: GainNode
@@ -89,7 +91,7 @@ export class Playback {
     for (const s of this.#sources.values()) if (s.el.paused) this.#play(s.el)
   }
 
-  add(from: string, track: MediaStreamTrack): void {
+  add(from: string, track: MediaStreamTrack, via: Via): void {
     if (this.#closed || this.#sources.has(track)) return
     const stream = new MediaStream([track])
     const el = this.#doc.createElement('audio')
@@ -99,13 +101,13 @@ export class Playback {
     this.#play(el)
     const node = this.ctx.createMediaStreamSource(stream)
     const gain = this.ctx.createGain()
-    gain.gain.value = this.#gainFor(from)
+    gain.gain.value = this.#gainFor(from, via)
     const meter = this.ctx.createAnalyser()
     meter.fftSize = METER_FFT
     node.connect(gain)
     gain.connect(this.#master)
     node.connect(meter)
-    this.#sources.set(track, { from, el, node, gain, meter })
+    this.#sources.set(track, { from, via, el, node, gain, meter })
   }
 
   remove(track: MediaStreamTrack): void {
@@ -130,14 +132,14 @@ export class Playback {
   /** Re-applies volumes and the may-play gate to every source. */
   refresh(): void {
     const t = this.ctx.currentTime
-    for (const s of this.#sources.values()) s.gain.gain.setTargetAtTime(this.#gainFor(s.from), t, 0.02)
+    for (const s of this.#sources.values()) s.gain.gain.setTargetAtTime(this.#gainFor(s.from, s.via), t, 0.02)
   }
 
   /** Speaking level (0..1) per participant whose audio may be played now. */
   levels(): Map<string, number> {
     const out = new Map<string, number>()
     for (const s of this.#sources.values()) {
-      if (!this.#opts.allowed(s.from)) continue
+      if (!this.#opts.allowed(s.from, s.via)) continue
       const level = levelFromRms(analyserRms(s.meter, this.#meterBuf))
       out.set(s.from, Math.max(out.get(s.from) ?? 0, level))
     }
@@ -167,10 +169,11 @@ export class Playback {
   }
 
   /** What is wired now, for the debug hook: one row per remote track. */
-  describe(): Array<{ from: string; allowed: boolean; gain: number; track: string; muted: boolean; level: number }> {
+  describe(): Array<{ from: string; via: Via; allowed: boolean; gain: number; track: string; muted: boolean; level: number }> {
     return [...this.#sources].map(([track, s]) => ({
       from: s.from,
-      allowed: this.#opts.allowed(s.from),
+      via: s.via,
+      allowed: this.#opts.allowed(s.from, s.via),
       gain: s.gain.gain.value,
       track: track.readyState,
       muted: track.muted,
@@ -186,8 +189,8 @@ export class Playback {
     this.ctx.close().catch(() => this.failures.close++)
   }
 
-  #gainFor(id: string): number {
-    return this.#opts.allowed(id) ? (this.#volumes.get(id) ?? 1) : 0
+  #gainFor(id: string, via: Via): number {
+    return this.#opts.allowed(id, via) ? (this.#volumes.get(id) ?? 1) : 0
   }
 
   #play(el: HTMLAudioElement): void {

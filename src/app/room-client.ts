@@ -58,6 +58,8 @@ export interface RoomClientEvents {
   'track-ended': (id: string, track: MediaStreamTrack, via: Via) => void
   /** The path audio is played from changed, or the relay's state did. */
   route: (via: Via, relay: RelayState) => void
+  /** `mayPlay` answers may have changed (after every re-plan): re-apply playback gates. */
+  playable: () => void
   error: (err: Error & { code?: string }) => void
 }
 
@@ -213,6 +215,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
    */
   async join(): Promise<void> {
     const { invite } = this.opts
+    await this.replica.whenSettled() // entries restored from storage count before we seed
     if (invite.genesis && !this.replica.state.exists) {
       const log = logOf(this.doc)
       this.doc.transact(() => log.push([invite.genesis!]))
@@ -249,6 +252,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#plan = plan
     this.#route(plan, () => planTopology({ ...input, relayAvailable: false, current: 'mesh' }, this.#limits))
     if (changed) this.emit('plan', plan)
+    this.emit('playable')
   }
 
   /**

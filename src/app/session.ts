@@ -120,12 +120,12 @@ export class BrowserRoomSession implements RoomSession {
     this.client = parts.client
     const client = parts.client
     client.awareness.setLocalStateField('id', client.selfId)
-    this.playback = new Playback({ allowed: (id) => client.mayPlay(id), onchange: () => this.#dirty() })
+    this.playback = new Playback({ allowed: (id, via) => client.mayPlay(id, via), onchange: () => this.#dirty() })
     this.#mic = new Microphone({
       capture: new Capture(env.media, this.playback.ctx),
       onStage: () => this.#onStage(),
       signedMuted: () => client.state.profiles.get(client.selfId)?.muted ?? false,
-      send: (local) => client.mesh.setLocalAudio(local),
+      send: (local) => client.setLocalAudio(local),
       onchange: () => this.#dirty(),
       ...(parts.microphoneId ? { deviceId: parts.microphoneId } : {}),
     })
@@ -134,13 +134,12 @@ export class BrowserRoomSession implements RoomSession {
     const mesh = client.mesh
     this.#offs.push(
       client.on('state', () => this.#onState()),
-      client.on('plan', () => {
-        this.playback.refresh()
-        this.#dirty()
-      }),
+      client.on('plan', () => this.#dirty()),
+      client.on('playable', () => this.playback.refresh()),
+      client.on('route', () => this.#dirty()),
       client.on('error', (err) => this.#count(`client:${err.code ?? 'error'}`)),
-      mesh.on('track', (from, track) => this.playback.add(from, track)),
-      mesh.on('track-ended', (_from, track) => this.playback.remove(track)),
+      client.on('track', (from, track, _stream, via) => this.playback.add(from, track, via)),
+      client.on('track-ended', (_from, track) => this.playback.remove(track)),
       mesh.on('peer-connected', () => {
         this.#verifySecret()
         this.#dirty()
@@ -432,8 +431,9 @@ export class BrowserRoomSession implements RoomSession {
     if (this.#offline()) return { mode: 'offline' }
     const plan = this.client.plan
     if (plan.mode === 'full') return { mode: 'mesh', ...(plan.reason ? { reason: plan.reason } : {}) }
+    if (this.client.via === 'relay') return { mode: 'relay' }
     if (!this.#p.signal.connected && this.client.mesh.connected.length === 0) return { mode: 'connecting' }
-    return { mode: plan.mode === 'relay' ? 'relay' : 'mesh' }
+    return { mode: 'mesh' }
   }
 
   #problem(): RoomProblem | undefined {
