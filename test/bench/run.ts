@@ -3,18 +3,18 @@
  * (each exports `run(): Promise<BenchReport>`), writes bench/results/<name>.json
  * and prints a short table. Without a name it lists the benches.
  */
-import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { casesTable, environment, type BenchReport } from './stats.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..')
-const NOT_BENCHES = new Set(['run', 'stats', 'room-fixture'])
-
+/** A bench is a module here that exports `run()`; the others are its helpers. Read, not imported: importing loads wrtc. */
 async function available(): Promise<string[]> {
-  const files = await readdir(here)
-  return files.filter((f) => f.endsWith('.ts') && !NOT_BENCHES.has(f.slice(0, -3))).map((f) => f.slice(0, -3)).sort()
+  const files = (await readdir(here)).filter((f) => f.endsWith('.ts') && f !== 'run.ts')
+  const benches = await Promise.all(files.map(async (f) => (/^export (async )?function run\(/m.test(await readFile(join(here, f), 'utf8')) ? f.slice(0, -3) : null)))
+  return benches.filter((n): n is string => n !== null).sort()
 }
 
 async function main(): Promise<number> {
