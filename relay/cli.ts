@@ -27,6 +27,9 @@ const USAGE = `Usage:
       --public-url URL     the address clients reach this relay at (STOOP_PUBLIC_URL),
                            when behind a proxy that rewrites Host
       --udp-ports MIN-MAX  UDP port range for relayed audio (STOOP_UDP_PORTS)
+      --swarm              find the other relays serving the same rooms on hyperswarm
+                           and cascade with them (STOOP_SWARM=1; needs --bootstrap)
+      --bootstrap H:P,...  hyperswarm bootstrap nodes (STOOP_BOOTSTRAP)
       --log-level LEVEL    debug|info|warn|error (STOOP_LOG_LEVEL, default info)
   stoop room create --title T [--topic T] [--key FILE] [--origin URL]
       Creates a room owned by the key in FILE (default ${DEFAULT_KEY}, created
@@ -43,7 +46,8 @@ const USAGE = `Usage:
       --duration SECONDS   leave after this long
       --key FILE           identity key file (default: a fresh key each run)
       --ice-loopback       only use 127.0.0.1/::1 ICE candidates (single-machine use)
-      --relay URL          relay (SFU) for rooms past mesh size (default: the link's host, /relay)
+      --relay URL          relay (SFU) for rooms past mesh size (default: the link's host, /relay);
+                           repeat it or separate URLs by commas: the next is used when one fails
       --no-relay           never use a relay
       --mesh-size N        largest room kept as a direct mesh (default ${DEFAULT_LIMITS.meshSize})
       --json               one JSON line per event on stdout
@@ -96,6 +100,8 @@ async function relay(args: string[]): Promise<number> {
       'max-listeners': { type: 'string', default: process.env.STOOP_MAX_LISTENERS ?? '500' },
       'public-url': { type: 'string', default: process.env.STOOP_PUBLIC_URL },
       'udp-ports': { type: 'string', default: process.env.STOOP_UDP_PORTS },
+      swarm: { type: 'boolean', default: process.env.STOOP_SWARM === '1' },
+      bootstrap: { type: 'string', default: process.env.STOOP_BOOTSTRAP },
       'log-level': { type: 'string', default: process.env.STOOP_LOG_LEVEL ?? 'info' },
     },
   })
@@ -112,11 +118,14 @@ async function relay(args: string[]): Promise<number> {
       throw new PeerFailure('bad-option', `--public-url is not a URL: "${values['public-url']}"`)
     }
   }
+  if (values.swarm && !values.bootstrap) throw new PeerFailure('bad-option', '--swarm needs --bootstrap host:port (the DHT bootstrap of your deployment)')
   const log = createLogger(level)
   const relay = await startRelay({
     port,
     host: values.host!,
     log,
+    ...(values.swarm ? { swarm: { bootstrap: parseBootstrap(values.bootstrap!) } } : {}),
+    ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     ...(values.data ? { data: values.data } : {}),
     rooms: {
       maxRooms: positiveInt('--max-rooms', values['max-rooms']!),
@@ -166,7 +175,7 @@ async function peer(args: string[]): Promise<number> {
       key: { type: 'string' },
       json: { type: 'boolean', default: false },
       'ice-loopback': { type: 'boolean', default: false },
-      relay: { type: 'string' },
+      relay: { type: 'string', multiple: true },
       'no-relay': { type: 'boolean', default: false },
       'mesh-size': { type: 'string' },
     },
@@ -196,7 +205,7 @@ async function peer(args: string[]): Promise<number> {
     speak: parseSpeak(values.speak),
     raiseHand: values['raise-hand'],
     loopbackOnly: values['ice-loopback'],
-    ...(values['no-relay'] ? { relay: false as const } : values.relay ? { relay: values.relay } : {}),
+    ...(values['no-relay'] ? { relay: false as const } : values.relay ? { relay: values.relay.flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean) } : {}),
     ...(meshSize ? { limits: { ...DEFAULT_LIMITS, meshSize, hardCap: Math.max(DEFAULT_LIMITS.hardCap, meshSize) } } : {}),
     onEvent: print,
   })

@@ -64,8 +64,9 @@ export interface HeadlessPeerOptions {
   /**
    * Relay (SFU) WebSocket URL used past mesh size. Default: the relay that
    * served the link (ws(s)://<link host>/relay) unless on hyperswarm; false: none.
+   * Several URLs (relays of the room that cascade): the next is used when one fails.
    */
-  relay?: string | false
+  relay?: string | readonly string[] | false
 }
 
 export type PeerEvent = { event: string; t: number } & Record<string, unknown>

@@ -13,6 +13,9 @@ import type { Logger } from './log.ts'
 import { createMetrics, METRICS_CONTENT_TYPE, type Metrics } from './metrics.ts'
 import { attachSignalling } from './signalling.ts'
 import { attachRelayRooms, type RelayRooms, type RelayRoomsOptions } from './rooms/endpoint.ts'
+import { Cascade } from './cascade/cascade.ts'
+import type { BootstrapNode } from './swarm.ts'
+import { generateIdentity, type Identity } from '../src/identity/index.ts'
 
 export interface RelayOptions {
   port: number
@@ -23,7 +26,16 @@ export interface RelayOptions {
   /** Persist room docs here (`--data DIR`). Without it they live in memory only. */
   data?: string
   /** Limits and media settings of the SFU endpoint (`/relay`). */
-  rooms?: Omit<RelayRoomsOptions, 'log' | 'metrics' | 'dataDir'>
+  rooms?: Omit<RelayRoomsOptions, 'log' | 'metrics' | 'dataDir' | 'onRoomOpened' | 'onRoomClosed'>
+  /**
+   * Find the other relays serving the same rooms on hyperswarm and cascade
+   * with them (relay/cascade/). Never the public DHT: bootstrap is required.
+   */
+  swarm?: { bootstrap: BootstrapNode[]; host?: string }
+  /** The relay's own key (cascade links authenticate with it). Default: a fresh one per start. */
+  identity?: Identity
+  /** This relay's public base URL (http(s)://host[:port]); default: the bound address. */
+  publicUrl?: string
 }
 
 export interface Relay {
@@ -34,6 +46,8 @@ export interface Relay {
   readonly server: Server
   /** http://host:port as actually bound (port 0 picks a free one). */
   readonly url: string
+  /** Relay discovery and cascade links, with `swarm`. */
+  readonly cascade: Cascade | null
   close(): Promise<void>
 }
 
@@ -56,7 +70,15 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     })
   })
   const signalling = attachSignalling(server, { path: '/signal', log: opts.log, metrics })
-  const rooms = attachRelayRooms(server, { ...opts.rooms, log: opts.log, metrics, ...(opts.data ? { dataDir: opts.data } : {}) })
+  let cascade: Cascade | null = null
+  const rooms = attachRelayRooms(server, {
+    ...opts.rooms,
+    log: opts.log,
+    metrics,
+    ...(opts.data ? { dataDir: opts.data } : {}),
+    onRoomOpened: (room) => cascade?.roomOpened(room),
+    onRoomClosed: (room) => cascade?.roomClosed(room),
+  })
   await new Promise<void>((ok, fail) => {
     server.once('error', fail)
     server.listen(opts.port, opts.host, () => ok())
@@ -65,12 +87,29 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host
   const url = `http://${host}:${port}`
   opts.log.info('relay listening', { url })
+  if (opts.swarm) {
+    const base = (opts.publicUrl ?? url).replace(/\/+$/, '')
+    cascade = new Cascade({
+      bootstrap: opts.swarm.bootstrap,
+      ...(opts.swarm.host ? { host: opts.swarm.host } : {}),
+      url: base.replace(/^http/, 'ws') + '/relay',
+      identity: opts.identity ?? (await generateIdentity()),
+      log: opts.log,
+      metrics,
+      ...(opts.rooms?.peerConfig ? { peerConfig: opts.rooms.peerConfig } : {}),
+      ...(opts.rooms?.sdpFilter ? { sdpFilter: opts.rooms.sdpFilter } : {}),
+    })
+  }
   return {
     server,
     url,
     metrics,
     rooms,
+    get cascade() {
+      return cascade
+    },
     close: async () => {
+      await cascade?.close()
       await rooms.close('shutdown')
       await signalling.close()
       await new Promise<void>((ok) => {

@@ -86,6 +86,10 @@ export interface RelayRoomsOptions {
   /** Applied to SDP the relay sends. */
   sdpFilter?: (sdp: string) => string
   now?: () => number
+  /** A room was loaded (cascade discovery joins its relay topic). */
+  onRoomOpened?: (room: RelayRoom) => void
+  /** A room was unloaded. */
+  onRoomClosed?: (room: RelayRoom) => void
 }
 
 export interface RelayRooms {
@@ -102,6 +106,7 @@ export interface RelayRooms {
 type Phase = 'hello' | 'auth' | 'joining' | 'open' | 'closed'
 
 interface Conn extends RoomPeer {
+  cascade: boolean
   ws: WebSocket
   phase: Phase
   key: string
@@ -239,6 +244,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
     try {
       const room = await load
       rooms.set(discovery, room)
+      opts.onRoomOpened?.(room)
       return room
     } finally {
       loading.delete(discovery)
@@ -259,6 +265,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
 
   async function unloadRoom(room: RelayRoom): Promise<void> {
     rooms.delete(room.discovery)
+    opts.onRoomClosed?.(room)
     const s = room.forwarderStats
     if (s) addForwarderStats(retired, { ...s, publishers: 0, subscribers: 0, streams: 0 })
     await store?.flushRoom(room.discovery)
@@ -378,6 +385,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
           return shut(conn, RelayCloseCode.Unauthenticated, 'bad-version')
         }
         conn.key = msg.key
+        conn.cascade = msg.cascade === true
         conn.discovery = msg.room
         conn.nonce = toBase64url(randomBytes(32))
         conn.phase = 'auth'
@@ -505,6 +513,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
     const host = opts.publicHost ?? String(req.headers.host ?? 'localhost').toLowerCase()
     const conn: Conn = {
       ws,
+      cascade: false,
       phase: 'hello',
       key: '',
       discovery: '',

@@ -31,13 +31,19 @@ import { RelayCloseCode, type RefuseReason, type RelayMessage } from '../../src/
 import { RoomReplica, roleOf, type Role, type RoomState } from '../../src/room/index.ts'
 import { Forwarder, type ForwarderStats } from '../sfu/forwarder.ts'
 import { SfuError } from '../sfu/errors.ts'
-import type { RTCPeerConnectionConfig } from 'werift'
+import type { RTCPeerConnectionConfig, RtpPacket } from 'werift'
 import type { Logger } from '../log.ts'
 import { checkRoomUpdate, type RoomGateReason } from './gate.ts'
 
 /** One authenticated participant connection, as the room sees it. */
 export interface RoomPeer {
   readonly key: string
+  /**
+   * Another relay's cascade link (hello with `cascade: true`): it may not
+   * publish, and it is forwarded this relay's local publishers only, never
+   * those that came from another relay, so cascades cannot loop.
+   */
+  readonly cascade?: boolean
   send(msg: RelayMessage): void
   close(code: number, reason: string): void
 }
@@ -92,6 +98,12 @@ export class RelayRoom {
   #offReplica: (() => void) | null = null
   #destroyed = false
   #publishing = new Set<string>()
+  /** Subscribers that are other relays' cascade links. */
+  #cascadeSubs = new Set<string>()
+  /** Publisher ids each cascade source (a link to another relay) carries. */
+  #offered = new Map<string, Set<string>>()
+  /** Remote publishers in the forwarder now (offered by a cascade source and speakers in our state). */
+  #remote = new Set<string>()
   readonly #opts: RelayRoomOptions
   readonly #now: () => number
 
@@ -116,6 +128,11 @@ export class RelayRoom {
 
   get replica(): RoomReplica | null {
     return this.#replica
+  }
+
+  /** Publishers forwarded from other relays now (cascade). */
+  get remotePublishers(): string[] {
+    return [...this.#remote]
   }
 
   /** Publishers forwarded now. */
@@ -169,6 +186,12 @@ export class RelayRoom {
     this.#syncs.set(peer, attachment)
   }
 
+  /** Stops the room sync with `peer` (a cascade link that is not a joined peer). */
+  detachSync(peer: RoomPeer): void {
+    this.#syncs.get(peer)?.()
+    this.#syncs.delete(peer)
+  }
+
   /** Removes `peer` (its socket closed): stops its sync, its publishing and its subscription. */
   async leave(peer: RoomPeer): Promise<void> {
     if (this.peers.get(peer.key) !== peer) return
@@ -177,8 +200,12 @@ export class RelayRoom {
     this.#syncs.delete(peer)
     const wasPublishing = this.#forwarder?.hasPublisher(peer.key) ?? false
     this.#publishing.delete(peer.key)
+    this.#cascadeSubs.delete(peer.key)
     await this.#forwarder?.removePeer(peer.key)
-    if (wasPublishing) this.#announcePublishers()
+    if (wasPublishing) {
+      this.#syncRemote()
+      this.#announcePublishers()
+    }
   }
 
   /** Whether `key` may publish, by the room state this relay holds. */
@@ -198,6 +225,7 @@ export class RelayRoom {
       this.#opts.events.rejectedPublish(reason)
       return { ok: false, reason, message }
     }
+    if (peer.cascade) return refuse('not-speaker', 'a cascade link does not publish')
     if (this.#publishing.has(peer.key)) return refuse('already-publishing', 'this key already publishes in this room')
     // Entries that arrived before the request may still be verifying.
     await this.#replica?.whenSettled()
@@ -208,6 +236,8 @@ export class RelayRoom {
     const fwd = this.#ensureForwarder()
     if (this.#publishing.size >= this.#opts.limits.maxPublishers) return refuse('room-full', `this relay forwards at most ${this.#opts.limits.maxPublishers} speakers per room`)
     this.#publishing.add(peer.key)
+    // The same speaker moved here from another relay: its local stream wins.
+    if (this.#remote.delete(peer.key)) await fwd.removePublisher(peer.key)
     let answer: string
     try {
       answer = (await fwd.addPublisher(peer.key, { type: 'offer', sdp })).sdp
@@ -235,6 +265,7 @@ export class RelayRoom {
   async unpublish(peer: RoomPeer): Promise<void> {
     if (!this.#publishing.delete(peer.key)) return
     await this.#forwarder?.removePublisher(peer.key)
+    this.#syncRemote()
     this.#announcePublishers()
   }
 
@@ -244,11 +275,13 @@ export class RelayRoom {
     if (fwd.hasSubscriber(peer.key)) return { ok: true }
     if (fwd.subscriberIds().length >= this.#opts.limits.maxListeners) return { ok: false, reason: 'room-full', message: `this relay serves at most ${this.#opts.limits.maxListeners} listeners per room` }
     fwd.addSubscriber(peer.key)
-    for (const pub of fwd.publisherIds()) if (pub !== peer.key) fwd.subscribe(peer.key, pub)
+    if (peer.cascade) this.#cascadeSubs.add(peer.key)
+    for (const pub of fwd.publisherIds()) if (pub !== peer.key && !(peer.cascade && this.#remote.has(pub))) fwd.subscribe(peer.key, pub)
     return { ok: true }
   }
 
   async unsubscribe(peer: RoomPeer): Promise<void> {
+    this.#cascadeSubs.delete(peer.key)
     await this.#forwarder?.removeSubscriber(peer.key)
   }
 
@@ -263,6 +296,24 @@ export class RelayRoom {
       if (err instanceof SfuError) return { ok: false, reason: 'bad-answer', message: err.message }
       throw err
     }
+  }
+
+  /**
+   * A cascade source (our link to another relay, named `source`) now carries
+   * `ids`. Those that are speakers in this relay's state are forwarded to our
+   * local subscribers (never to other relays' cascade links); the rest wait
+   * for our state to seat them.
+   */
+  setRemoteSource(source: string, ids: readonly string[]): void {
+    if (this.#destroyed) return
+    if (ids.length === 0) this.#offered.delete(source)
+    else this.#offered.set(source, new Set(ids))
+    this.#syncRemote()
+  }
+
+  /** One RTP packet of remote publisher `id` (payload untouched). */
+  injectRemote(id: string, rtp: RtpPacket): void {
+    if (this.#remote.has(id)) this.#forwarder?.injectRtp(id, rtp)
   }
 
   /** Closes everything. Idempotent. Peers are not told (the endpoint does that). */
@@ -314,6 +365,7 @@ export class RelayRoom {
       this.#recheck = setTimeout(() => this.#replica?.recompute(), Math.max(0, state.recheckAt - this.#now()) + 10)
       this.#recheck.unref()
     }
+    this.#syncRemote()
     const fwd = this.#forwarder
     if (!fwd) return
     let changed = false
@@ -330,8 +382,34 @@ export class RelayRoom {
     if (changed) this.#announcePublishers()
   }
 
+  /** Brings the forwarder's remote publishers in line with what sources offer and our state allows. */
+  #syncRemote(): void {
+    if (this.#destroyed) return
+    const want = new Set<string>()
+    for (const ids of this.#offered.values()) for (const id of ids) if (!this.#publishing.has(id) && this.mayPublish(id).ok) want.add(id)
+    let changed = false
+    for (const id of [...this.#remote]) {
+      if (want.has(id)) continue
+      this.#remote.delete(id)
+      changed = true
+      void this.#forwarder?.removePublisher(id)
+    }
+    const added = [...want].filter((id) => !this.#remote.has(id))
+    if (added.length > 0) {
+      const fwd = this.#ensureForwarder()
+      for (const id of added) {
+        if (fwd.hasPublisher(id)) continue
+        fwd.addRemotePublisher(id)
+        this.#remote.add(id)
+        changed = true
+        for (const sub of fwd.subscriberIds()) if (sub !== id && !this.#cascadeSubs.has(sub)) fwd.subscribe(sub, id)
+      }
+    }
+    if (changed) this.#announcePublishers()
+  }
+
   #announcePublishers(): void {
-    const ids = [...this.#publishing]
+    const ids = [...this.#publishing, ...this.#remote]
     for (const peer of this.peers.values()) peer.send({ type: 'publishers', ids })
   }
 

@@ -83,7 +83,8 @@ export interface ForwarderStats {
 
 interface Publisher {
   id: string
-  pc: RTCPeerConnection
+  /** null for a remote publisher (its RTP arrives through {@link Forwarder.injectRtp}). */
+  pc: RTCPeerConnection | null
   outputs: Set<Slot>
 }
 
@@ -185,6 +186,23 @@ export class Forwarder {
     }
   }
 
+  /**
+   * Registers a publisher whose packets come from elsewhere (a cascade link to
+   * another relay): no connection, the caller hands packets to {@link injectRtp}.
+   */
+  addRemotePublisher(id: string): void {
+    this.assertOpen()
+    checkId(id)
+    if (this.publishers.has(id)) throw new SfuError(SfuErrorCode.DUPLICATE_PEER, `publisher ${id}`)
+    this.publishers.set(id, { id, pc: null, outputs: new Set() })
+  }
+
+  /** Forwards one packet of remote publisher `id` (ignored if `id` is not a remote publisher). */
+  injectRtp(id: string, rtp: RtpPacket): void {
+    const pub = this.publishers.get(id)
+    if (pub && !pub.pc && !this.closed) this.forward(pub, rtp)
+  }
+
   /** Registers a subscriber. Its connection is offered on the first {@link subscribe}. */
   addSubscriber(id: string): void {
     this.assertOpen()
@@ -259,7 +277,7 @@ export class Forwarder {
       this.park(slot)
       if (!this.closed) this.negotiate(slot.subscriber)
     }
-    await pub.pc.close()
+    await pub.pc?.close()
   }
 
   /** Closes `id`'s subscribing connection. Idempotent. */

@@ -2,9 +2,15 @@
  * RelayPath: a participant's optional route through a relay (SFU), kept by
  * RoomClient next to its mesh. It connects on demand, syncs the room doc
  * through the relay (star), subscribes to every publisher, and publishes the
- * local track while this participant is a speaker. A failure marks the relay
- * unavailable for `retryMs`, so the topology falls back to the mesh and tries
- * the relay again later.
+ * local track while this participant is a speaker.
+ *
+ * `url` may list several relays of the room (cascaded relays forward each
+ * other's speakers, so any of them carries the whole room). When the relay in
+ * use fails, the path moves to the next one at once (`failingOver` is true
+ * meanwhile, so RoomClient keeps its plan instead of falling back to the
+ * mesh); only when every relay failed in a row is the path `failed`: the
+ * relay is unavailable for `retryMs`, the topology falls back to the mesh and
+ * the relays are tried again later, starting from the first.
  */
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
@@ -16,7 +22,8 @@ import { attachSync, type SyncAttachment, type SyncStats } from '../net/sync.ts'
 import { realTimers, type Timers } from '../net/timers.ts'
 
 export interface RelayPathOptions {
-  url: string
+  /** One relay's `/relay` WebSocket URL, or several (tried in order; see above). */
+  url: string | readonly string[]
   WebSocket: RelayWebSocketClass
   /** Extra RelayClient options (SDP filter, timeouts). */
   client?: Omit<RelayClientOptions, 'WebSocket' | 'wrtc'>
@@ -56,6 +63,12 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   #want: Local | null = null
   #publishing: Promise<void> = Promise.resolve()
   readonly #timers: Timers
+  readonly #urls: readonly string[]
+  /** Index of the relay in use (or tried next). */
+  #index = 0
+  /** Relays that failed in a row since the last one that became ready. */
+  #failures = 0
+  #failingOver = false
 
   constructor(
     readonly opts: RelayPathOptions,
@@ -63,6 +76,18 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   ) {
     super()
     this.#timers = opts.timers ?? realTimers
+    this.#urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url]
+    if (this.#urls.length === 0) throw Object.assign(new Error('RelayPath needs at least one relay URL'), { code: 'bad-option' })
+  }
+
+  /** The relay used (or being connected to) now. */
+  get url(): string {
+    return this.#urls[this.#index]!
+  }
+
+  /** Moving from a failed relay to the next one of the list. */
+  get failingOver(): boolean {
+    return this.#failingOver
   }
 
   get state(): RelayState {
@@ -93,11 +118,13 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
       if (this.#client === client) this.#fail(err?.message ?? 'relay closed')
     })
     client
-      .connect(this.opts.url, this.ctx.roomId, this.ctx.identity)
+      .connect(this.url, this.ctx.roomId, this.ctx.identity)
       .then(async () => {
         this.#sync = attachSync(this.ctx.doc, this.ctx.awareness, client.link, { acceptUpdate: this.ctx.acceptUpdate, stats: this.ctx.syncStats })
         await client.subscribe()
         if (this.#client !== client) return
+        this.#failures = 0
+        this.#failingOver = false
         this.#set('ready')
         this.#publish()
       })
@@ -157,6 +184,17 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
 
   #fail(reason: string): void {
     this.#teardown()
+    this.#failures++
+    this.#index = (this.#index + 1) % this.#urls.length
+    if (this.#failures < this.#urls.length) {
+      // Another relay of the room may still be up: go there now.
+      this.#failingOver = true
+      this.#state = 'idle'
+      this.start()
+      return
+    }
+    this.#failures = 0
+    this.#failingOver = false
     this.#set('failed', reason)
     this.#timers.clearTimeout(this.#retry)
     this.#retry = this.#timers.setTimeout(() => this.#set('idle'), this.opts.retryMs ?? 10_000)

@@ -278,6 +278,10 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       if (covered && this.#now() - this.#coveredSince! >= RELAY_LEAVE_MESH_MS) {
         via = 'relay'
         this.mesh.apply(plan)
+      } else if (relay.failingOver) {
+        // Moving to another relay of the room: it carries the same speakers (cascade); a
+        // mesh of the whole room meanwhile would cost more than the short gap.
+        this.mesh.apply(plan)
       } else {
         this.mesh.apply(meshPlan())
       }

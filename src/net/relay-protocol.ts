@@ -7,6 +7,8 @@
  * Binary frames carry the room's Yjs sync (sync.ts messages), after `welcome`.
  *
  *   client -> relay  {type:'hello', v:1, room, key}        room: discovery key (64 hex), key: participant id
+ *                    (+ cascade: true from another relay: it only subscribes, and
+ *                    gets only this relay's local publishers; see docs/relay.md)
  *   relay -> client  {type:'challenge', nonce, relay}       nonce: 32 random bytes (base64url); relay: the Host it was reached as
  *   client -> relay  {type:'auth', sig}                     Ed25519 over authMessage(room, nonce, relay)
  *   relay -> client  {type:'welcome', publishers}           authenticated; publishers the relay forwards in this room now
@@ -53,7 +55,7 @@ const B64URL = /^[A-Za-z0-9_-]+$/
 const HOST = /^[A-Za-z0-9.:[\]_-]{1,255}$/
 
 export type ClientMessage =
-  | { type: 'hello'; v: number; room: string; key: string }
+  | { type: 'hello'; v: number; room: string; key: string; cascade?: true }
   | { type: 'auth'; sig: string }
   | { type: 'publish'; sdp: string }
   | { type: 'unpublish' }
@@ -190,7 +192,8 @@ export function decodeClientMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BY
   switch (m.type) {
     case 'hello':
       if (typeof m.v !== 'number' || !isDiscoveryHex(m.room) || typeof m.key !== 'string' || !KEY_ID.test(m.key)) return { error: 'bad-field' }
-      return { type: 'hello', v: m.v, room: m.room, key: m.key }
+      if (m.cascade !== undefined && m.cascade !== true) return { error: 'bad-field' }
+      return { type: 'hello', v: m.v, room: m.room, key: m.key, ...(m.cascade === true ? { cascade: true as const } : {}) }
     case 'auth':
       return isB64(m.sig, 128) ? { type: 'auth', sig: m.sig } : { error: 'bad-field' }
     case 'publish':

@@ -207,7 +207,7 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
   }
 
   /** Opens the socket and authenticates `identity` for the room with `discoveryKey`. */
-  connect(url: string, discoveryKey: Uint8Array, identity: Identity): Promise<void> {
+  connect(url: string, discoveryKey: Uint8Array, identity: Identity, opts: { cascade?: boolean } = {}): Promise<void> {
     if (this.#destroyed) return Promise.reject(new RelayError(RELAY_ERRORS.DESTROYED, 'destroyed'))
     if (this.#ws) return Promise.reject(new RelayError(RELAY_ERRORS.BAD_STATE, 'connect() called twice'))
     const room = discoveryHex(discoveryKey)
@@ -225,7 +225,7 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
         reject(err)
         this.destroy(err)
       }
-      ws.onopen = () => this.#sendControl({ type: 'hello', v: RELAY_PROTOCOL_VERSION, room, key: keyId(identity.publicKey) })
+      ws.onopen = () => this.#sendControl({ type: 'hello', v: RELAY_PROTOCOL_VERSION, room, key: keyId(identity.publicKey), ...(opts.cascade ? { cascade: true as const } : {}) })
       ws.onerror = () => {
         if (!this.#welcomed) fail(new RelayError(RELAY_ERRORS.UNREACHABLE, `cannot reach the relay at ${url}`))
       }
