@@ -109,8 +109,10 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       return cascade
     },
     close: async () => {
-      await cascade?.close()
+      // Clients first (bye: they move to another relay now), then the swarm (its
+      // destroy waits for the DHT).
       await rooms.close('shutdown')
+      await cascade?.close()
       await signalling.close()
       await new Promise<void>((ok) => {
         server.closeAllConnections()

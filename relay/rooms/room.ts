@@ -82,6 +82,9 @@ export interface RelayRoomOptions {
   now?: () => number
 }
 
+/** How long a remote publisher whose relay went away keeps its place (see #lingering). */
+export const REMOTE_LINGER_MS = 4000
+
 export type PublishResult = { ok: true; sdp: string } | { ok: false; reason: RefuseReason; message: string }
 
 export class RelayRoom {
@@ -104,6 +107,10 @@ export class RelayRoom {
   #offered = new Map<string, Set<string>>()
   /** Remote publishers in the forwarder now (offered by a cascade source and speakers in our state). */
   #remote = new Set<string>()
+  /** Remote publishers whose source went away, kept (silent) until the time given, so a speaker
+   * moving here from that relay takes their place without renegotiating every listener. */
+  #lingering = new Map<string, number>()
+  #lingerTimer: NodeJS.Timeout | null = null
   readonly #opts: RelayRoomOptions
   readonly #now: () => number
 
@@ -236,13 +243,18 @@ export class RelayRoom {
     const fwd = this.#ensureForwarder()
     if (this.#publishing.size >= this.#opts.limits.maxPublishers) return refuse('room-full', `this relay forwards at most ${this.#opts.limits.maxPublishers} speakers per room`)
     this.#publishing.add(peer.key)
-    // The same speaker moved here from another relay: its local stream wins.
-    if (this.#remote.delete(peer.key)) await fwd.removePublisher(peer.key)
+    // The same speaker moved here from another relay: its local stream takes over
+    // the remote one's place (the forwarder adopts it, no renegotiation).
+    this.#remote.delete(peer.key)
+    this.#lingering.delete(peer.key)
     let answer: string
     try {
       answer = (await fwd.addPublisher(peer.key, { type: 'offer', sdp })).sdp
     } catch (err) {
       this.#publishing.delete(peer.key)
+      // An adopted remote entry left behind: drop it (the sources may offer it again).
+      await fwd.removePublisher(peer.key)
+      this.#syncRemote()
       if (err instanceof SfuError) return refuse('bad-offer', err.message)
       throw err
     }
@@ -306,8 +318,18 @@ export class RelayRoom {
    */
   setRemoteSource(source: string, ids: readonly string[]): void {
     if (this.#destroyed) return
+    const next = new Set(ids)
+    const until = this.#now() + REMOTE_LINGER_MS
+    for (const id of this.#offered.get(source) ?? []) if (!next.has(id) && this.#remote.has(id)) this.#lingering.set(id, until)
     if (ids.length === 0) this.#offered.delete(source)
-    else this.#offered.set(source, new Set(ids))
+    else this.#offered.set(source, next)
+    if (this.#lingering.size > 0 && !this.#lingerTimer) {
+      this.#lingerTimer = setTimeout(() => {
+        this.#lingerTimer = null
+        this.#syncRemote()
+      }, REMOTE_LINGER_MS + 10)
+      this.#lingerTimer.unref()
+    }
     this.#syncRemote()
   }
 
@@ -321,6 +343,7 @@ export class RelayRoom {
     if (this.#destroyed) return
     this.#destroyed = true
     if (this.#recheck) clearTimeout(this.#recheck)
+    if (this.#lingerTimer) clearTimeout(this.#lingerTimer)
     for (const detach of this.#syncs.values()) detach()
     this.#syncs.clear()
     this.peers.clear()
@@ -386,7 +409,11 @@ export class RelayRoom {
   #syncRemote(): void {
     if (this.#destroyed) return
     const want = new Set<string>()
-    for (const ids of this.#offered.values()) for (const id of ids) if (!this.#publishing.has(id) && this.mayPublish(id).ok) want.add(id)
+    const now = this.#now()
+    for (const [id, until] of this.#lingering) if (until <= now || this.#publishing.has(id)) this.#lingering.delete(id)
+    const offered = [...this.#lingering.keys()]
+    for (const ids of this.#offered.values()) offered.push(...ids)
+    for (const id of offered) if (!this.#publishing.has(id) && this.mayPublish(id).ok) want.add(id)
     let changed = false
     for (const id of [...this.#remote]) {
       if (want.has(id)) continue

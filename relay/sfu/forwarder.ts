@@ -150,18 +150,26 @@ export class Forwarder {
     this.config = { ...DEFAULT_PEER_CONFIG, ...opts.peerConfig }
   }
 
-  /** Accepts a publisher's offer (one audio section, Opus) and returns the answer. */
+  /**
+   * Accepts a publisher's offer (one audio section, Opus) and returns the answer.
+   * A remote publisher of the same id (a speaker that moved here from another
+   * relay) is adopted: its subscribers' slots are kept, so nobody renegotiates.
+   */
   async addPublisher(id: string, offer: SessionDescription): Promise<SessionDescription> {
     this.assertOpen()
     checkId(id)
-    if (this.publishers.has(id)) throw new SfuError(SfuErrorCode.DUPLICATE_PEER, `publisher ${id}`)
+    const existing = this.publishers.get(id)
+    if (existing?.pc) throw new SfuError(SfuErrorCode.DUPLICATE_PEER, `publisher ${id}`)
     checkDescription(offer, 'offer')
     const audioSections = offer.sdp.split(/\r?\nm=/).slice(1)
     if (audioSections.length !== 1 || !audioSections[0]!.startsWith('audio ')) {
       throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, 'expected exactly one audio section')
     }
     const pc = new RTCPeerConnection(this.config)
-    const pub: Publisher = { id, pc, outputs: new Set() }
+    const pub: Publisher = existing ?? { id, pc, outputs: new Set() }
+    pub.pc = pc
+    // A new source behind the same slots: sequence numbers and timestamps are rebased.
+    for (const slot of pub.outputs) slot.rebase = null
     this.publishers.set(id, pub)
     this.watchState(pc, id, 'publisher')
     pc.onTrack.subscribe((track) => {
@@ -179,7 +187,8 @@ export class Forwarder {
       if (!/^a=rtpmap:\d+ opus\/48000/im.test(sdp)) throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, 'offer has no Opus')
       return { type: 'answer', sdp }
     } catch (err) {
-      this.publishers.delete(id)
+      if (existing) pub.pc = null
+      else this.publishers.delete(id)
       await pc.close()
       if (err instanceof SfuError) throw err
       throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, String(err), { cause: err })

@@ -69,6 +69,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   /** Relays that failed in a row since the last one that became ready. */
   #failures = 0
   #failingOver = false
+  #resumed = false
 
   constructor(
     readonly opts: RelayPathOptions,
@@ -83,6 +84,14 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   /** The relay used (or being connected to) now. */
   get url(): string {
     return this.#urls[this.#index]!
+  }
+
+  /**
+   * Ready on a relay reached by failing over (no mesh copy of the room's audio
+   * exists to hand over from, so its tracks may play at once).
+   */
+  get resumed(): boolean {
+    return this.#resumed && this.#state === 'ready'
   }
 
   /** Moving from a failed relay to the next one of the list. */
@@ -124,6 +133,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
         await client.subscribe()
         if (this.#client !== client) return
         this.#failures = 0
+        this.#resumed = this.#failingOver
         this.#failingOver = false
         this.#set('ready')
         this.#publish()
@@ -141,6 +151,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
 
   /** Leaves the relay (back to idle). */
   stop(): void {
+    this.#resumed = false
     this.#teardown()
     if (this.#state !== 'failed') this.#set('idle')
   }

@@ -135,7 +135,9 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         })
       : null
     this.relay?.on('track', (id, track, stream) => {
-      this.#relayTracks.set(track, { id, since: this.#now() })
+      // No mesh copy to hand over from (after a failover, or the mesh was left already, e.g. a
+      // speaker moving between cascaded relays): play at once.
+      this.#relayTracks.set(track, { id, since: this.relay?.resumed || this.#via === 'relay' ? -Infinity : this.#now() })
       this.emit('track', id, track, stream, 'relay')
       this.replan()
       // Re-plan once the new track has had time to deliver audio (see RELAY_SETTLE_MS).
@@ -275,7 +277,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         this.#later(RELAY_LEAVE_MESH_MS)
       }
       // Others may still be playing our mesh copy until their relay copy settles: wait for them too.
-      if (covered && this.#now() - this.#coveredSince! >= RELAY_LEAVE_MESH_MS) {
+      if (covered && (relay.resumed || this.#now() - this.#coveredSince! >= RELAY_LEAVE_MESH_MS)) {
         via = 'relay'
         this.mesh.apply(plan)
       } else if (relay.failingOver) {

@@ -1,18 +1,18 @@
 /**
- * A child process holding a batch of headless listeners (so a test can run
+ * A child process holding a batch of headless peers (listeners, or speakers of a tone) (so a test can run
  * dozens of wrtc peers without one event loop mixing all their audio).
  * Driven over the fork IPC channel:
  *
- *   parent -> child  {type:'start', link, peers: [{name, relay: [url...]}], limits, freqs}
+ *   parent -> child  {type:'start', peers: [{name, link, relay: [url...], tone?}], limits, freqs}
  *   child -> parent  {type:'started', ids: {name: id}} | {type:'error', message}
- *   child -> parent  {type:'status', peers: [{name, url, via, hears: {freq: bool}, gap}]} every 250 ms
+ *   child -> parent  {type:'status', peers: [{name, url, state, via, hears: {freq: bool}, gap}]} every 250 ms
  *                    (gap: longest silent run in ms since the last 'mark')
  *   parent -> child  {type:'mark'} | {type:'stop'} (the child exits when stopped)
  */
 import type { TopologyLimits } from '../../../src/net/topology.ts'
 import { listeningPeer, longestGapMs, type Listening } from './room-peers.ts'
 
-type Start = { type: 'start'; link: string; peers: { name: string; relay: string[] }[]; limits: TopologyLimits; freqs: number[] }
+type Start = { type: 'start'; peers: { name: string; link: string; relay: string[]; tone?: number }[]; limits: TopologyLimits; freqs: number[] }
 type Command = Start | { type: 'mark' } | { type: 'stop' }
 
 const peers: Listening[] = []
@@ -28,7 +28,7 @@ async function start(cmd: Start): Promise<void> {
   freqs = cmd.freqs
   const ids: Record<string, string> = {}
   for (const p of cmd.peers) {
-    const l = await listeningPeer(p.name, { link: cmd.link, relay: p.relay, limits: cmd.limits })
+    const l = await listeningPeer(p.name, { link: p.link, relay: p.relay, limits: cmd.limits, ...(p.tone ? { speak: { kind: 'tone' as const, freq: p.tone } } : {}) })
     peers.push(l)
     ids[p.name] = l.id
   }
@@ -39,6 +39,7 @@ async function start(cmd: Start): Promise<void> {
       peers: peers.map((l) => ({
         name: l.name,
         url: l.client.relay?.url ?? null,
+        state: l.client.relay?.state ?? null,
         via: l.client.via,
         hears: Object.fromEntries(freqs.map((f) => [f, l.hears(f)])),
         gap: marks.has(l) ? longestGapMs(l.sound, marks.get(l)) : null,
