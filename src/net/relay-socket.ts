@@ -303,7 +303,9 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
     if (ws) {
       ws.onopen = null
       ws.onmessage = null
-      ws.onerror = null
+      // Closing a socket that is still CONNECTING makes Node's `ws` emit 'error' later; with no
+      // listener that would crash the process. The socket is abandoned: the error means nothing.
+      ws.onerror = ignoreAbandonedError
       ws.onclose = null
       try {
         ws.close(1000, 'bye')
@@ -345,3 +347,6 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
     this.#pingTimer = this.#timers.setTimeout(tick, every)
   }
 }
+
+/** The 'error' a socket abandoned while connecting still emits (see destroy()). */
+function ignoreAbandonedError(): void {}

@@ -6,12 +6,13 @@
  *   child -> parent  {type:'ready', url} | {type:'error', message}
  *   parent -> child  {type:'room', discovery}
  *   child -> parent  {type:'room', publishers, remote, links, forwarder}
+ *   parent -> child  {type:'stop'}                      close the relay and exit
  */
 import { startRelay, type Relay } from '../../../relay/server.ts'
 import { silentLogger } from '../../../relay/log.ts'
 import { loopbackSdp } from '../../../src/net/peer.ts'
 
-type Command = { type: 'start'; bootstrap: { host: string; port: number }[] } | { type: 'room'; discovery: string }
+type Command = { type: 'start'; bootstrap: { host: string; port: number }[] } | { type: 'room'; discovery: string } | { type: 'stop' }
 
 let relay: Relay | null = null
 const send = (msg: object): void => {
@@ -43,6 +44,12 @@ process.on('message', (cmd: Command) => {
       forwarder: room?.forwarderStats ?? null,
     })
   }
+})
+const stop = (): void => {
+  void (relay?.close() ?? Promise.resolve()).then(() => process.exit(0))
+}
+process.on('message', (cmd: Command) => {
+  if (cmd.type === 'stop') stop()
 })
 process.on('disconnect', () => {
   void relay?.close().then(() => process.exit(0))
