@@ -40,6 +40,7 @@ import {
 } from '../src/net/signal-protocol.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
+import { startPinger } from './liveness.ts'
 
 export interface SignallingOptions {
   log: Logger
@@ -259,23 +260,11 @@ export function attachSignalling(server: Server, opts: SignallingOptions): Signa
   }
 
   // Only connections that were silent for a whole interval get a ping; silent after that: dead.
-  const pinger = setInterval(() => {
-    for (const conn of conns) {
-      if (conn.heard) {
-        conn.heard = false
-        conn.pinged = false
-      } else if (conn.pinged) {
-        dead.inc()
-        conn.closing = true
-        leaveAll(conn)
-        conn.ws.terminate()
-      } else {
-        conn.pinged = true
-        conn.ws.ping()
-      }
-    }
-  }, pingIntervalMs)
-  pinger.unref()
+  const stopPinger = startPinger(conns, pingIntervalMs, (conn) => {
+    dead.inc()
+    conn.closing = true
+    leaveAll(conn)
+  })
 
   server.on('upgrade', onUpgrade)
 
@@ -290,7 +279,7 @@ export function attachSignalling(server: Server, opts: SignallingOptions): Signa
       if (closed) return
       closed = true
       server.off('upgrade', onUpgrade)
-      clearInterval(pinger)
+      stopPinger()
       const pending = [...conns].map(
         (c) =>
           new Promise<void>((done) => {

@@ -50,6 +50,7 @@ import { ROOM_GATE_REASONS } from './gate.ts'
 import { addForwarderStats, emptyForwarderStats, RelayMetricsCollector } from './metrics.ts'
 import { RelayRoom, type RoomLimits, type RoomPeer } from './room.ts'
 import { RoomStore } from './store.ts'
+import { startPinger } from '../liveness.ts'
 
 export interface RelayRoomsOptions {
   log: Logger
@@ -564,21 +565,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req))
   }
 
-  const pinger = setInterval(() => {
-    for (const conn of conns) {
-      if (conn.heard) {
-        conn.heard = false
-        conn.pinged = false
-      } else if (conn.pinged) {
-        leave(conn)
-        conn.ws.terminate()
-      } else {
-        conn.pinged = true
-        conn.ws.ping()
-      }
-    }
-  }, pingIntervalMs)
-  pinger.unref()
+  const stopPinger = startPinger(conns, pingIntervalMs, leave)
 
   server.on('upgrade', onUpgrade)
 
@@ -618,7 +605,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
       if (closed) return
       closed = true
       server.off('upgrade', onUpgrade)
-      clearInterval(pinger)
+      stopPinger()
       for (const t of idleTimers.values()) clearTimeout(t)
       idleTimers.clear()
       const pending = [...conns].map(
