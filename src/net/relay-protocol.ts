@@ -38,6 +38,7 @@
  * nesting depth is bounded; it never throws (bad input -> `{error: reason}`
  * with a stable reason, used as a metric label).
  */
+import { jsonDepthExceeds } from './signal-protocol.ts'
 
 /** Protocol version sent in `hello`. */
 export const RELAY_PROTOCOL_VERSION = 1
@@ -146,21 +147,6 @@ export function isDiscoveryHex(s: unknown): s is string {
   return typeof s === 'string' && DISCOVERY_HEX.test(s)
 }
 
-function jsonDepthExceeds(s: string, limit: number): boolean {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true
-    } else if (c === 0x7d || c === 0x5d) depth--
-  }
-  return false
-}
 
 function parseObject(raw: string, maxBytes: number): Record<string, unknown> | RelayDecodeError {
   // A UTF-16 unit is at least one UTF-8 byte and at most three.

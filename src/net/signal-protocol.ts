@@ -109,21 +109,6 @@ export function utf8Length(s: string): number {
 }
 
 /** Maximum bracket nesting of a JSON text, ignoring brackets inside strings. Stops early past `limit`. */
-function jsonDepthExceeds(s: string, limit: number): boolean {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped char
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true
-    } else if (c === 0x7d || c === 0x5d) depth--
-  }
-  return false
-}
 
 function isTopicList(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((t) => typeof t === 'string' && t.length > 0 && t.length <= MAX_TOPIC_LENGTH)
@@ -165,4 +150,24 @@ export function decodeSignalMessage(raw: string, maxBytes: number = MAX_SIGNAL_M
 /** Serialises a message. Throws (RangeError) only for payloads `decodeSignalMessage` would refuse. */
 export function encodeSignalMessage(msg: SignalMessage): string {
   return JSON.stringify(msg)
+}
+
+/**
+ * Whether JSON text nests objects/arrays deeper than `limit`, found by scanning
+ * before JSON.parse (deep nesting overflows the stack later, in stringify).
+ */
+export function jsonDepthExceeds(s: string, limit: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped char
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true
+    } else if (c === 0x7d || c === 0x5d) depth--
+  }
+  return false
 }
