@@ -14,7 +14,7 @@
  *   frame > maxFrameBytes (hard ceiling, 4x;  close 1009  rejected_total{reason="too-large"}
  *     enforced by `ws` before buffering)
  *   subscribe past maxTopics (32)             close 4002  rejected_total{reason="too-many-topics"}
- *   over the token bucket (50/s, burst 100)   close 4003  rejected_total{reason="rate-limited"}
+ *   over the token bucket (200/s, burst 500) close 4003  rejected_total{reason="rate-limited"}
  *   at maxConnections                         close 4004  rejected_total{reason="server-full"}
  *   invalid WebSocket framing / UTF-8         close 1002/1007 (by `ws`) rejected_total{reason="protocol"}
  *   bad JSON, not an object, unknown type, bad field types, nesting too deep:
@@ -92,8 +92,10 @@ export function attachSignalling(server: Server, opts: SignallingOptions): Signa
   const maxMessageBytes = opts.maxMessageBytes ?? MAX_SIGNAL_MESSAGE_BYTES
   const maxFrameBytes = opts.maxFrameBytes ?? 4 * maxMessageBytes
   const maxTopics = opts.maxTopicsPerConnection ?? 32
-  const rate = opts.ratePerSecond ?? 50
-  const burst = opts.burst ?? 100
+  // Trickle ICE is bursty: a speaker joining a room of n sends ~10 candidates per
+  // peer plus offers and answers within a second. 50/s cut real sessions off.
+  const rate = opts.ratePerSecond ?? 200
+  const burst = opts.burst ?? 500
   const maxConnections = opts.maxConnections ?? 1000
   const pingIntervalMs = opts.pingIntervalMs ?? 30_000
   const maxBuffered = opts.maxBufferedBytes ?? 1024 * 1024

@@ -237,6 +237,9 @@ export class Mesh extends TypedEmitter<MeshEvents> {
   }
 
   async #sendSignal(to: string, s: PeerSignal): Promise<void> {
+    // A candidate the other side would refuse (same filter on both ends) is not worth a message.
+    const accept = this.#o.peer?.acceptCandidate
+    if (s.type === 'candidate' && s.candidate !== '' && accept && !accept(s.candidate)) return
     const wire: Wire = { k: 'sig', s }
     if (s.type === 'description') {
       const sig = await this.#o.identity.sign(sdpMessage(this.selfId, to, s.sdpType, s.sdp))

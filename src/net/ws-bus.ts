@@ -34,7 +34,7 @@ type Body = string | { b: string }
 type Wire =
   | { t: 'hello'; from: string; session: string }
   | { t: 'bye'; from: string; session: string }
-  | { t: 'msg'; from: string; to: string; body: Body }
+  | { t: 'msg'; from: string; session: string; to: string; body: Body }
 
 interface Known {
   session: string
@@ -86,7 +86,7 @@ export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
   send(peerId: string, msg: BusMessage): boolean {
     if (this.#destroyed || !this.#peers.has(peerId)) return false
     const body: Body = typeof msg === 'string' ? msg : { b: toBase64url(msg) }
-    this.#publish({ t: 'msg', from: this.selfId, to: peerId, body })
+    this.#publish({ t: 'msg', from: this.selfId, session: this.#session, to: peerId, body })
     return true
   }
 
@@ -138,28 +138,31 @@ export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
     const wire = parseWire(ev.data)
     if (!wire) return this.#drop('malformed')
     if (wire.from === this.selfId) return // another tab of ours, or an echo
-    if (wire.t === 'msg') {
-      if (wire.to !== this.selfId) return
-      if (!this.#peers.has(wire.from)) return this.#drop('unknown-peer')
-      const body = typeof wire.body === 'string' ? wire.body : fromBase64url(wire.body.b)
-      if (body === null) return this.#drop('malformed')
-      this.#known.get(wire.from)!.lastSeen = this.#opts.timers.now()
-      this.emit('message', [wire.from, body])
-      return
-    }
-    const known = this.#known.get(wire.from)
+    if (wire.t === 'msg' && wire.to !== this.selfId) return
     if (wire.t === 'bye') {
-      if (known?.session === wire.session) this.#leave(wire.from)
+      if (this.#known.get(wire.from)?.session === wire.session) this.#leave(wire.from)
       return
     }
-    if (known && known.session !== wire.session) this.#leave(wire.from)
-    if (known && known.session === wire.session) {
+    // A direct message can overtake its sender's hello (both are sealed
+    // asynchronously): it is sealed with the room key, so it announces the peer too.
+    this.#seen(wire.from, wire.session)
+    if (wire.t === 'hello') return
+    const body = typeof wire.body === 'string' ? wire.body : fromBase64url(wire.body.b)
+    if (body === null) return this.#drop('malformed')
+    this.emit('message', [wire.from, body])
+  }
+
+  /** Records a sign of life; a new peer (or a new incarnation) joins. */
+  #seen(from: string, session: string): void {
+    const known = this.#known.get(from)
+    if (known && known.session !== session) this.#leave(from)
+    if (known && known.session === session) {
       known.lastSeen = this.#opts.timers.now()
       return
     }
-    this.#known.set(wire.from, { session: wire.session, lastSeen: this.#opts.timers.now() })
-    this.#peers.add(wire.from)
-    this.emit('peer-joined', [wire.from])
+    this.#known.set(from, { session, lastSeen: this.#opts.timers.now() })
+    this.#peers.add(from)
+    this.emit('peer-joined', [from])
     this.#hello() // let the newcomer know about us without waiting a heartbeat
   }
 }
@@ -171,11 +174,12 @@ function parseWire(data: unknown): Wire | null {
   if ((d.t === 'hello' || d.t === 'bye') && typeof d.session === 'string' && d.session.length <= 32) {
     return { t: d.t, from: d.from, session: d.session }
   }
-  if (d.t === 'msg' && typeof d.to === 'string') {
+  if (d.t === 'msg' && typeof d.to === 'string' && typeof d.session === 'string' && d.session.length <= 32) {
     const body = d.body
-    if (typeof body === 'string') return { t: 'msg', from: d.from, to: d.to, body }
+    const base = { t: 'msg' as const, from: d.from, session: d.session, to: d.to }
+    if (typeof body === 'string') return { ...base, body }
     if (typeof body === 'object' && body !== null && typeof (body as { b?: unknown }).b === 'string') {
-      return { t: 'msg', from: d.from, to: d.to, body: { b: (body as { b: string }).b } }
+      return { ...base, body: { b: (body as { b: string }).b } }
     }
   }
   return null
