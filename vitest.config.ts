@@ -9,5 +9,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One file at a time: the integration files run real WebRTC peers, relays and
+    // child processes; two at once on a 2-core CI machine starve each other's
+    // audio clocks and timers and turn correct code into flaky results.
+    fileParallelism: false,
   },
 })
