@@ -39,6 +39,7 @@ import type { PeerWrtc } from './peer.ts'
 import type { Link } from './link.ts'
 import type { RefuseReason, RelayMessage } from './relay-protocol.ts'
 import { RELAY_ERRORS, RelayError, RelaySocket, type RelayTimers, type RelayWebSocketClass } from './relay-socket.ts'
+import { realTimers } from './timers.ts'
 
 export { RelayError, RELAY_ERRORS, type RelayErrorCode, type RelayWebSocketClass } from './relay-socket.ts'
 
@@ -83,10 +84,6 @@ interface Pending {
   timer: unknown
 }
 
-const defaultTimers: RelayTimers = {
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
-}
 
 export class RelayClient extends TypedEmitter<RelayClientEvents> {
   readonly #opts: RelayClientOptions
@@ -107,7 +104,7 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
     if (typeof opts?.WebSocket !== 'function') throw new RelayError(RELAY_ERRORS.BAD_STATE, 'opts.WebSocket is required')
     if (typeof opts.wrtc?.RTCPeerConnection !== 'function') throw new RelayError(RELAY_ERRORS.BAD_STATE, 'opts.wrtc.RTCPeerConnection is required')
     this.#opts = opts
-    this.#timers = opts.timers ?? defaultTimers
+    this.#timers = opts.timers ?? realTimers
     this.#socket = new RelaySocket({
       WebSocket: opts.WebSocket,
       ...(opts.connectTimeoutMs !== undefined ? { connectTimeoutMs: opts.connectTimeoutMs } : {}),

@@ -34,8 +34,13 @@ import {
   type RelayMessage,
 } from './relay-protocol.ts'
 import { MSG_SYNC_STEP1, MSG_SYNC_STEP2 } from './sync.ts'
+import { realTimers, type Timers } from './timers.ts'
 
-/** The part of the WebSocket API used here (browser WebSocket and `ws` both fit). */
+/**
+ * The part of the WebSocket API used here (browser WebSocket and `ws` both fit).
+ * Like signal-client's WebSocketLike plus binary frames and back-pressure; not
+ * derived from it with Omit, which would erase the handler setters' types.
+ */
 export interface RelayWebSocket {
   readonly readyState: number
   binaryType: string
@@ -53,10 +58,7 @@ export interface RelayWebSocket {
 }
 export type RelayWebSocketClass = new (url: string) => RelayWebSocket
 
-export interface RelayTimers {
-  setTimeout(fn: () => void, ms: number): unknown
-  clearTimeout(handle: unknown): void
-}
+export type RelayTimers = Timers
 
 export const RELAY_ERRORS = {
   /** The socket did not open, or closed before `welcome`. */
@@ -157,10 +159,6 @@ export interface RelaySocketEvents {
 }
 
 const OPEN = 1
-const defaultTimers: RelayTimers = {
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
-}
 
 export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
   /** Malformed control frames from the relay, by reason; binary frames before welcome. */
@@ -184,7 +182,7 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
 
   constructor(private readonly opts: RelaySocketOptions) {
     super()
-    this.#timers = opts.timers ?? defaultTimers
+    this.#timers = opts.timers ?? realTimers
   }
 
   get destroyed(): boolean {
