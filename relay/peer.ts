@@ -104,6 +104,10 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
     finish = ok
     fail = ko
   })
+  // A failure can come while we are still starting (e.g. signalling unreachable), before
+  // the caller holds `done`: mark it handled now so Node does not crash on it; the caller
+  // still sees the rejection through `done`.
+  done.catch(() => {})
   const { bus, closeTransport } = await openBus(opts, invite, identity, (err) => fail(err))
   const relayUrl = opts.relay === false ? null : (opts.relay ?? (opts.swarm ? null : relayUrlFor(invite)))
   const client = new RoomClient({
