@@ -6,6 +6,12 @@
  * 50 ms+ blocks) leaks in at well under -40 dB. The window's coherent gain is divided out, so
  * for a pure sine at the probed frequency `ratio` is close to 1, for white noise it is about
  * 3 / N (N = block length), and for digital silence it is 0.
+ *
+ * Blocks longer than 200 ms are read as the mean power of 100 ms sub-blocks (Welch's method).
+ * One coherent transform over a long block is fragile: a phase jump in the tone, which every
+ * concealed or dropped 10 ms frame causes, splits the tone between neighbouring 1 Hz bins, and
+ * a clean 440 Hz recording with one such jump mid-second read ratio 0.12. Averaged sub-blocks
+ * confine a jump to one sub-block and keep 10 Hz resolution, plenty for test tones 100+ Hz apart.
  */
 
 export interface ToneReading {
@@ -31,8 +37,13 @@ function hann(n: number, i: number): number {
  * `scale` is 1). Returns the mean-square power of that sinusoidal component.
  */
 export function goertzelPower(samples: ArrayLike<number>, sampleRate: number, freq: number, scale = FULL): number {
-  const n = samples.length
-  if (n === 0) return 0
+  return goertzelRange(samples, 0, samples.length, sampleRate, freq, scale)
+}
+
+/** Goertzel power over `samples[from..to)`. */
+function goertzelRange(samples: ArrayLike<number>, from: number, to: number, sampleRate: number, freq: number, scale: number): number {
+  const n = to - from
+  if (n <= 0) return 0
   const w = (2 * Math.PI * freq) / sampleRate
   const coeff = 2 * Math.cos(w)
   let s1 = 0
@@ -41,7 +52,7 @@ export function goertzelPower(samples: ArrayLike<number>, sampleRate: number, fr
   for (let i = 0; i < n; i++) {
     const win = hann(n, i)
     gain += win
-    const s0 = ((samples[i] ?? 0) / scale) * win + coeff * s1 - s2
+    const s0 = ((samples[from + i] ?? 0) / scale) * win + coeff * s1 - s2
     s2 = s1
     s1 = s0
   }
@@ -63,13 +74,28 @@ function meanSquare(samples: ArrayLike<number>, scale: number): number {
 /** Blocks quieter than this (mean square, about -90 dBFS) count as silence: ratio 0. */
 export const SILENCE_POWER = 1e-9
 
+/** Power of `freq`: the length-weighted mean over ~100 ms sub-blocks when the block is long. */
+function welchPower(samples: ArrayLike<number>, sampleRate: number, freq: number, scale: number): number {
+  const sub = Math.round(sampleRate / 10)
+  const n = samples.length
+  if (n < 2 * sub) return goertzelRange(samples, 0, n, sampleRate, freq, scale)
+  const count = Math.floor(n / sub)
+  let acc = 0
+  for (let b = 0; b < count; b++) {
+    // The last sub-block takes the remainder, so every sample counts.
+    const end = b === count - 1 ? n : (b + 1) * sub
+    acc += goertzelRange(samples, b * sub, end, sampleRate, freq, scale) * (end - b * sub)
+  }
+  return acc / n
+}
+
 /** Reads each of `freqs` in one block. */
 export function detectTones(samples: ArrayLike<number>, sampleRate: number, freqs: readonly number[], scale = FULL): ToneReading[] {
   const total = meanSquare(samples, scale)
   const blockDbfs = total > 0 ? 10 * Math.log10(total) : -Infinity
   return freqs.map((freq) => {
     if (total < SILENCE_POWER) return { freq, power: 0, ratio: 0, snrDb: -Infinity, blockDbfs }
-    const power = goertzelPower(samples, sampleRate, freq, scale)
+    const power = welchPower(samples, sampleRate, freq, scale)
     const ratio = Math.min(1, power / total)
     const rest = Math.max(total - power, total * 1e-6)
     return { freq, power, ratio, snrDb: 10 * Math.log10(power / rest), blockDbfs }

@@ -11,6 +11,15 @@
  * to that key: a participant id on a connection is proven, not claimed, and the
  * room model's "is this a speaker" check can be applied to its audio.
  *
+ * Connection identity: each Peer this mesh creates gets a nonce, increasing within a process
+ * (and across restarts, being clock-based). Every message names its sender's nonce and, once
+ * known, the receiver's. Two RTCPeerConnections only fit together if they were made for each
+ * other, so a message from a newer remote connection (the remote process restarted, or it
+ * replaced a failed connection) replaces ours with a fresh one, and a message addressed to one of
+ * our older connections, or from an older remote one, is stale and dropped. Without this, a
+ * restarted peer's offer landed on the old connection (wrong DTLS fingerprint) and the pair
+ * could stay silent until every ICE restart had failed.
+ *
  * Invariants: signals to and from each peer keep their order (signing and
  * verifying are async, so each direction runs on a per-peer promise chain);
  * messages from peers outside the plan are dropped and counted; a peer whose
@@ -63,24 +72,39 @@ export interface MeshCounters {
   badSignature: number
   notPlanned: number
   reconnects: number
+  /** Messages for a connection of ours, or from one of the remote's, that no longer exists. */
+  stale: number
+  /** Connections started over because the remote made a newer one. */
+  replaced: number
 }
 
 interface Slot {
   peer: Peer
+  /** This connection's nonce, and the remote connection's once known. */
+  nonce: number
+  remote: number | null
   sync: SyncAttachment | null
   sending: boolean
   out: Promise<void>
   in: Promise<void>
 }
 
-type Wire = { k: 'sig'; s: PeerSignal; sig?: string }
+/** `n`: the sender's connection nonce; `r`: the receiver's, as far as the sender knows. */
+type Wire = { k: 'sig'; s: PeerSignal; sig?: string; n: number; r: number | null } | { k: 'hi'; n: number; r: number | null }
+
+let lastNonce = 0
+/** Increasing within the process, and clock-based so a restarted process starts above its past self. */
+function nextNonce(): number {
+  lastNonce = Math.max(Date.now(), lastNonce + 1)
+  return lastNonce
+}
 
 const SDP_CONTEXT = 'stoop/sdp/v1'
 const defaultBackoff = (attempt: number): number => Math.min(500 * 2 ** (attempt - 1), 15_000)
 
 export class Mesh extends TypedEmitter<MeshEvents> {
   readonly selfId: string
-  readonly counters: MeshCounters = { malformed: 0, badSignature: 0, notPlanned: 0, reconnects: 0 }
+  readonly counters: MeshCounters = { malformed: 0, badSignature: 0, notPlanned: 0, reconnects: 0, stale: 0, replaced: 0 }
   /** Yjs sync counters aggregated over every peer. */
   readonly syncStats: SyncStats = createSyncStats()
   readonly #o: MeshOptions
@@ -167,10 +191,10 @@ export class Mesh extends TypedEmitter<MeshEvents> {
 
   #create(id: string): Slot {
     const peer = new Peer({ ...this.#o.peer, wrtc: this.#o.wrtc, polite: this.selfId < id })
-    const slot: Slot = { peer, sync: null, sending: false, out: Promise.resolve(), in: Promise.resolve() }
+    const slot: Slot = { peer, nonce: nextNonce(), remote: null, sync: null, sending: false, out: Promise.resolve(), in: Promise.resolve() }
     this.#slots.set(id, slot)
     peer.on('signal', (s) => {
-      slot.out = slot.out.then(() => this.#sendSignal(id, s))
+      slot.out = slot.out.then(() => this.#sendSignal(id, slot, s))
     })
     peer.on('connect', () => {
       this.#attempts.delete(id)
@@ -193,6 +217,11 @@ export class Mesh extends TypedEmitter<MeshEvents> {
       if (err && !this.#destroyed && this.#plan.connect.includes(id)) this.#scheduleRetry(id)
     })
     if (this.#local && this.#plan.sendAudioTo.includes(id)) this.#send(slot)
+    // Announce the new connection: a polite side would otherwise say nothing until offered to,
+    // and the remote may still hold a connection made for an older one of ours.
+    slot.out = slot.out.then(() => {
+      this.#o.bus.send(id, JSON.stringify({ k: 'hi', n: slot.nonce, r: slot.remote } satisfies Wire))
+    })
     return slot
   }
 
@@ -236,11 +265,11 @@ export class Mesh extends TypedEmitter<MeshEvents> {
     if (!slot.peer.destroyed) slot.peer.removeTrack(this.#local.track)
   }
 
-  async #sendSignal(to: string, s: PeerSignal): Promise<void> {
+  async #sendSignal(to: string, slot: Slot, s: PeerSignal): Promise<void> {
     // A candidate the other side would refuse (same filter on both ends) is not worth a message.
     const accept = this.#o.peer?.acceptCandidate
     if (s.type === 'candidate' && s.candidate !== '' && accept && !accept(s.candidate)) return
-    const wire: Wire = { k: 'sig', s }
+    const wire: Extract<Wire, { k: 'sig' }> = { k: 'sig', s, n: slot.nonce, r: slot.remote }
     if (s.type === 'description') {
       const sig = await this.#o.identity.sign(sdpMessage(this.selfId, to, s.sdpType, s.sdp))
       wire.sig = toBase64url(sig)
@@ -259,9 +288,31 @@ export class Mesh extends TypedEmitter<MeshEvents> {
       this.counters.notPlanned++
       return
     }
-    const slot = this.#slots.get(from) ?? (this.#retry.has(from) ? null : this.#create(from))
-    if (!slot) return
-    slot.in = slot.in.then(async () => {
+    let slot = this.#slots.get(from)
+    if (!slot) {
+      // The remote is trying now: answer at once rather than after our backoff.
+      this.#cancelRetry(from)
+      slot = this.#create(from)
+    }
+    if ((wire.r !== null && wire.r !== slot.nonce) || (slot.remote !== null && wire.n < slot.remote)) {
+      this.counters.stale++
+      return
+    }
+    if (slot.remote !== null && wire.n > slot.remote) {
+      this.counters.replaced++
+      const pending = slot.in
+      this.#drop(from, 'remote-replaced')
+      slot = this.#create(from)
+      slot.in = pending // what was queued for the old connection still runs first
+      if (wire.r !== null) {
+        this.counters.stale++ // it was addressed to the connection just dropped
+        return
+      }
+    }
+    slot.remote ??= wire.n
+    if (wire.k === 'hi') return
+    const target = slot
+    target.in = target.in.then(async () => {
       if (wire.s.type === 'description') {
         const ok = await verifyDescription(from, this.selfId, wire)
         if (!ok) {
@@ -269,7 +320,7 @@ export class Mesh extends TypedEmitter<MeshEvents> {
           return
         }
       }
-      slot.peer.signal(wire.s)
+      target.peer.signal(wire.s)
     })
   }
 }
@@ -278,7 +329,7 @@ function sdpMessage(from: string, to: string, sdpType: string, sdp: string): Uin
   return new TextEncoder().encode(`${SDP_CONTEXT}\n${from}\n${to}\n${sdpType}\n${sdp}`)
 }
 
-async function verifyDescription(from: string, to: string, wire: Wire): Promise<boolean> {
+async function verifyDescription(from: string, to: string, wire: Extract<Wire, { k: 'sig' }>): Promise<boolean> {
   if (wire.s.type !== 'description' || !wire.sig) return false
   const pub = publicKeyFromId(from)
   const sig = fromBase64url(wire.sig)
@@ -296,8 +347,12 @@ function parseWire(msg: BusMessage): Wire | null {
   }
   if (typeof data !== 'object' || data === null) return null
   const d = data as Record<string, unknown>
+  const nonce = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0
+  if (!nonce(d.n) || (d.r !== null && !nonce(d.r))) return null
+  const ids = { n: d.n, r: d.r as number | null }
+  if (d.k === 'hi') return { k: 'hi', ...ids }
   if (d.k !== 'sig' || typeof d.s !== 'object' || d.s === null) return null
   if (d.sig !== undefined && typeof d.sig !== 'string') return null
   // The Peer validates the signal's own shape (peer-signal.ts) before using it.
-  return { k: 'sig', s: d.s as PeerSignal, ...(typeof d.sig === 'string' ? { sig: d.sig } : {}) }
+  return { k: 'sig', s: d.s as PeerSignal, ...ids, ...(typeof d.sig === 'string' ? { sig: d.sig } : {}) }
 }
