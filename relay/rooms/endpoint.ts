@@ -268,7 +268,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
     rooms.delete(room.discovery)
     opts.onRoomClosed?.(room)
     const s = room.forwarderStats
-    if (s) addForwarderStats(retired, { ...s, publishers: 0, subscribers: 0, streams: 0 })
+    if (s) addForwarderStats(retired, { ...s, publishers: 0, subscribers: 0, standby: 0, streams: 0 })
     await store?.flushRoom(room.discovery)
     await room.destroy()
     log.debug('room unloaded', { room: room.discovery.slice(0, 12) })
@@ -459,7 +459,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
           case 'unpublish':
             return room.unpublish(conn)
           case 'subscribe': {
-            const r = room.subscribe(conn)
+            const r = room.subscribe(conn, msg.standby === true)
             if (r.ok) sendTo(conn, { type: 'subscribed' })
             else {
               rejected('room-full')
@@ -584,12 +584,14 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
       const peersByRole: Record<string, number> = {}
       let publishers = 0
       let subscribers = 0
+      let standby = 0
       for (const room of rooms.values()) {
         const s = room.forwarderStats
         if (s) {
           addForwarderStats(totals, s)
           publishers += s.publishers
           subscribers += s.subscribers
+          standby += s.standby
         }
         for (const key of room.peers.keys()) {
           const role = room.roleOf(key)
@@ -599,7 +601,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
       let unauthenticated = 0
       for (const c of conns) if (c.phase !== 'open' && c.phase !== 'closed') unauthenticated++
       peersByRole.unauthenticated = unauthenticated
-      collector.collect({ rooms: rooms.size, connections: conns.size, peersByRole, publishers, subscribers, forwarders: totals })
+      collector.collect({ rooms: rooms.size, connections: conns.size, peersByRole, publishers, subscribers, standby, forwarders: totals })
     },
     async close(reason = 'shutdown') {
       if (closed) return

@@ -27,17 +27,20 @@ export interface RoomsSnapshot {
   peersByRole: Record<string, number>
   publishers: number
   subscribers: number
+  /** Subscribers held on standby (failover reserves). */
+  standby: number
   /** Totals of every forwarder that ever ran (live ones plus closed ones). */
   forwarders: ForwarderStats
 }
 
 export function emptyForwarderStats(): ForwarderStats {
-  return { publishers: 0, subscribers: 0, streams: 0, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, dropped: { notConnected: 0, sendFailed: 0 }, errors: 0 }
+  return { publishers: 0, subscribers: 0, standby: 0, streams: 0, packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, dropped: { notConnected: 0, sendFailed: 0 }, errors: 0 }
 }
 
 export function addForwarderStats(into: ForwarderStats, s: ForwarderStats): void {
   into.publishers += s.publishers
   into.subscribers += s.subscribers
+  into.standby += s.standby
   into.streams += s.streams
   into.packetsIn += s.packetsIn
   into.bytesIn += s.bytesIn
@@ -53,7 +56,8 @@ export function describeRelayMetrics(m: Metrics): void {
   m.describe('stoop_relay_connections', 'Open relay WebSocket connections (authenticated or not)')
   m.describe('stoop_relay_peers', 'Connected participants by their role in the room state the relay holds')
   m.describe('stoop_relay_publishers', 'Speakers whose audio the relay forwards')
-  m.describe('stoop_relay_subscribers', 'Listening connections')
+  m.describe('stoop_relay_subscribers', 'Listening connections (standby ones included)')
+  m.describe('stoop_relay_standby_subscribers', 'Listening connections held ready for a client\'s failover: negotiated, nothing forwarded until they activate')
   m.describe('stoop_relay_streams', 'Forwarded streams (subscriber, publisher pairs)')
   m.describe('stoop_relay_packets_total', 'RTP packets received from publishers (in) and sent to subscribers (out)')
   m.describe('stoop_relay_bytes_total', 'RTP payload bytes received (in) and sent (out)')
@@ -86,6 +90,7 @@ export class RelayMetricsCollector {
     for (const role of ROLES) m.gauge('stoop_relay_peers', { role }).set(s.peersByRole[role] ?? 0)
     m.gauge('stoop_relay_publishers').set(s.publishers)
     m.gauge('stoop_relay_subscribers').set(s.subscribers)
+    m.gauge('stoop_relay_standby_subscribers').set(s.standby)
     m.gauge('stoop_relay_streams').set(s.forwarders.streams)
     const f = s.forwarders
     this.#catchUp('stoop_relay_packets_total', { direction: 'in' }, f.packetsIn)

@@ -281,12 +281,20 @@ export class RelayRoom {
     this.#announcePublishers()
   }
 
-  subscribe(peer: RoomPeer): { ok: true } | { ok: false; reason: RefuseReason; message: string } {
+  /**
+   * Starts forwarding the room to `peer`, or with `standby` only sets the connection up (a
+   * client's failover reserve). Subscribing again switches between the two at once. A standby
+   * subscriber holds a listener place: it is the capacity its client will need on failover.
+   */
+  subscribe(peer: RoomPeer, standby = false): { ok: true } | { ok: false; reason: RefuseReason; message: string } {
     this.#assertAlive()
     const fwd = this.#ensureForwarder()
-    if (fwd.hasSubscriber(peer.key)) return { ok: true }
+    if (fwd.hasSubscriber(peer.key)) {
+      fwd.setStandby(peer.key, standby && !peer.cascade)
+      return { ok: true }
+    }
     if (fwd.subscriberIds().length >= this.#opts.limits.maxListeners) return { ok: false, reason: 'room-full', message: `this relay serves at most ${this.#opts.limits.maxListeners} listeners per room` }
-    fwd.addSubscriber(peer.key)
+    fwd.addSubscriber(peer.key, { standby: standby && !peer.cascade })
     if (peer.cascade) this.#cascadeSubs.add(peer.key)
     for (const pub of fwd.publisherIds()) if (pub !== peer.key && !(peer.cascade && this.#remote.has(pub))) fwd.subscribe(peer.key, pub)
     return { ok: true }

@@ -70,7 +70,9 @@ export const MAX_SDP_BYTES = 64 * 1024
 export interface ForwarderStats {
   publishers: number
   subscribers: number
-  /** Forwarded streams: (subscriber, publisher) pairs. */
+  /** Subscribers on standby (connected, nothing forwarded). */
+  standby: number
+  /** Forwarded streams: (subscriber, publisher) pairs, standby subscribers excluded. */
   streams: number
   packetsIn: number
   bytesIn: number
@@ -105,6 +107,11 @@ interface Slot {
 
 interface Subscriber {
   id: string
+  /**
+   * A failover reserve: the connection is negotiated and kept up, but no packet is
+   * forwarded until the subscriber activates (see docs/relay.md, "Failover").
+   */
+  standby: boolean
   pc: RTCPeerConnection | undefined
   slots: Slot[]
   /** An offer was sent and its answer has not been applied yet. */
@@ -213,11 +220,21 @@ export class Forwarder {
   }
 
   /** Registers a subscriber. Its connection is offered on the first {@link subscribe}. */
-  addSubscriber(id: string): void {
+  addSubscriber(id: string, opts: { standby?: boolean } = {}): void {
     this.assertOpen()
     checkId(id)
     if (this.subscribers.has(id)) throw new SfuError(SfuErrorCode.DUPLICATE_PEER, `subscriber ${id}`)
-    this.subscribers.set(id, { id, pc: undefined, slots: [], offering: false, dirty: false })
+    this.subscribers.set(id, { id, standby: opts.standby === true, pc: undefined, slots: [], offering: false, dirty: false })
+  }
+
+  /** Holds (`true`) or starts (`false`) forwarding to a subscriber; its connection stays as is. */
+  setStandby(id: string, standby: boolean): void {
+    this.assertOpen()
+    this.getSubscriber(id).standby = standby
+  }
+
+  isStandby(id: string): boolean {
+    return this.subscribers.get(id)?.standby === true
   }
 
   /** Starts forwarding `publisherId` to `subscriberId` (renegotiates; idempotent). */
@@ -318,11 +335,14 @@ export class Forwarder {
 
   stats(): ForwarderStats {
     let streams = 0
-    for (const pub of this.publishers.values()) streams += pub.outputs.size
+    for (const pub of this.publishers.values()) for (const slot of pub.outputs) if (!slot.subscriber.standby) streams++
+    let standby = 0
+    for (const sub of this.subscribers.values()) if (sub.standby) standby++
     const c = this.counters
     return {
       publishers: this.publishers.size,
       subscribers: this.subscribers.size,
+      standby,
       streams,
       packetsIn: c.packetsIn,
       bytesIn: c.bytesIn,
@@ -347,6 +367,7 @@ export class Forwarder {
     c.bytesIn += rtp.payload.length
     const now = this.now()
     for (const slot of pub.outputs) {
+      if (slot.subscriber.standby) continue
       const sender = slot.transceiver.sender
       // werift's sendRtp silently returns before DTLS is up; count it here instead.
       if (sender.transport?.state !== 'connected' || !sender.codec) {

@@ -149,7 +149,12 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.replan()
     })
     this.relay?.on('state', (state) => {
-      if (state !== 'ready') this.#relayTracks.clear()
+      if (state !== 'ready') {
+        // The relay connection is gone with its tracks (a closed client reports none itself).
+        const ended = [...this.#relayTracks]
+        this.#relayTracks.clear()
+        for (const [track, t] of ended) this.emit('track-ended', t.id, track, 'relay')
+      }
       this.replan()
     })
     this.relay?.on('sending', () => this.replan())

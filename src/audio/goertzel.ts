@@ -28,8 +28,20 @@ export interface ToneReading {
 
 const FULL = 32768
 
-function hann(n: number, i: number): number {
-  return n <= 1 ? 1 : 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1))
+const windows = new Map<number, { w: Float64Array; gain: number }>()
+
+/** The Hann window of length n and its sum, computed once per length (tests probe many blocks of a few lengths). */
+function hann(n: number): { w: Float64Array; gain: number } {
+  let cached = windows.get(n)
+  if (!cached) {
+    const w = new Float64Array(n)
+    let gain = 0
+    for (let i = 0; i < n; i++) gain += w[i] = n <= 1 ? 1 : 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (n - 1))
+    cached = { w, gain }
+    if (windows.size >= 64) windows.clear()
+    windows.set(n, cached)
+  }
+  return cached
 }
 
 /**
@@ -46,13 +58,11 @@ function goertzelRange(samples: ArrayLike<number>, from: number, to: number, sam
   if (n <= 0) return 0
   const w = (2 * Math.PI * freq) / sampleRate
   const coeff = 2 * Math.cos(w)
+  const { w: win, gain } = hann(n)
   let s1 = 0
   let s2 = 0
-  let gain = 0
   for (let i = 0; i < n; i++) {
-    const win = hann(n, i)
-    gain += win
-    const s0 = ((samples[from + i] ?? 0) / scale) * win + coeff * s1 - s2
+    const s0 = ((samples[from + i] ?? 0) / scale) * win[i]! + coeff * s1 - s2
     s2 = s1
     s1 = s0
   }

@@ -188,10 +188,14 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
     this.#socket.send({ type: 'unpublish' })
   }
 
-  /** Starts receiving every publisher of the room but this client ('track' events). Idempotent. */
-  async subscribe(): Promise<void> {
+  /**
+   * Starts receiving every publisher of the room but this client ('track' events). Idempotent.
+   * With `standby` the connection and its tracks are set up but the relay forwards nothing
+   * (a failover reserve); a later plain `subscribe()` starts the audio within one round trip.
+   */
+  async subscribe(opts: { standby?: boolean } = {}): Promise<void> {
     this.#assertReady()
-    const reply = await this.#request('subscribe', { type: 'subscribe' })
+    const reply = await this.#request('subscribe', { type: 'subscribe', ...(opts.standby ? { standby: true as const } : {}) })
     if (reply.type === 'refused') throw new RelayError(RELAY_ERRORS.REFUSED, `the relay refused the subscription: ${reply.message}`, { reason: reply.reason })
   }
 

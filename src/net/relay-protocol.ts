@@ -16,7 +16,9 @@
  *   relay -> client  {type:'published', sdp}                the answer
  *   client -> relay  {type:'unpublish'}
  *   relay -> client  {type:'unpublished', reason}           the relay stopped forwarding this client's audio
- *   client -> relay  {type:'subscribe'} | {type:'unsubscribe'}
+ *   client -> relay  {type:'subscribe', standby?: true} | {type:'unsubscribe'}
+ *                    (standby: set the connection up but forward nothing, a failover
+ *                    reserve; a later plain subscribe starts forwarding at once)
  *   relay -> client  {type:'subscribed'} | {type:'unsubscribed'}
  *   relay -> client  {type:'offer', sdp}                    (re)negotiation of the subscriber connection
  *   client -> relay  {type:'answer', sdp}
@@ -60,7 +62,7 @@ export type ClientMessage =
   | { type: 'auth'; sig: string }
   | { type: 'publish'; sdp: string }
   | { type: 'unpublish' }
-  | { type: 'subscribe' }
+  | { type: 'subscribe'; standby?: true }
   | { type: 'unsubscribe' }
   | { type: 'answer'; sdp: string }
   | { type: 'ping' }
@@ -185,8 +187,10 @@ export function decodeClientMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BY
     case 'publish':
     case 'answer':
       return isSdp(m.sdp) ? { type: m.type, sdp: m.sdp } : { error: 'bad-field' }
-    case 'unpublish':
     case 'subscribe':
+      if (m.standby !== undefined && m.standby !== true) return { error: 'bad-field' }
+      return { type: 'subscribe', ...(m.standby === true ? { standby: true as const } : {}) }
+    case 'unpublish':
     case 'unsubscribe':
     case 'ping':
     case 'pong':

@@ -13,10 +13,13 @@
  *
  * Signalling (presence) runs on a third server, so killing a relay leaves it up.
  * The listeners run in child processes (helpers/listener-proc.ts), a batch
- * each, so 40 wrtc peers do not share one event loop with the relays.
+ * each, so 40 wrtc peers do not share one event loop with the relays. Every
+ * client keeps a standby on its second relay (RelayPath), so the move is one
+ * message; the test waits until all standbys are up before the kill.
  * Every WebRTC path is kept on 127.0.0.1 (loopback SDP filters both ways).
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { setPriority } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
@@ -35,11 +38,12 @@ import { checkRemoteUpdate, deriveDiscoveryKey } from '../../src/room/index.ts'
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
 import { parseInvite } from '../../src/invite/index.ts'
 
-// 20 by default: with 40 (STOOP_CASCADE_LISTENERS=40) everything works but on this shared
-// 2-core machine the 20 listeners of a killed relay took 4.5-9.5 s to hear both speakers
-// again (relay B sets up 20 werift connections at once while 40 wrtc listeners decode).
+// 20 in `npm test`; `npm run test:load` runs 40. With 40 on a 2-core machine the whole box
+// is at 100 % CPU before the kill (40 wrtc listeners at ~3.5 % of a core each, both relays
+// forwarding), so the failover has no headroom to run in: see docs/relay.md, "Failover".
 const LISTENERS = Number(process.env.STOOP_CASCADE_LISTENERS ?? 20)
 const CHILDREN = Number(process.env.STOOP_CASCADE_CHILDREN ?? 4)
+const JOIN_STAGGER_MS = 2000
 const CHILD = fileURLToPath(new URL('./helpers/listener-proc.ts', import.meta.url))
 const POLL = { timeout: 60_000, interval: 200 }
 const limits = { meshSize: 2, hysteresis: 1, hardCap: 60 }
@@ -55,6 +59,8 @@ interface Status {
   name: string
   url: string | null
   state: string | null
+  /** Its failover reserve on the other relay is connected and subscribed. */
+  standby: boolean
   via: string
   hears: Record<string, boolean>
   gap: number | null
@@ -66,6 +72,12 @@ const ids = new Map<string, string>()
 function spawnPeers(batch: { name: string; link: string; relay: string[]; tone?: number }[]): Promise<void> {
   const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   children.push(child)
+  // In a real room every listener is its own device and the relays have their own machines.
+  // Here 40 wrtc listeners (about 3.5 % of a core each, mostly libwebrtc decoding) share two
+  // cores with both relays; at equal priority they starve the relays, which then fall behind
+  // on forwarding and answer a failover late. Lower priority keeps the relays' share as it
+  // would be on their own machines; a listener that gets less CPU only hears later.
+  if (child.pid !== undefined) setPriority(child.pid, 10)
   child.on('message', (msg: { type: string; peers?: Status[] }) => {
     if (msg.type === 'status') for (const p of msg.peers!) status.set(p.name, p)
   })
@@ -84,7 +96,7 @@ interface RoomOnRelay {
   publishers: string[]
   remote: string[]
   links: string[]
-  forwarder: { subscribers: number } | null
+  forwarder: { subscribers: number; standby: number } | null
 }
 
 interface RelayProc {
@@ -162,16 +174,26 @@ test(`two cascaded relays: 2 speakers, ${LISTENERS} listeners hear both; a liste
   const speakerS = { id: ids.get('S')! }
   const names = Array.from({ length: LISTENERS }, (_, i) => `L${i}`)
   const batches = Array.from({ length: CHILDREN }, (_, c) => names.filter((_n, i) => i % CHILDREN === c).map((name) => ({ name, link: links.listener, relay: Number(name.slice(1)) % 2 === 0 ? [a, b] : [b, a] })))
-  await Promise.all(batches.filter((batch) => batch.length > 0).map((batch) => spawnPeers(batch)))
+  // Batches join a few seconds apart, as a room fills: 40 wrtc listeners setting up at once
+  // on 2 shared cores starve the relays' event loops (werift ICE checks time out).
+  const started: Promise<void>[] = []
+  for (const batch of batches.filter((b) => b.length > 0)) {
+    started.push(spawnPeers(batch))
+    await new Promise((r) => setTimeout(r, JOIN_STAGGER_MS))
+  }
+  await Promise.all(started)
   const hearsBoth = (n: string): boolean => status.get(n)?.hears['440'] === true && status.get(n)?.hears['660'] === true
   await expect.poll(() => ['M', 'S', ...names].filter((n) => status.get(n)?.via !== 'relay'), POLL).toEqual([])
   try {
     await expect.poll(() => names.filter((n) => !hearsBoth(n)), POLL).toEqual([])
   } catch (err) {
     const d = discoveryOf(links.listener)
-    console.log(JSON.stringify({ statuses: [...status.values()].filter((p) => !hearsBoth(p.name)).map((p) => [p.name, p.url === a ? 'A' : 'B', p.via, p.hears]), a: await relayA.room(d), b: await relayB.room(d) }))
+    console.log(JSON.stringify({ statuses: [...status.values()].filter((p) => !hearsBoth(p.name)).map((p) => [p.name, p.url === a ? 'A' : 'B', p.state, p.standby, p.via, p.hears]), a: await relayA.room(d), b: await relayB.room(d) }))
     throw err
   }
+  // Everyone's standby on the other relay comes up (5-10 s after joining, see RelayPath):
+  // from here on the room is in the state of one that has run a while.
+  await expect.poll(() => ['M', 'S', ...names].filter((n) => !status.get(n)?.standby), POLL).toEqual([])
   // Each relay really serves half the room, and forwards the other relay's speaker.
   const onA = names.filter((n) => status.get(n)?.url === a)
   const onB = names.filter((n) => status.get(n)?.url === b)
@@ -184,8 +206,10 @@ test(`two cascaded relays: 2 speakers, ${LISTENERS} listeners hear both; a liste
   const discovery = discoveryOf(links.listener)
   const roomA = await relayA.room(discovery)
   const roomB = await relayB.room(discovery)
-  // A's subscribers: its listeners, speaker M (it listens too) and B's cascade link.
-  expect(roomA.forwarder).toMatchObject({ subscribers: onA.length + 2 })
+  // A's subscribers: everyone using it (speakers listen too) and B's cascade link, plus
+  // everyone using B standing by on A (their failover reserve: connected, nothing forwarded).
+  const using = (url: string): number => ['M', 'S', ...names].filter((n) => status.get(n)?.url === url).length
+  expect(roomA.forwarder).toMatchObject({ subscribers: using(a) + 1 + using(b), standby: using(b) })
   expect(roomA.publishers.sort()).toEqual([speakerM.id, speakerS.id].sort())
   expect(roomA.remote).toEqual([speakerS.id])
   expect(roomB.remote).toEqual([speakerM.id])
@@ -238,13 +262,11 @@ test(`two cascaded relays: 2 speakers, ${LISTENERS} listeners hear both; a liste
   const gaps = onA.map((n) => status.get(n)!.gap ?? Infinity)
   const gapsB = onB.map((n) => status.get(n)!.gap ?? Infinity)
   console.log(`cascade: ${LISTENERS} listeners in ${CHILDREN} processes; relay A killed: its ${onA.length} listeners on relay B hear both after ${movedAfter} ms (polled, incl. the 0.5 s detection window); longest silence heard ${Math.max(...gaps)} ms on A's listeners, ${Math.max(...gapsB)} ms on B's`)
-  // The target is 3 s (issue 4). On this shared 2-core machine (load 5-7 from other jobs) the
-  // longest silence of a moved listener was 1.2-3.9 s at 20 listeners, so the test bounds it at
-  // 5 s to catch regressions without flaking, and prints the measured value.
-  expect(Math.max(...gaps)).toBeLessThanOrEqual(5000)
+  // Issue 4: audio resumes within 3 s. With the standby the move is one message per client.
+  expect(Math.max(...gaps)).toBeLessThanOrEqual(3000)
   // B's listeners hear both still (M moved to B).
   await expect.poll(() => onB.filter((n) => !hearsBoth(n)), { timeout: 3000, interval: 100 }).toEqual([])
-  expect(Math.max(...gapsB)).toBeLessThanOrEqual(5000)
+  expect(Math.max(...gapsB)).toBeLessThanOrEqual(3000)
 }, 240_000)
 
 function discoveryOf(link: string): string {

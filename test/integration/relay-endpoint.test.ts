@@ -249,6 +249,8 @@ describe('relay wire decoders', () => {
   it('decode valid client and relay messages', () => {
     expect(decodeClientMessage(JSON.stringify({ type: 'hello', v: 1, room: dk, key }))).toEqual({ type: 'hello', v: 1, room: dk, key })
     expect(decodeClientMessage('{"type":"subscribe","extra":1}')).toEqual({ type: 'subscribe' })
+    expect(decodeClientMessage('{"type":"subscribe","standby":true}')).toEqual({ type: 'subscribe', standby: true })
+    expect(decodeClientMessage('{"type":"subscribe","standby":"yes"}')).toEqual({ error: 'bad-field' })
     expect(decodeRelayMessage(JSON.stringify({ type: 'publishers', ids: [key] }))).toEqual({ type: 'publishers', ids: [key] })
     expect(decodeRelayMessage(JSON.stringify({ type: 'refused', op: 'publish', reason: 'not-speaker', message: 'no' }))).toMatchObject({ reason: 'not-speaker' })
     expect(decodeRelayMessage(JSON.stringify({ type: 'challenge', nonce: 'abc_-', relay: '127.0.0.1:8787' }))).toMatchObject({ type: 'challenge' })

@@ -194,6 +194,38 @@ describe('werift RTP forwarder with wrtc clients', () => {
     expect(() => fwd.addSubscriber('x')).toThrow(expect.objectContaining({ code: SfuErrorCode.CLOSED }))
   })
 
+  it('a standby subscriber is negotiated and connected but gets nothing until it activates', async () => {
+    const l = listener()
+    const errors: Error[] = []
+    const fwd = new Forwarder({
+      peerConfig: LOOPBACK_PEER_CONFIG,
+      onError: (err) => errors.push(err),
+      onOffer: (id, offer) => {
+        l.answer(offer)
+          .then((answer) => fwd.acceptAnswer(id, answer))
+          .catch((err: unknown) => errors.push(err as Error))
+      },
+    })
+    cleanup.push(() => fwd.close(), () => l.close())
+    const alice = await tonePublisher(440)
+    cleanup.push(() => alice.close())
+    await alice.accept(await fwd.addPublisher('alice', alice.offer))
+    fwd.addSubscriber('l', { standby: true })
+    fwd.subscribe('l', 'alice')
+    await until('the standby connection', () => l.pc.connectionState === 'connected')
+    await new Promise((r) => setTimeout(r, 1000))
+    expect(fwd.stats()).toMatchObject({ subscribers: 1, standby: 1, streams: 0, packetsOut: 0 })
+    expect(l.hears('alice', 440, [])).toBe(false)
+
+    fwd.setStandby('l', false)
+    const activated = Date.now()
+    await until('440 Hz once active', () => l.hears('alice', 440, [660, 1000]))
+    // Nothing to set up: the audio is there within one jitter-buffer fill.
+    expect(Date.now() - activated).toBeLessThan(3000)
+    expect(fwd.stats()).toMatchObject({ standby: 0, streams: 1 })
+    expect(errors).toEqual([])
+  })
+
   it('rejects misuse with stable codes', async () => {
     const fwd = new Forwarder({ peerConfig: LOOPBACK_PEER_CONFIG, onOffer: () => undefined })
     cleanup.push(() => fwd.close())

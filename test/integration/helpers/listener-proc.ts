@@ -5,7 +5,7 @@
  *
  *   parent -> child  {type:'start', peers: [{name, link, relay: [url...], tone?}], limits, freqs}
  *   child -> parent  {type:'started', ids: {name: id}} | {type:'error', message}
- *   child -> parent  {type:'status', peers: [{name, url, state, via, hears: {freq: bool}, gap}]} every 250 ms
+ *   child -> parent  {type:'status', peers: [{name, url, state, standby, via, hears: {freq: bool}, gap}]} every 250 ms
  *                    (gap: longest silent run in ms since the last 'mark')
  *   parent -> child  {type:'mark'} | {type:'stop'} (the child exits when stopped)
  */
@@ -40,6 +40,7 @@ async function start(cmd: Start): Promise<void> {
         name: l.name,
         url: l.client.relay?.url ?? null,
         state: l.client.relay?.state ?? null,
+        standby: l.client.relay?.standbyReady ?? false,
         via: l.client.via,
         hears: Object.fromEntries(freqs.map((f) => [f, l.hears(f)])),
         gap: marks.has(l) ? longestGapMs(l.sound, marks.get(l)) : null,
