@@ -26,6 +26,8 @@ import { decodeWav } from '../src/audio/wav.ts'
 import { FRAME_SIZE, SAMPLE_RATE } from '../src/audio/tone.ts'
 import { attachSink, createFrameSource, createPcmSource, createToneSource, createWavFileWriter, type AudioSourceHandle, type AudioWrtc, type WavFileWriter } from './audio-io.ts'
 import { createSwarmBus } from './swarm.ts'
+import { RelayFinder } from './relay-finder.ts'
+import { discoveryHex } from '../src/net/relay-protocol.ts'
 import { readFile } from 'node:fs/promises'
 
 /**
@@ -63,8 +65,10 @@ export interface HeadlessPeerOptions {
   loopbackOnly?: boolean
   /**
    * Relay (SFU) WebSocket URL used past mesh size. Default: the relay that
-   * served the link (ws(s)://<link host>/relay) unless on hyperswarm; false: none.
-   * Several URLs (relays of the room that cascade): the next is used when one fails.
+   * served the link (ws(s)://<link host>/relay), or on hyperswarm the relays
+   * found there (they announce the rooms they serve; found ones are added to
+   * any given here); false: none. Several URLs (relays of the room that
+   * cascade): the next is used when one fails.
    */
   relay?: string | readonly string[] | false
 }
@@ -89,6 +93,8 @@ export interface HeadlessPeer {
 }
 
 const JOIN_TIMEOUT_MS = 15_000
+/** Frames a remote track's queue holds for the mixer (10 ms each). */
+const MIX_QUEUE_FRAMES = 50
 
 export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<HeadlessPeer> {
   const parsed = parseInvite(opts.link, Date.now())
@@ -109,7 +115,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   // still sees the rejection through `done`.
   done.catch(() => {})
   const { bus, closeTransport } = await openBus(opts, invite, identity, (err) => fail(err))
-  const relayUrl = opts.relay === false ? null : (opts.relay ?? (opts.swarm ? null : relayUrlFor(invite)))
+  const relayUrls: readonly string[] | null = opts.relay === false ? null : typeof opts.relay === 'string' ? [opts.relay] : (opts.relay ?? (opts.swarm ? [] : [relayUrlFor(invite)]))
   const client = new RoomClient({
     invite,
     identity,
@@ -118,10 +124,10 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
     name: opts.name,
     limits: opts.limits,
     ...(opts.loopbackOnly ? { mesh: { peer: { acceptCandidate: isLoopbackCandidate } } } : {}),
-    ...(relayUrl
+    ...(relayUrls
       ? {
           relay: {
-            url: relayUrl,
+            url: relayUrls,
             WebSocket: WebSocket as unknown as RelayWebSocketClass,
             ...(opts.loopbackOnly ? { client: { sdpFilter: loopbackSdp } } : {}),
           },
@@ -129,10 +135,27 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
       : {}),
   })
   client.on('route', (via, relay) => emit('route', { via, relay }))
+  const finder =
+    opts.swarm && client.relay
+      ? new RelayFinder({
+          discovery: discoveryHex(deriveDiscoveryKey(invite.roomId)),
+          bootstrap: opts.swarm.bootstrap,
+          ...dhtHost(opts.swarm.bootstrap),
+          onRelays: (urls) => {
+            emit('relays-found', { urls })
+            client.relay?.addUrls(urls)
+          },
+        })
+      : null
   const id = client.selfId
   const audioWrtc = wrtc as unknown as AudioWrtc
 
-  // What we hear: one queue of 10 ms frames per remote track, mixed on a 10 ms clock.
+  // What we hear: one queue of 10 ms frames per remote track, mixed on a 10 ms clock. The
+  // frames come from libwebrtc's own 10 ms playout clock through the event loop, so a busy
+  // loop delivers them late, in a burst, after our timer has fired: a frame with no data
+  // is mixed as silence only once a whole tick has passed since it was due (its frames had
+  // their turn in the loop), and a queue holds up to 500 ms, so a stall of this process
+  // delays what it hears instead of cutting holes in it.
   const queues = new Map<MediaStreamTrack, { from: string; via: Via; frames: Int16Array[] }>()
   const sinks = new Map<MediaStreamTrack, () => void>()
   const writer: WavFileWriter | null = opts.record ? await createWavFileWriter(opts.record, { sampleRate: SAMPLE_RATE, channels: 1 }) : null
@@ -145,7 +168,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
         const q = queues.get(track)
         if (!q) return
         q.frames.push(frame)
-        if (q.frames.length > 20) q.frames.shift() // bound latency if the mixer lags
+        if (q.frames.length > MIX_QUEUE_FRAMES) q.frames.shift() // bound latency if the mixer lags
       }),
     )
     emit('track', { from })
@@ -158,9 +181,13 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   }
   const start = performance.now()
   let mixed = 0
+  let settled = 0
   const mixTimer = setInterval(() => {
     const due = Math.floor((performance.now() - start) / 10)
     for (; mixed < due; mixed++) {
+      let waiting = false
+      for (const q of queues.values()) if (q.frames.length > 0) waiting = true
+      if (!waiting && mixed >= settled) break // may still be on its way: next tick
       const frames: Int16Array[] = []
       for (const q of queues.values()) {
         const f = q.frames.shift()
@@ -174,6 +201,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
       writer?.write(frame)
       opts.onHeard?.(frame)
     }
+    settled = due
   }, 10)
 
   // What we say: the source runs all along; the mesh sends it only while we are a speaker.
@@ -267,7 +295,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
       source?.stop()
       for (const track of [...sinks.keys()]) dropTrack(track)
       client.destroy()
-      await closeTransport()
+      await Promise.all([closeTransport(), finder?.destroy()])
       await writer?.close()
       emit('stopped')
       finish()
@@ -281,7 +309,7 @@ async function openBus(opts: HeadlessPeerOptions, invite: Invite, identity: Iden
   const discovery = deriveDiscoveryKey(invite.roomId)
   const key = await deriveSignalKey(invite.secretBytes)
   if (opts.swarm) {
-    const inner = createSwarmBus({ topic: discovery, selfId, bootstrap: opts.swarm.bootstrap, host: '127.0.0.1' })
+    const inner = createSwarmBus({ topic: discovery, selfId, bootstrap: opts.swarm.bootstrap, ...dhtHost(opts.swarm.bootstrap) })
     const bus = new SealedBus(inner, key)
     bus.on('wrong-secret', () => fail(new PeerFailure('wrong-secret', 'This link does not open this room (wrong room key).')))
     return { bus, closeTransport: () => bus.destroy() }
@@ -302,6 +330,11 @@ async function openBus(opts: HeadlessPeerOptions, invite: Invite, identity: Iden
       client.destroy()
     },
   }
+}
+
+/** A DHT whose bootstrap nodes are all on this machine (a testnet) binds to loopback too; otherwise to every interface. */
+function dhtHost(bootstrap: readonly { host: string }[]): { host?: string } {
+  return bootstrap.every((b) => /^(127\.|::1$|localhost$)/.test(b.host)) ? { host: '127.0.0.1' } : {}
 }
 
 /** The relay that served the link also signals: ws(s)://<host>/signal. */

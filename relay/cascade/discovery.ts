@@ -46,15 +46,65 @@ export interface RelayDiscoveryOptions {
   onRejected?: (reason: string, err?: unknown) => void
 }
 
+/** What a relay says of itself on a discovery connection. */
+export interface RelayHello {
+  url: string
+  /** Relay topics (hex) it serves. */
+  topics: Set<string>
+}
+
 interface Remote {
   url: string | null
   topics: Set<string>
 }
 
-interface Conn {
+/** A hyperswarm connection, as far as discovery uses it. */
+export interface DiscoveryConn {
   write(data: string): unknown
   on(ev: string, fn: (arg: never) => void): unknown
   destroy(err?: Error): void
+}
+
+/** Parses one hello line; null when it is not one (the caller closes the connection). */
+export function parseRelayHello(line: string): RelayHello | null {
+  if (line.length > MAX_LINE_BYTES) return null
+  let msg: unknown
+  try {
+    msg = JSON.parse(line)
+  } catch {
+    return null
+  }
+  if (typeof msg !== 'object' || msg === null) return null
+  const m = msg as { v?: unknown; url?: unknown; topics?: unknown }
+  if (m.v !== 1 || typeof m.url !== 'string' || !/^wss?:\/\/[^\s]{1,500}$/.test(m.url) || !Array.isArray(m.topics) || m.topics.length > MAX_TOPICS) return null
+  if (!m.topics.every((t) => typeof t === 'string' && HEX64.test(t))) return null
+  return { url: m.url, topics: new Set(m.topics as string[]) }
+}
+
+/**
+ * Feeds every hello line `conn` sends to `onHello`. A malformed line or an over-long one
+ * closes the connection and is reported (`bad-line`, `too-large`).
+ */
+export function readRelayHellos(conn: DiscoveryConn, onHello: (hello: RelayHello) => void, onRejected?: (reason: string) => void): void {
+  let buffered = ''
+  conn.on('data', (chunk: never) => {
+    buffered += (chunk as Buffer).toString('utf8')
+    let nl: number
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const hello = parseRelayHello(buffered.slice(0, nl))
+      buffered = buffered.slice(nl + 1)
+      if (!hello) {
+        onRejected?.('bad-line')
+        conn.destroy()
+        return
+      }
+      onHello(hello)
+    }
+    if (buffered.length > MAX_LINE_BYTES) {
+      onRejected?.('too-large')
+      conn.destroy()
+    }
+  })
 }
 
 export class RelayDiscovery {
@@ -62,7 +112,7 @@ export class RelayDiscovery {
   readonly #swarm: InstanceType<typeof Hyperswarm>
   /** topic hex -> room discovery hex, for the topics joined. */
   readonly #joined = new Map<string, string>()
-  readonly #conns = new Map<Conn, Remote>()
+  readonly #conns = new Map<DiscoveryConn, Remote>()
   /** Last reported URL set per room, to report changes only. */
   readonly #reported = new Map<string, string>()
   #destroyed = false
@@ -72,7 +122,7 @@ export class RelayDiscovery {
     this.#opts = opts
     const dht = new HyperDHT({ bootstrap: opts.bootstrap, ...(opts.host ? { host: opts.host } : {}) })
     this.#swarm = new Hyperswarm({ dht })
-    this.#swarm.on('connection', (conn: Conn) => this.#onConnection(conn))
+    this.#swarm.on('connection', (conn: DiscoveryConn) => this.#onConnection(conn))
   }
 
   /** Other relays known to serve room `discovery` now. */
@@ -126,51 +176,25 @@ export class RelayDiscovery {
     for (const conn of this.#conns.keys()) conn.write(line)
   }
 
-  #onConnection(conn: Conn): void {
+  #onConnection(conn: DiscoveryConn): void {
     if (this.#destroyed) return conn.destroy()
+    // A client looking for relays (relay-finder.ts) connects too and never says anything.
     const remote: Remote = { url: null, topics: new Set() }
     this.#conns.set(conn, remote)
-    let buffered = ''
-    conn.on('data', (chunk: never) => {
-      buffered += (chunk as Buffer).toString('utf8')
-      let nl: number
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        if (!this.#onLine(remote, line)) {
-          this.#opts.onRejected?.('bad-line')
-          conn.destroy()
-          return
-        }
-      }
-      if (buffered.length > MAX_LINE_BYTES) {
-        this.#opts.onRejected?.('too-large')
-        conn.destroy()
-      }
-    })
+    readRelayHellos(
+      conn,
+      (hello) => {
+        remote.url = hello.url
+        remote.topics = hello.topics
+        this.#report()
+      },
+      (reason) => this.#opts.onRejected?.(reason),
+    )
     conn.on('error', () => this.#opts.onRejected?.('connection-error'))
     conn.on('close', () => {
       if (this.#conns.delete(conn)) this.#report()
     })
     conn.write(this.#hello())
-  }
-
-  #onLine(remote: Remote, line: string): boolean {
-    if (line.length > MAX_LINE_BYTES) return false
-    let msg: unknown
-    try {
-      msg = JSON.parse(line)
-    } catch {
-      return false
-    }
-    if (typeof msg !== 'object' || msg === null) return false
-    const m = msg as { v?: unknown; url?: unknown; topics?: unknown }
-    if (m.v !== 1 || typeof m.url !== 'string' || !/^wss?:\/\/[^\s]{1,500}$/.test(m.url) || !Array.isArray(m.topics) || m.topics.length > MAX_TOPICS) return false
-    if (!m.topics.every((t) => typeof t === 'string' && HEX64.test(t))) return false
-    remote.url = m.url
-    remote.topics = new Set(m.topics as string[])
-    this.#report()
-    return true
   }
 
   #report(): void {

@@ -10,7 +10,9 @@
  * meanwhile, so RoomClient keeps its plan instead of falling back to the
  * mesh); only when every relay failed in a row is the path `failed`: the
  * relay is unavailable for `retryMs`, the topology falls back to the mesh and
- * the relays are tried again later, starting from the first.
+ * the relays are tried again later, starting from the first. The list may
+ * start empty and grow (`addUrls`: relays found on hyperswarm); until it has
+ * a relay the path is not available.
  *
  * Standby: while ready, the path also keeps a second relay of the list
  * connected, authenticated and subscribed on standby (its media connection
@@ -30,7 +32,7 @@ import { attachSync, type SyncAttachment, type SyncStats } from '../net/sync.ts'
 import { realTimers, type Timers } from '../net/timers.ts'
 
 export interface RelayPathOptions {
-  /** One relay's `/relay` WebSocket URL, or several (tried in order; see above). */
+  /** One relay's `/relay` WebSocket URL, or several (tried in order; see above), or none yet. */
   url: string | readonly string[]
   WebSocket: RelayWebSocketClass
   /** Extra RelayClient options (SDP filter, timeouts). */
@@ -89,7 +91,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   #want: Local | null = null
   #publishing: Promise<void> = Promise.resolve()
   readonly #timers: Timers
-  readonly #urls: readonly string[]
+  readonly #urls: string[]
   /** Index of the relay in use (or tried next). */
   #index = 0
   /** Relays that failed in a row since the last one that became ready. */
@@ -103,13 +105,22 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   ) {
     super()
     this.#timers = opts.timers ?? realTimers
-    this.#urls = typeof opts.url === 'string' ? [opts.url] : [...opts.url]
-    if (this.#urls.length === 0) throw Object.assign(new Error('RelayPath needs at least one relay URL'), { code: 'bad-option' })
+    this.#urls = typeof opts.url === 'string' ? [opts.url] : [...new Set(opts.url)]
   }
 
-  /** The relay used (or being connected to) now. */
-  get url(): string {
-    return this.#urls[this.#index]!
+  /** The relay used (or being connected to, or tried next) now; null while none is known. */
+  get url(): string | null {
+    return this.#urls[this.#index] ?? null
+  }
+
+  /** Relays learnt later (found on hyperswarm): appended to the list; known ones are ignored. */
+  addUrls(urls: readonly string[]): void {
+    const fresh = urls.filter((u) => !this.#urls.includes(u))
+    if (fresh.length === 0) return
+    const had = this.#urls.length
+    this.#urls.push(...fresh)
+    if (had === 0) this.emit('state', this.#state) // available now: let the owner re-plan
+    if (this.#state === 'ready') this.#scheduleStandby(this.#standbyDelay())
   }
 
   /**
@@ -134,9 +145,9 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     return this.#sending !== null
   }
 
-  /** False for `retryMs` after a failure. */
+  /** False while no relay is known, and for `retryMs` after a failure. */
   get available(): boolean {
-    return this.#state !== 'failed'
+    return this.#state !== 'failed' && this.#urls.length > 0
   }
 
   /** Whether a second relay stands by, ready to take over (see the module comment). */
@@ -145,11 +156,12 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   }
 
   start(): void {
-    if (this.#state !== 'idle') return
+    const url = this.url
+    if (this.#state !== 'idle' || url === null) return
     this.#set('connecting')
     const client = (this.#client = this.#newClient())
     client
-      .connect(this.url, this.ctx.roomId, this.ctx.identity)
+      .connect(url, this.ctx.roomId, this.ctx.identity)
       .then(async () => {
         this.#attachSync(client)
         await client.subscribe()
@@ -193,8 +205,11 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     this.#failingOver = false
     this.#set('ready')
     this.#publish()
-    const delay = this.opts.standbyDelayMs ?? 5000
-    this.#scheduleStandby(delay * (1 + (this.opts.random ?? Math.random)()))
+    this.#scheduleStandby(this.#standbyDelay())
+  }
+
+  #standbyDelay(): number {
+    return (this.opts.standbyDelayMs ?? 5000) * (1 + (this.opts.random ?? Math.random)())
   }
 
   /** Sets the standby up a little later (see `standbyDelayMs`). */
