@@ -14,6 +14,9 @@ import { createChirp, FRAME_SIZE, SAMPLE_RATE } from '../../src/audio/tone.ts'
 
 const MS_PER_SAMPLE = 1000 / SAMPLE_RATE
 
+/** A click every 307 ms: clicks fall at every phase of the 20 ms Opus packet and the 10 ms playout pull. */
+export const CLICK_PERIOD_MS = 307
+
 /**
  * Four 20 ms chirps (up and down sweeps over two bands) sent in turn: a click's shape names it
  * modulo 4, so a click is paired with the right send time even when the latency grows past the
@@ -167,4 +170,13 @@ export function matchClicks(sent: readonly SentClick[], found: readonly Detectio
     scores.push(d.score)
   }
   return { latencies, scores, unmatched }
+}
+
+/**
+ * The clicks in `log` paired with their send times: detection, then matching up to
+ * CHIRPS.length - 0.5 click periods late.
+ */
+export function heardClicks(sent: readonly SentClick[], log: FrameLog, periodMs = CLICK_PERIOD_MS): ClickMatch & { detected: number } {
+  const found = detectClicks(log.samples(), CHIRPS)
+  return { ...matchClicks(sent, found, log, periodMs * (CHIRPS.length - 0.5)), detected: found.length }
 }

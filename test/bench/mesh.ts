@@ -27,8 +27,8 @@ import { SAMPLE_RATE } from '../../src/audio/tone.ts'
 import { VOICE_OPUS } from '../../src/net/opus.ts'
 import { DEFAULT_LIMITS, type TopologyLimits } from '../../src/net/topology.ts'
 import type { PeerWrtc } from '../../src/net/peer.ts'
-import { benchCase, environment, summarize, type BenchCase, type BenchReport } from './stats.ts'
-import { CHIRPS, clickSource, detectClicks, FrameLog, matchClicks } from './mesh-clicks.ts'
+import { benchCase, environment, summarize, waitFor, type BenchCase, type BenchReport } from './stats.ts'
+import { CLICK_PERIOD_MS, clickSource, FrameLog, heardClicks } from './mesh-clicks.ts'
 import { loopbackOnly, type LoopbackWrtc } from './mesh-loopback.ts'
 import { MeshWorker } from './mesh-procs.ts'
 import type { PeerStatus, Usage } from './mesh-worker.ts'
@@ -37,7 +37,6 @@ const env = (name: string, def: string): string => process.env[`BENCH_MESH_${nam
 const list = (s: string): number[] => s.split(',').filter(Boolean).map(Number)
 const PARTS = new Set(env('PARTS', 'm2e,first-audio,hand,cpu').split(','))
 const CLICKS = Number(env('CLICKS', '120'))
-const CLICK_PERIOD_MS = 307
 const JOINS = Number(env('JOINS', '20'))
 const SIZES = list(env('SIZES', '5,10,20'))
 const HAND_REPS = Number(env('HAND_REPS', '20'))
@@ -52,14 +51,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
 const load = (): number[] => os.loadavg().map((x) => round(x, 2))
 const log = (msg: string): void => void process.stderr.write(`mesh: ${msg}\n`)
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`mesh bench: timed out waiting for ${what}`)
-    await sleep(everyMs)
-  }
-}
 
 async function newRoom(origin: string, title: string): Promise<RoomLinks> {
   return createRoomLinks(await generateIdentity(), { title, topic: '', origin })
@@ -106,7 +97,6 @@ async function mouthToEar(ctx: Ctx, cases: BenchCase[]): Promise<Record<string, 
     const fmtp = [...(await speaker.client.mesh.stats()).values()][0]?.outbound[0]?.sdpFmtpLine ?? null
     const ptime = /a=ptime:(\d+)/.exec(pc.remoteDescription?.sdp ?? '')?.[1] ?? null
 
-    const maxMs = CLICK_PERIOD_MS * (CHIRPS.length - 0.5)
     const out: Record<string, unknown> = {
       clicksSent: sentDuring,
       periodMs: CLICK_PERIOD_MS,
@@ -119,11 +109,10 @@ async function mouthToEar(ctx: Ctx, cases: BenchCase[]): Promise<Record<string, 
       ['m2e/sink', atSink],
       ['m2e/heard', heard],
     ] as const) {
-      const found = detectClicks(rec.samples(), CHIRPS)
-      const m = matchClicks(clicks.sent, found, rec, maxMs)
+      const m = heardClicks(clicks.sent, rec)
       const missed = sentDuring - m.latencies.length
       cases.push(benchCase(name, 'ms', m.latencies, { note: `${m.latencies.length}/${sentDuring} clicks matched, xcorr ${round(summarize(m.scores).median, 2)}` }))
-      out[name] = { detected: found.length, matched: m.latencies.length, unmatched: m.unmatched, missed, medianScore: summarize(m.scores).median }
+      out[name] = { detected: m.detected, matched: m.latencies.length, unmatched: m.unmatched, missed, medianScore: summarize(m.scores).median }
     }
     return out
   } finally {

@@ -21,6 +21,12 @@
  * listener measures exact one-way latency (one machine, one clock:
  * performance.timeOrigin + now) and exact loss (counter gaps per stream).
  *
+ * Then what a listener hears through a relay (heardThroughRelay, a fresh relay
+ * child, headless peers): click latency relay vs mesh, a relay room and a mesh
+ * room recorded together (relay-clicks.ts: cases m2e/mesh, m2e/relay,
+ * m2e/added) and the longest silence per switch mesh -> relay -> mesh
+ * (relay-switch.ts: switch gap cases).
+ *
  * Relay CPU: process.cpuUsage() of the relay child over 1 s samples, percent
  * of one core. Run alone: `npx tsx test/bench/relay.ts`. BENCH_CPU_PROF=<dir>
  * writes a V8 CPU profile of the relay child.
@@ -38,6 +44,7 @@ import { RelaySocket, type RelayWebSocketClass } from '../../src/net/relay-socke
 import { attachSync } from '../../src/net/sync.ts'
 import type { RelayMessage } from '../../src/net/relay-protocol.ts'
 import { benchCase, environment, formatTable, percentile, type BenchCase, type BenchReport } from './stats.ts'
+import { runHeardPart, type HeardRequest } from './relay-heard.ts'
 
 const SPEAKERS = 3
 const PAYLOAD_BYTES = 80
@@ -456,6 +463,45 @@ async function stopChild(c: Child): Promise<void> {
   clearTimeout(timer)
 }
 
+/**
+ * What a listener hears through the relay: click latency relay vs mesh (relay-clicks.ts) and the
+ * gaps of mesh -> relay -> mesh switches (relay-switch.ts), each part with its headless peers
+ * (real wrtc) in a child of its own (relay-heard.ts), against a fresh relay child serving
+ * signalling and /relay. BENCH_RELAY_CLICKS clicks per path (default 80) and
+ * BENCH_RELAY_SWITCHES round trips (default 5); 0 skips a part. A part that fails is reported as
+ * a 'failed' case; the capacity results are kept.
+ */
+async function heardThroughRelay(cases: BenchCase[]): Promise<Record<string, unknown>> {
+  const clicks = Number(process.env.BENCH_RELAY_CLICKS ?? 80)
+  const rounds = Number(process.env.BENCH_RELAY_SWITCHES ?? 5)
+  const out: Record<string, unknown> = {}
+  if (clicks <= 0 && rounds <= 0) return out
+  const child = spawnChild('relay')
+  const part = async (name: HeardRequest['part'], req: Omit<HeardRequest, 'part'>): Promise<void> => {
+    const t = performance.now()
+    console.error(`relay bench: ${name} ... (load ${os.loadavg()[0]!.toFixed(2)})`)
+    try {
+      const result = await runHeardPart({ part: name, ...req }, 300_000)
+      cases.push(...result.cases)
+      out[name] = { ...result.out, durationS: round((performance.now() - t) / 1000, 1), loadavg1: round(os.loadavg()[0]!) }
+    } catch (err) {
+      const message = (err as Error).message
+      console.error(`relay bench: ${name} failed: ${message}`)
+      out[name] = { error: message }
+      cases.push({ name, unit: 'failed', samples: 0, median: NaN, p95: NaN, min: NaN, max: NaN, mean: NaN, extra: { note: message.slice(0, 120) } })
+    }
+  }
+  try {
+    const origin = (await child.next('ready', 60_000)).url!
+    const relay = origin.replace(/^http/, 'ws') + '/relay'
+    if (clicks > 0) await part('m2e', { origin, relay, n: clicks })
+    if (rounds > 0) await part('switch', { origin, relay, n: rounds })
+  } finally {
+    await stopChild(child)
+  }
+  return out
+}
+
 export interface RelayStep {
   listeners: number
   streams: number
@@ -501,6 +547,8 @@ export interface RelayBenchReport extends BenchReport {
   maxListeners: number
   stoppedBy: string
   comparison?: unknown
+  /** Click latency relay vs mesh and switch gaps, as a listener hears them (heardThroughRelay). */
+  heard: Record<string, unknown>
   summary: Record<string, number | string>
 }
 
@@ -653,6 +701,7 @@ export async function run(): Promise<RelayBenchReport> {
     const { run: forwarding } = await import('./relay-forwarding.ts')
     comparison = await forwarding({ listeners: [compareN], warmupS: 2, measureS: 6 })
   }
+  const heard = await heardThroughRelay(cases)
 
   const ok = steps.filter((s) => s.lossPct <= maxLoss && s.addedP95Ms <= maxAddedMs)
   const best = ok.at(-1)
@@ -696,8 +745,17 @@ export async function run(): Promise<RelayBenchReport> {
     packetsOutPerCoreS: last?.packetsOutPerCoreS ?? NaN,
     host: `${os.cpus().length} cpus, ${os.cpus()[0]?.model ?? '?'}`,
   }
+  const heardCase = (name: string) => cases.find((c) => c.name === name && c.unit === 'ms')
+  const added = ['sink', 'heard'].flatMap((point) => {
+    const c = heardCase(`m2e/added ${point}`)
+    return c ? [`${point}: median ${c.median}, p95 ${c.p95}`] : []
+  })
+  if (added.length) summary.relayAddedLatencyMs = added.join('; ')
+  const toRelay = heardCase('switch gap mesh->relay')
+  const toMesh = heardCase('switch gap relay->mesh')
+  if (toRelay && toMesh) summary.switchGapMaxMs = `mesh->relay ${toRelay.max}, relay->mesh ${toMesh.max}`
   console.log(`summary: ${JSON.stringify(summary)}`)
-  return { name: 'relay', environment: environment(), cases, steps, maxListeners: best?.listeners ?? 0, stoppedBy, comparison, summary }
+  return { name: 'relay', environment: environment(), cases, steps, maxListeners: best?.listeners ?? 0, stoppedBy, comparison, heard, summary }
 }
 
 // ---- entry ----------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /**
  * Shared helpers for benches: sample statistics, environment description,
- * a timing loop and a plain-text table. Every bench report carries
+ * a timing loop, a polling wait and a plain-text table. Every bench report carries
  * `environment` and, where it fits, `cases` in the BenchCase shape, so results
  * from different benches read the same way.
  */
@@ -88,6 +88,15 @@ export async function timeIt(fn: () => unknown, opts: { samples: number; warmup?
   return out
 }
 
+/** Polls `cond` every `everyMs` until it holds; throws after `timeoutMs`. */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`bench: timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
 /** A case from raw samples. */
 export function benchCase(name: string, unit: string, samples: readonly number[], extra?: BenchCase['extra']): BenchCase {
   const values = samples.map((v) => (unit === 'ms' ? Math.round(v * 1000) / 1000 : v))
@@ -113,9 +122,8 @@ export function formatTable(rows: readonly Record<string, unknown>[], columns?: 
   return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n')
 }
 
-/** The standard table for a report's cases. */
+/** The standard table for a report's cases (columns: every extra any case has). */
 export function casesTable(cases: readonly BenchCase[]): string {
-  return formatTable(
-    cases.map((c) => ({ case: c.name, unit: c.unit, median: c.median, p95: c.p95, min: c.min, max: c.max, n: c.samples, ...(c.extra ?? {}) })),
-  )
+  const rows = cases.map((c) => ({ case: c.name, unit: c.unit, median: c.median, p95: c.p95, min: c.min, max: c.max, n: c.samples, ...(c.extra ?? {}) }))
+  return formatTable(rows, [...new Set(rows.flatMap((r) => Object.keys(r)))])
 }
