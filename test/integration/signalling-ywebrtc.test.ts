@@ -78,10 +78,10 @@ function spawnPeer(env: Record<string, string>): Peer {
   return { proc, lines, exited }
 }
 
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+async function waitFor(cond: () => boolean, ms: number, what: string | (() => string)): Promise<void> {
   const until = Date.now() + ms
   while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    if (Date.now() > until) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`)
     await new Promise((r) => setTimeout(r, 25))
   }
 }
@@ -105,14 +105,21 @@ describe('stock y-webrtc providers through our /signal', () => {
       ROOM: `stoop-test-${process.pid}`,
       PASSWORD: 'correct horse battery staple',
     }
+    // B starts once A is in the room. Started together, both may receive the other's announce
+    // and both offer: y-webrtc's glare handling then left a connection that reported a peer but
+    // never synced (1 run in 4 here, with the stock client's own logic, whatever the server).
+    // The protocol this test is about is the same either way.
     const a = spawnPeer({ ...env, NAME: 'A' })
+    peers.push(a)
+    await waitFor(() => a.lines.some((l) => l.ready), 30_000, 'A ready')
+    await waitFor(() => relay.metrics.value('stoop_signal_topics') === 1, 10_000, "A's subscription")
     const b = spawnPeer({ ...env, NAME: 'B' })
-    peers.push(a, b)
+    peers.push(b)
     const synced = (p: Peer) => {
       const t = lastText(p)
       return t !== undefined && t.includes('[A]') && t.includes('[B]')
     }
-    await waitFor(() => synced(a) && synced(b), 45_000, `sync (A: ${JSON.stringify(a.lines)}, B: ${JSON.stringify(b.lines)})`)
+    await waitFor(() => synced(a) && synced(b), 45_000, () => `sync (A: ${JSON.stringify(a.lines)}, B: ${JSON.stringify(b.lines)})`)
     expect(lastText(a)).toBe(lastText(b))
     expect(a.lines.some((l) => l.peers === 1)).toBe(true)
 
