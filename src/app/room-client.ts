@@ -85,8 +85,11 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #via: Via = 'mesh'
   /** Relay tracks arriving now, by track: the publisher each one carries, since when. */
   readonly #relayTracks = new Map<MediaStreamTrack, { id: string; since: number }>()
+  /** The same for mesh tracks (the way back from the relay waits for them to settle). */
+  readonly #meshTracks = new Map<MediaStreamTrack, { id: string; since: number }>()
   readonly #settleTimers = new Set<unknown>()
   #coveredSince: number | null = null
+  #meshReachedSince: number | null = null
   readonly #timers: Timers
   readonly #now: () => number
   #local: Local | null = null
@@ -121,8 +124,18 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         return verdict.ok
       },
     })
-    this.mesh.on('track', (id, track, stream) => this.emit('track', id, track, stream, 'mesh'))
-    this.mesh.on('track-ended', (id, track) => this.emit('track-ended', id, track, 'mesh'))
+    this.mesh.on('track', (id, track, stream) => {
+      this.#meshTracks.set(track, { id, since: this.#now() })
+      this.emit('track', id, track, stream, 'mesh')
+      if (this.relay?.state === 'ready') this.#later(RELAY_SETTLE_MS)
+    })
+    this.mesh.on('track-ended', (id, track) => {
+      this.#meshTracks.delete(track)
+      this.emit('track-ended', id, track, 'mesh')
+    })
+    this.mesh.on('peer-disconnected', (id) => {
+      for (const [track, t] of this.#meshTracks) if (t.id === id) this.#meshTracks.delete(track)
+    })
     this.relay = opts.relay
       ? new RelayPath(opts.relay, {
           wrtc: opts.wrtc,
@@ -203,9 +216,13 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   }
 
   #relayCarries(id: string): boolean {
-    if (this.relay?.state !== 'ready') return false
+    return this.relay?.state === 'ready' && this.#settled(this.#relayTracks, id)
+  }
+
+  /** A track from `id` has existed for RELAY_SETTLE_MS: its jitter buffer has audio. */
+  #settled(tracks: ReadonlyMap<MediaStreamTrack, { id: string; since: number }>, id: string): boolean {
     const settled = this.#now() - RELAY_SETTLE_MS
-    for (const t of this.#relayTracks.values()) if (t.id === id && t.since <= settled) return true
+    for (const t of tracks.values()) if (t.id === id && t.since <= settled) return true
     return false
   }
 
@@ -272,6 +289,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     let via: Via = 'mesh'
     const speaking = this.state.seatOf.has(this.selfId) && !this.state.ended
     if (relay && plan.mode === 'relay') {
+      this.#meshReachedSince = null
       relay.start()
       // Leave the mesh only once the relay carries everything: every speaker we
       // hear, and our own voice if we speak.
@@ -295,8 +313,18 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     } else {
       this.mesh.apply(plan)
       if (relay && relay.state === 'ready') {
+        // Back to the mesh, make-before-break too: the relay is left once the mesh reaches
+        // everyone and its copy of every speaker we hear has settled (a speaker who sends
+        // nothing over the mesh holds it up for RELAY_LEAVE_MESH_MS at most).
         const connected = new Set(this.mesh.connected)
-        if (plan.connect.every((id) => connected.has(id))) relay.stop()
+        const reached = plan.connect.every((id) => connected.has(id))
+        if (!reached) this.#meshReachedSince = null
+        else if (this.#meshReachedSince === null) {
+          this.#meshReachedSince = this.#now()
+          this.#later(RELAY_LEAVE_MESH_MS)
+        }
+        const waited = this.#meshReachedSince !== null && this.#now() - this.#meshReachedSince >= RELAY_LEAVE_MESH_MS
+        if (reached && (waited || plan.playFrom.every((id) => this.#settled(this.#meshTracks, id)))) relay.stop()
         else via = 'relay'
       }
     }
