@@ -87,6 +87,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   #standby: Standby | null = null
   #retry: unknown = null
   #standbyRetry: unknown = null
+  #stopping: RelayClient | null = null
   #sending: Local | null = null
   #want: Local | null = null
   #publishing: Promise<void> = Promise.resolve()
@@ -189,7 +190,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
       this.emit('sending', false)
     })
     client.on('close', (err) => {
-      if (this.#client === client) this.#fail(err?.message ?? 'relay closed')
+      if (this.#client === client && this.#stopping !== client) this.#fail(err?.message ?? 'relay closed')
       else if (this.#standby?.client === client) this.#dropStandby(true)
     })
     return client
@@ -317,9 +318,13 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     this.#sync?.()
     this.#sync = null
     const client = this.#client
-    this.#client = null
     this.#sending = null
+    // Still the client in use while it reports its tracks ended (before its connections
+    // close); its 'close' is then not a failure.
+    this.#stopping = client
     client?.destroy()
+    this.#stopping = null
+    this.#client = null
   }
 
   #fail(reason: string): void {

@@ -24,6 +24,9 @@
  *   'connection-lost'. The connection is never recreated here: that is the mesh's decision.
  * - Every transport failure ends in one `destroy(err)`: idempotent, clears every timer, detaches
  *   every listener, closes the connection, then emits `error` (if any) and `close` exactly once.
+ *   Remote tracks still arriving get `trackended` first, while the connection is still open:
+ *   @roamhq/wrtc can crash when an audio sink is detached from a track whose connection
+ *   was already closed.
  *   Local tracks belong to the caller (they may be shared across peers) and are not stopped.
  */
 import { TypedEmitter } from './peer-emitter.ts'
@@ -261,7 +264,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#unbind = []
     this.#pendingCandidates = []
     this.#senders.clear()
+    const remote = [...this.#remote.values()]
     this.#remote.clear()
+    for (const info of remote) this.emit('trackended', info.track, info.stream)
     this.#dc.close()
     this.#pc.close()
     const perr = err == null ? null : err instanceof PeerError ? err : new PeerError(PEER_ERRORS.ABORTED, err.message, { cause: err })

@@ -206,9 +206,14 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
     this.#closeSubscriber()
   }
 
-  /** Closes everything. Idempotent. With `err`, emits `error` first. */
+  /**
+   * Closes everything. Idempotent. With `err`, emits `error` first. Tracks still arriving
+   * get `track-ended` before their connection closes (see `Peer.destroy` for why).
+   */
   destroy(err?: RelayError | null): void {
     if (this.#destroyed) return
+    for (const info of this.#remote.values()) this.emit('track-ended', info.id, info.track)
+    this.#remote.clear()
     this.#destroyed = true
     for (const [key, p] of this.#waiting) {
       this.#timers.clearTimeout(p.timer)
