@@ -86,7 +86,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   #sync: SyncAttachment | null = null
   #standby: Standby | null = null
   #retry: unknown = null
-  #standbyRetry: unknown = null
+  #standbyTimer: unknown = null
   #stopping: RelayClient | null = null
   #sending: Local | null = null
   #want: Local | null = null
@@ -215,9 +215,9 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
 
   /** Sets the standby up a little later (see `standbyDelayMs`). */
   #scheduleStandby(ms: number): void {
-    if (this.#urls.length < 2 || this.#standby || this.#standbyRetry !== null) return
-    this.#standbyRetry = this.#timers.setTimeout(() => {
-      this.#standbyRetry = null
+    if (this.#urls.length < 2 || this.#standby || this.#standbyTimer !== null) return
+    this.#standbyTimer = this.#timers.setTimeout(() => {
+      this.#standbyTimer = null
       this.#startStandby()
     }, ms)
   }
@@ -246,8 +246,8 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     const standby = this.#standby
     this.#standby = null
     standby?.client.destroy()
-    this.#timers.clearTimeout(this.#standbyRetry)
-    this.#standbyRetry = null
+    this.#timers.clearTimeout(this.#standbyTimer)
+    this.#standbyTimer = null
     if (retry) this.#scheduleStandby(this.opts.retryMs ?? 10_000)
   }
 

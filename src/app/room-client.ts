@@ -133,9 +133,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#meshTracks.delete(track)
       this.emit('track-ended', id, track, 'mesh')
     })
-    this.mesh.on('peer-disconnected', (id) => {
-      for (const [track, t] of this.#meshTracks) if (t.id === id) this.#meshTracks.delete(track)
-    })
     this.relay = opts.relay
       ? new RelayPath(opts.relay, {
           wrtc: opts.wrtc,
@@ -162,12 +159,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.replan()
     })
     this.relay?.on('state', (state) => {
-      if (state !== 'ready') {
-        // The relay connection is gone with its tracks (a closed client reports none itself).
-        const ended = [...this.#relayTracks]
-        this.#relayTracks.clear()
-        for (const [track, t] of ended) this.emit('track-ended', t.id, track, 'relay')
-      }
+      if (state !== 'ready') this.#relayTracks.clear()
       this.replan()
     })
     this.relay?.on('sending', () => this.replan())
