@@ -233,10 +233,6 @@ export class Forwarder {
     this.getSubscriber(id).standby = standby
   }
 
-  isStandby(id: string): boolean {
-    return this.subscribers.get(id)?.standby === true
-  }
-
   /** Starts forwarding `publisherId` to `subscriberId` (renegotiates; idempotent). */
   subscribe(subscriberId: string, publisherId: string): void {
     this.assertOpen()
