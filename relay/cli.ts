@@ -43,6 +43,7 @@ const USAGE = `Usage:
       --speak tone:440     send a sine tone while on stage (or --speak file.wav)
       --record out.wav     record what this peer hears (speakers, mixed)
       --raise-hand         raise a hand after joining
+      --invite-hands       as a moderator, invite everyone who raises a hand to the stage
       --duration SECONDS   leave after this long
       --key FILE           identity key file (default: a fresh key each run)
       --ice-loopback       only use 127.0.0.1/::1 ICE candidates (single-machine use)
@@ -171,6 +172,7 @@ async function peer(args: string[]): Promise<number> {
       speak: { type: 'string' },
       record: { type: 'string' },
       'raise-hand': { type: 'boolean', default: false },
+      'invite-hands': { type: 'boolean', default: false },
       duration: { type: 'string' },
       key: { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -190,7 +192,7 @@ async function peer(args: string[]): Promise<number> {
   const print = values.json
     ? (ev: object) => process.stdout.write(JSON.stringify(ev) + '\n')
     : (ev: { event: string } & Record<string, unknown>) => {
-        if (['joined', 'peer-connected', 'peer-disconnected', 'hand-raised', 'accepted-invite', 'room-ended', 'warning'].includes(ev.event)) {
+        if (['joined', 'peer-connected', 'peer-disconnected', 'hand-raised', 'invited', 'accepted-invite', 'room-ended', 'warning'].includes(ev.event)) {
           const { event, t: _t, ...rest } = ev
           process.stdout.write(`${event} ${JSON.stringify(rest)}\n`)
         }
@@ -204,6 +206,7 @@ async function peer(args: string[]): Promise<number> {
     ...(values.key ? { keyFile: values.key } : {}),
     speak: parseSpeak(values.speak),
     raiseHand: values['raise-hand'],
+    inviteHands: values['invite-hands'],
     loopbackOnly: values['ice-loopback'],
     ...(values['no-relay'] ? { relay: false as const } : values.relay ? { relay: values.relay.flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean) } : {}),
     ...(meshSize ? { limits: { ...DEFAULT_LIMITS, meshSize, hardCap: Math.max(DEFAULT_LIMITS.hardCap, meshSize) } } : {}),

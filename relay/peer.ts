@@ -8,6 +8,7 @@
 import wrtc from '@roamhq/wrtc'
 import WebSocket from 'ws'
 import { RoomClient, type Via } from '../src/app/room-client.ts'
+import type { RoomState } from '../src/room/index.ts'
 import { generateIdentity, keyId, toBase64url, type Identity } from '../src/identity/index.ts'
 import { loadOrCreateIdentity } from '../src/identity/store-node.ts'
 import { parseInvite, type Invite } from '../src/invite/index.ts'
@@ -47,6 +48,8 @@ export interface HeadlessPeerOptions {
   speak?: SpeakSource
   record?: string
   raiseHand?: boolean
+  /** As a moderator, invite everyone who raises a hand to the stage (an open-mic bot). */
+  inviteHands?: boolean
   /** Accept stage invites (default: when there is something to speak). */
   acceptInvites?: boolean
   identity?: Identity
@@ -242,8 +245,22 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
         (err: Error) => emit('warning', { code: 'raise-failed', message: err.message }),
       )
     }
+    if (opts.inviteHands && !state.ended) inviteHands(state)
     if (state.ended) emit('room-ended')
   })
+  const invited = new Set<string>()
+  const inviteHands = (state: RoomState): void => {
+    const role = client.actor.role
+    if (role !== 'owner' && role !== 'moderator') return
+    for (const hand of state.hands) {
+      if (invited.has(hand.raiseId) || state.seatOf.has(hand.key) || state.invites.some((i) => i.subject === hand.key)) continue
+      invited.add(hand.raiseId)
+      client.actor.inviteToStage(hand.key).then(
+        () => emit('invited', { to: hand.key }),
+        (err: Error) => emit('warning', { code: 'invite-failed', message: err.message }),
+      )
+    }
+  }
   client.on('plan', (plan) => emit('plan', { mode: plan.mode, connect: plan.connect.length, sending: plan.sendAudioTo.length, playFrom: plan.playFrom, ...(plan.reason ? { reason: plan.reason } : {}) }))
   client.mesh.on('peer-connected', (peer) => emit('peer-connected', { peer }))
   client.mesh.on('peer-disconnected', (peer, reason) => emit('peer-disconnected', { peer, reason }))

@@ -119,11 +119,6 @@ export class Playback {
     s.el.srcObject = null
   }
 
-  /** Drops every track from one participant (e.g. the connection closed). */
-  removeFrom(from: string): void {
-    for (const [track, s] of this.#sources) if (s.from === from) this.remove(track)
-  }
-
   setVolume(id: string, volume: number): void {
     this.#volumes.set(id, Math.min(1, Math.max(0, volume)))
     this.refresh()

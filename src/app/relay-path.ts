@@ -315,6 +315,8 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   }
 
   #teardown(): void {
+    // Re-entered from the client's 'track-ended' (a re-plan during the teardown): it is under way.
+    if (this.#stopping) return
     this.#sync?.()
     this.#sync = null
     const client = this.#client

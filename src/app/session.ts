@@ -144,8 +144,9 @@ export class BrowserRoomSession implements RoomSession {
         this.#verifySecret()
         this.#dirty()
       }),
+      // The mesh ends its tracks ('track-ended') before the connection closes; the same
+      // person's relay tracks are not the mesh's to drop.
       mesh.on('peer-disconnected', (id) => {
-        this.playback.removeFrom(id)
         this.#peerStats.delete(id)
         this.#levels.delete(id)
         this.#dirty()
@@ -406,13 +407,18 @@ export class BrowserRoomSession implements RoomSession {
     this.#dirty()
   }
 
+  /**
+   * Who is here: everyone announcing themselves on the room's signalling topic (sealed with
+   * the room key, so only members) or connected to us directly. In a relay room nobody is
+   * connected directly, so the mesh's connections alone would list an empty room.
+   */
   #presence(): { present: Set<string>; names: Map<string, string> } {
-    const present = new Set(this.client.mesh.connected)
+    const present = this.client.mesh.present
     const names = new Map<string, string>()
     for (const state of this.client.awareness.getStates().values()) {
       const id = (state as { id?: unknown }).id
       const name = (state as { name?: unknown }).name
-      // Presence is unsigned: only believe it for someone whose connection proved its key.
+      // Presence is unsigned (names from signed profiles come first): only believe it for a key that is present.
       if (typeof id === 'string' && typeof name === 'string' && name && present.has(id)) names.set(id, name.slice(0, 100))
     }
     return { present, names }

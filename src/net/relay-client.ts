@@ -212,9 +212,11 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
    */
   destroy(err?: RelayError | null): void {
     if (this.#destroyed) return
-    for (const info of this.#remote.values()) this.emit('track-ended', info.id, info.track)
-    this.#remote.clear()
+    // Marked first: a 'track-ended' listener may call destroy() again (a re-plan that leaves the relay).
     this.#destroyed = true
+    const remote = [...this.#remote.values()]
+    this.#remote.clear()
+    for (const info of remote) this.emit('track-ended', info.id, info.track)
     for (const [key, p] of this.#waiting) {
       this.#timers.clearTimeout(p.timer)
       p.reject(err ?? new RelayError(RELAY_ERRORS.DESTROYED, `destroyed while waiting for ${key}`))

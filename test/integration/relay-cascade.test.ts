@@ -19,7 +19,6 @@
  * Every WebRTC path is kept on 127.0.0.1 (loopback SDP filters both ways).
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { setPriority } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
@@ -37,6 +36,7 @@ import { attachSync } from '../../src/net/sync.ts'
 import { checkRemoteUpdate, deriveDiscoveryKey } from '../../src/room/index.ts'
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
 import { parseInvite } from '../../src/invite/index.ts'
+import { spawnPeerBatch, type BatchPeer, type PeerBatch, type PeerStatus } from './helpers/peer-batch.ts'
 
 // 20 in `npm test`; `npm run test:load` runs 40. With 40 on a 2-core machine the whole box
 // is at 100 % CPU before the kill (40 wrtc listeners at ~3.5 % of a core each, both relays
@@ -44,7 +44,6 @@ import { parseInvite } from '../../src/invite/index.ts'
 const LISTENERS = Number(process.env.STOOP_CASCADE_LISTENERS ?? 20)
 const CHILDREN = Number(process.env.STOOP_CASCADE_CHILDREN ?? 4)
 const JOIN_STAGGER_MS = 2000
-const CHILD = fileURLToPath(new URL('./helpers/listener-proc.ts', import.meta.url))
 const POLL = { timeout: 60_000, interval: 200 }
 const limits = { meshSize: 2, hysteresis: 1, hardCap: 60 }
 const RELAY_CHILD = fileURLToPath(new URL('./helpers/relay-proc.ts', import.meta.url))
@@ -53,43 +52,15 @@ let testnet: Testnet
 let signal: Relay
 let relayA: RelayProc
 let relayB: RelayProc
-const children: ChildProcess[] = []
+const relays: ChildProcess[] = []
 
-interface Status {
-  name: string
-  url: string | null
-  state: string | null
-  /** Its failover reserve on the other relay is connected and subscribed. */
-  standby: boolean
-  via: string
-  hears: Record<string, boolean>
-  gap: number | null
-}
-const status = new Map<string, Status>()
+const batches: PeerBatch[] = []
+/** Every batch's peers, by name. */
+const status = { get: (name: string): PeerStatus | undefined => batches.map((b) => b.status.get(name)).find(Boolean) }
+const ids = { get: (name: string): string | undefined => batches.map((b) => b.ids.get(name)).find(Boolean) }
 
-const ids = new Map<string, string>()
-
-function spawnPeers(batch: { name: string; link: string; relay: string[]; tone?: number }[]): Promise<void> {
-  const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  children.push(child)
-  // In a real room every listener is its own device and the relays have their own machines.
-  // Here 40 wrtc listeners (about 3.5 % of a core each, mostly libwebrtc decoding) share two
-  // cores with both relays; at equal priority they starve the relays, which then fall behind
-  // on forwarding and answer a failover late. Lower priority keeps the relays' share as it
-  // would be on their own machines; a listener that gets less CPU only hears later.
-  if (child.pid !== undefined) setPriority(child.pid, 10)
-  child.on('message', (msg: { type: string; peers?: Status[] }) => {
-    if (msg.type === 'status') for (const p of msg.peers!) status.set(p.name, p)
-  })
-  return new Promise((ok, ko) => {
-    child.on('message', (msg: { type: string; message?: string; ids?: Record<string, string> }) => {
-      for (const [name, id] of Object.entries(msg.ids ?? {})) ids.set(name, id)
-      if (msg.type === 'started') ok()
-      else if (msg.type === 'error') ko(new Error(msg.message))
-    })
-    child.once('exit', (code) => ko(new Error(`listener process exited (${code})`)))
-    child.send({ type: 'start', peers: batch, limits, freqs: [440, 660] })
-  })
+async function spawnPeers(peers: BatchPeer[]): Promise<void> {
+  batches.push(await spawnPeerBatch(peers, { limits, freqs: [440, 660], nice: 10 }))
 }
 
 interface RoomOnRelay {
@@ -108,7 +79,7 @@ interface RelayProc {
 async function spawnRelay(bootstrap: { host: string; port: number }[]): Promise<RelayProc> {
   const prof = process.env.STOOP_CASCADE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STOOP_CASCADE_CPU_PROF}`] : []
   const proc = fork(RELAY_CHILD, [], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  children.push(proc)
+  relays.push(proc)
   const url = await new Promise<string>((ok, ko) => {
     proc.on('message', (msg: { type: string; url?: string; message?: string }) => {
       if (msg.type === 'ready') ok(msg.url!)
@@ -142,8 +113,9 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(async () => {
+  await Promise.all(batches.map((b) => b.stop()))
   await Promise.all(
-    children.map(
+    relays.map(
       (c) =>
         new Promise<void>((done) => {
           if (c.exitCode !== null || c.signalCode !== null) return done()
@@ -173,12 +145,12 @@ test(`two cascaded relays: 2 speakers, ${LISTENERS} listeners hear both; a liste
   const speakerM = { id: ids.get('M')! }
   const speakerS = { id: ids.get('S')! }
   const names = Array.from({ length: LISTENERS }, (_, i) => `L${i}`)
-  const batches = Array.from({ length: CHILDREN }, (_, c) => names.filter((_n, i) => i % CHILDREN === c).map((name) => ({ name, link: links.listener, relay: Number(name.slice(1)) % 2 === 0 ? [a, b] : [b, a] })))
+  const groups = Array.from({ length: CHILDREN }, (_, c) => names.filter((_n, i) => i % CHILDREN === c).map((name) => ({ name, link: links.listener, relay: Number(name.slice(1)) % 2 === 0 ? [a, b] : [b, a] })))
   // Batches join a few seconds apart, as a room fills: 40 wrtc listeners setting up at once
   // on 2 shared cores starve the relays' event loops (werift ICE checks time out).
   const started: Promise<void>[] = []
-  for (const batch of batches.filter((b) => b.length > 0)) {
-    started.push(spawnPeers(batch))
+  for (const group of groups.filter((g) => g.length > 0)) {
+    started.push(spawnPeers(group))
     await new Promise((r) => setTimeout(r, JOIN_STAGGER_MS))
   }
   await Promise.all(started)
@@ -188,7 +160,7 @@ test(`two cascaded relays: 2 speakers, ${LISTENERS} listeners hear both; a liste
     await expect.poll(() => names.filter((n) => !hearsBoth(n)), POLL).toEqual([])
   } catch (err) {
     const d = discoveryOf(links.listener)
-    console.log(JSON.stringify({ statuses: [...status.values()].filter((p) => !hearsBoth(p.name)).map((p) => [p.name, p.url === a ? 'A' : 'B', p.state, p.standby, p.via, p.hears]), a: await relayA.room(d), b: await relayB.room(d) }))
+    console.log(JSON.stringify({ statuses: ['M', 'S', ...names].map((n) => status.get(n)!).filter((p) => p && !hearsBoth(p.name)).map((p) => [p.name, p.url === a ? 'A' : 'B', p.state, p.standby, p.via, p.hears]), a: await relayA.room(d), b: await relayB.room(d) }))
     throw err
   }
   // Everyone's standby on the other relay comes up (5-10 s after joining, see RelayPath):
@@ -234,7 +206,7 @@ test(`two cascaded relays: 2 speakers, ${LISTENERS} listeners hear both; a liste
 
   // Relay A is killed (SIGKILL, no goodbye): its listeners and speaker M move to relay B
   // and hear both speakers again within 3 s.
-  for (const c of children) c.send({ type: 'mark' })
+  for (const b of batches) b.mark()
   await new Promise((r) => setTimeout(r, 500))
   const killedAt = Date.now()
   relayA.proc.kill('SIGKILL')
