@@ -11,7 +11,10 @@
  *   home screen's "Start room" button exists (Svelte attaches its handlers at
  *   mount, so present means it reacts), timed from navigation start in the page.
  *
- * Run alone: `npx tsx test/bench/app.ts` (env BENCH_APP_LOADS=10,
+ * - Joining a room on its relay: link to first audio in a fresh browser
+ *   context (app-relay-join.ts).
+ *
+ * Run alone: `npx tsx test/bench/app.ts` (env BENCH_APP_LOADS=10, BENCH_APP_JOINS=10,
  * BENCH_APP_NOBUILD=1 to measure an existing dist/), or through test/bench/run.ts.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
@@ -20,7 +23,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { startRelay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
-import { launchChromium } from '../e2e/browser.ts'
+import { launchChromium, LOOPBACK_ICE_FLAGS } from '../e2e/browser.ts'
+import { relayJoinTimes, type RelayJoinResult } from './app-relay-join.ts'
+import { benchCase, type BenchCase } from './stats.ts'
 
 export const BUDGET = { jsGzipKb: 120, cssGzipKb: 20 } as const
 
@@ -61,6 +66,9 @@ export interface AppReport {
   }
   /** Milliseconds from navigation start, over fresh loads of the home screen. */
   home: { ttiMs: Summary; fcpMs: Summary; domContentLoadedMs: Summary }
+  /** Opening a listener link of a room already on its relay, to first audio. */
+  relayJoin: Omit<RelayJoinResult, 'case'>
+  cases: BenchCase[]
 }
 
 function summary(values: number[]): Summary {
@@ -104,8 +112,9 @@ async function buildApp(): Promise<void> {
   await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn' })
 }
 
-export async function run(opts: { loads?: number; build?: boolean } = {}): Promise<AppReport> {
+export async function run(opts: { loads?: number; joins?: number; build?: boolean } = {}): Promise<AppReport> {
   const loads = opts.loads ?? Number(process.env.BENCH_APP_LOADS ?? 10)
+  const joins = opts.joins ?? Number(process.env.BENCH_APP_JOINS ?? 10)
   if (opts.build ?? (process.env.BENCH_APP_NOBUILD !== '1' || !existsSync(join(DIST, 'index.html')))) await buildApp()
 
   const dist = measureDist()
@@ -139,6 +148,13 @@ export async function run(opts: { loads?: number; build?: boolean } = {}): Promi
     }
   } finally {
     await browser.close()
+  }
+  const roomBrowser = await launchChromium(LOOPBACK_ICE_FLAGS)
+  let relayJoin: RelayJoinResult
+  try {
+    relayJoin = await relayJoinTimes({ origin: relay.url, browser: roomBrowser, joins })
+  } finally {
+    await roomBrowser.close()
     await relay.close()
   }
 
@@ -153,6 +169,8 @@ export async function run(opts: { loads?: number; build?: boolean } = {}): Promi
       ...dist,
     },
     home: { ttiMs: summary(tti), fcpMs: summary(fcp.length ? fcp : [NaN]), domContentLoadedMs: summary(dcl) },
+    relayJoin: { joins: relayJoin.joins, failed: relayJoin.failed, firstVia: relayJoin.firstVia },
+    cases: [benchCase('home screen: time to interactive', 'ms', tti), relayJoin.case],
   }
   const h = report.home
   console.log(
@@ -161,6 +179,7 @@ export async function run(opts: { loads?: number; build?: boolean } = {}): Promi
       `initial CSS ${cssGzipKb} kB gzip (budget ${BUDGET.cssGzipKb})`,
       `lazy JS     ${dist.lazyJs.map((f) => `${f.file} ${(f.gzip / 1024).toFixed(1)} kB`).join(', ') || 'none'}`,
       `home TTI    median ${h.ttiMs.median} ms, p95 ${h.ttiMs.p95} ms over ${h.ttiMs.runs} loads (FCP median ${h.fcpMs.median} ms)`,
+      `relay join  link to first audio median ${relayJoin.case.median.toFixed(0)} ms, p95 ${relayJoin.case.p95.toFixed(0)} ms over ${relayJoin.case.samples} joins (${relayJoin.failed} heard nothing in 30 s)`,
       `budget      ${report.bundle.withinBudget ? 'OK' : 'OVER'}`,
     ].join('\n'),
   )

@@ -13,7 +13,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { expect } from 'vitest'
 import { createTone, SAMPLE_RATE } from '../../src/audio/tone.ts'
 import { encodeWav } from '../../src/audio/wav.ts'
-import { launchChromium } from './browser.ts'
+import { launchChromium, LOOPBACK_ICE_FLAGS } from './browser.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const ARTIFACTS = join(ROOT, 'test/e2e/artifacts')
@@ -72,17 +72,9 @@ function beeps(freq: number, seconds: number): Int16Array {
   return out
 }
 
-/**
- * Chromium whose fake microphone plays `wav`. Loopback candidates are gathered
- * (the app keeps to them, see newAppPage) and not hidden behind mDNS names,
- * which nothing here resolves.
- */
+/** Chromium whose fake microphone plays `wav`, on loopback ICE (see LOOPBACK_ICE_FLAGS and newAppPage). */
 export function launchWithMic(wav: string): Promise<Browser> {
-  return launchChromium([
-    `--use-file-for-fake-audio-capture=${wav}`,
-    '--disable-features=WebRtcHideLocalIpsWithMdns',
-    '--allow-loopback-in-peer-connection',
-  ])
+  return launchChromium([`--use-file-for-fake-audio-capture=${wav}`, ...LOOPBACK_ICE_FLAGS])
 }
 
 export interface AppPage {

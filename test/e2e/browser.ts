@@ -15,3 +15,9 @@ export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
     args: [...CHROMIUM_FLAGS, ...extraArgs],
   })
 }
+
+/**
+ * For pages that join rooms: loopback candidates are gathered (the app keeps to them when
+ * `stoop.ice` is 'loopback') and not hidden behind mDNS names, which nothing here resolves.
+ */
+export const LOOPBACK_ICE_FLAGS = ['--disable-features=WebRtcHideLocalIpsWithMdns', '--allow-loopback-in-peer-connection']

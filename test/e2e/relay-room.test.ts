@@ -10,9 +10,6 @@
  * listeners leave, the room of 2 goes back to the mesh, and the browser keeps
  * hearing the tone across the switch.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { startRelay, type Relay } from '../../relay/server.ts'
@@ -21,9 +18,9 @@ import { createRoomLinks } from '../../relay/room-create.ts'
 import { generateIdentity } from '../../src/identity/index.ts'
 import { DEFAULT_LIMITS } from '../../src/net/topology.ts'
 import { spawnPeerBatch, type PeerBatch } from '../integration/helpers/peer-batch.ts'
+import { startJsonPeer, type JsonPeer } from '../integration/helpers/json-peer.ts'
 import { buildApp, fakeMics, hears, launchWithMic, newAppPage, setName, shot, SLOW, tile, withDumps, type AppPage, type FakeMics } from './app-helpers.ts'
 
-const STOOP = fileURLToPath(new URL('../../relay/stoop.js', import.meta.url))
 const LISTENERS = Array.from({ length: 8 }, (_, i) => `L${i + 1}`)
 
 let relay: Relay
@@ -106,6 +103,7 @@ test('a browser joining a room on its relay hears it, sees everyone, speaks thro
     await shot(page, 'relay-03-back-to-mesh.png')
   })
   expect(app.errors).toEqual([])
+  expect(moderator.malformed).toEqual([])
 }, 360_000)
 
 type PageClient = { selfId: string; via: string; mesh: { connected: string[] } }
@@ -150,56 +148,4 @@ function longestBelow(values: number[], threshold: number): number {
     longest = Math.max(longest, run)
   }
   return longest
-}
-
-type PeerEvent = { event: string } & Record<string, unknown>
-
-interface JsonPeer {
-  /** Resolves with the first event (seen so far or to come) that matches. */
-  next(match: (ev: PeerEvent) => boolean, timeoutMs?: number): Promise<PeerEvent>
-  stop(): Promise<void>
-}
-
-/** `stoop peer ... --json` in a child process, as a bot would run it. */
-function startJsonPeer(args: string[]): JsonPeer {
-  const proc: ChildProcess = spawn(process.execPath, [STOOP, 'peer', ...args, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const events: PeerEvent[] = []
-  const waiters = new Set<() => void>()
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    try {
-      events.push(JSON.parse(line) as PeerEvent)
-    } catch {
-      throw new Error(`stoop peer --json printed a line that is not JSON: ${line}`)
-    }
-    for (const w of waiters) w()
-  })
-  return {
-    next(match, timeoutMs = SLOW.timeout) {
-      return new Promise((ok, ko) => {
-        const check = (): void => {
-          const found = events.find(match)
-          if (!found) return
-          waiters.delete(check)
-          clearTimeout(timer)
-          ok(found)
-        }
-        const timer = setTimeout(() => {
-          waiters.delete(check)
-          ko(new Error(`stoop peer: no matching event in ${timeoutMs} ms; last events: ${events.slice(-5).map((e) => JSON.stringify(e)).join(' ')}`))
-        }, timeoutMs)
-        waiters.add(check)
-        check()
-      })
-    },
-    stop: () =>
-      new Promise<void>((done) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return done()
-        const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-        proc.once('exit', () => {
-          clearTimeout(kill)
-          done()
-        })
-        proc.kill('SIGTERM')
-      }),
-  }
 }
