@@ -1,5 +1,5 @@
 // Lint rules double as the architecture check: the import direction
-// ui -> app -> (net, audio, room) -> identity is enforced per folder.
+// is enforced per folder (drawn in docs/architecture.md).
 import tseslint from 'typescript-eslint'
 import svelte from 'eslint-plugin-svelte'
 
@@ -26,11 +26,21 @@ export default tseslint.config(
       'no-empty': ['error', { allowEmptyCatch: false }],
     },
   },
-  layer('src/identity', ['room', 'net', 'audio', 'ui', 'app', 'invite', 'relay']),
-  layer('src/room', ['net', 'audio', 'ui', 'app', 'relay']),
-  layer('src/invite', ['net', 'audio', 'ui', 'app', 'relay']),
-  layer('src/net', ['ui', 'app', 'relay']),
-  layer('src/audio', ['ui', 'app', 'net', 'room', 'relay']),
-  layer('src/app', ['ui', 'relay']),
-  layer('relay', ['ui']),
+  // Bottom to top. `base` (emitter, errors, timers, retry) and `identity` import nothing of ours;
+  // `participant` is the cross-platform core of one person in a room, `app` the browser's shell
+  // around it and `headless` the Node one; `node` holds Node adapters (hyperswarm, wrtc audio);
+  // `relay/` is the server; `cli` is the composition root that nothing imports.
+  layer('src/base', ['identity', 'room', 'invite', 'net', 'audio', 'participant', 'node', 'app', 'headless', 'ui', 'cli', 'relay']),
+  layer('src/identity', ['room', 'invite', 'net', 'audio', 'participant', 'node', 'app', 'headless', 'ui', 'cli', 'relay']),
+  layer('src/room', ['net', 'audio', 'participant', 'node', 'app', 'headless', 'ui', 'cli', 'relay']),
+  layer('src/invite', ['net', 'audio', 'participant', 'node', 'app', 'headless', 'ui', 'cli', 'relay']),
+  layer('src/audio', ['identity', 'room', 'invite', 'net', 'participant', 'node', 'app', 'headless', 'ui', 'cli', 'relay']),
+  layer('src/net', ['participant', 'node', 'app', 'headless', 'ui', 'cli', 'relay']),
+  layer('src/participant', ['node', 'app', 'headless', 'ui', 'cli', 'relay']),
+  layer('src/node', ['participant', 'app', 'headless', 'ui', 'cli', 'relay']),
+  layer('src/app', ['node', 'headless', 'ui', 'cli', 'relay']),
+  layer('src/headless', ['app', 'ui', 'cli', 'relay']),
+  layer('src/ui', ['node', 'headless', 'cli', 'relay']),
+  layer('relay', ['participant', 'app', 'headless', 'ui', 'cli']),
+  layer('src/cli', ['app', 'ui']),
 )

@@ -14,7 +14,7 @@ import { createMetrics, METRICS_CONTENT_TYPE, type Metrics } from './metrics.ts'
 import { attachSignalling } from './signalling.ts'
 import { attachRelayRooms, type RelayRooms, type RelayRoomsOptions } from './rooms/endpoint.ts'
 import { Cascade } from './cascade/cascade.ts'
-import type { BootstrapNode } from './swarm.ts'
+import type { BootstrapNode } from '../src/node/dht.ts'
 import { generateIdentity, type Identity } from '../src/identity/index.ts'
 
 export interface RelayOptions {

@@ -12,7 +12,7 @@ import type { Identity } from '../../src/identity/index.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
 import type { RelayRoom } from '../rooms/room.ts'
-import type { BootstrapNode } from '../swarm.ts'
+import type { BootstrapNode } from '../../src/node/dht.ts'
 import { RelayDiscovery } from './discovery.ts'
 import { CascadeLink } from './link.ts'
 

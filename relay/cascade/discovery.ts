@@ -1,16 +1,10 @@
 /**
  * Relay discovery on hyperswarm: relays serving the same room find each other.
  *
- * While a room is loaded, the relay joins the topic
- * `relayTopic(discovery) = sha256("stoop/relays" || discovery key)` (a
- * one-way hash of the discovery key, which is itself a hash of the room id),
- * as server and client. On every swarm connection both sides send, and send
- * again whenever their set of topics changes, one line of JSON:
- *
- *   {"v":1,"url":"ws://host:port/relay","topics":["<64 hex>", ...]}
- *
- * (newline-delimited, at most 64 KiB a line, at most 1000 topics). A relay
- * learns "the relay at `url` serves the rooms behind `topics`" and reports,
+ * While a room is loaded, the relay joins the room's relay topic as server
+ * and client. On every swarm connection both sides send a hello
+ * (src/node/relay-hello.ts), and send it again whenever their set of topics
+ * changes. A relay learns "the relay at `url` serves the rooms behind `topics`" and reports,
  * per topic it has joined itself, the set of other relays' URLs. Malformed
  * lines close the connection and are counted. Connections are Noise-encrypted
  * by hyperswarm; the URL is only a hint: whoever dials it authenticates with
@@ -19,20 +13,9 @@
  *
  * Never falls back to the public DHT: `bootstrap` is required.
  */
-import { createHash } from 'node:crypto'
-import Hyperswarm from 'hyperswarm'
-import HyperDHT from 'hyperdht'
-import type { BootstrapNode } from '../swarm.ts'
-
-export const RELAY_TOPIC_PREFIX = 'stoop/relays'
-export const MAX_LINE_BYTES = 64 * 1024
-export const MAX_TOPICS = 1000
-const HEX64 = /^[0-9a-f]{64}$/
-
-/** The hyperswarm topic of the relays serving the room with `discovery` (hex). */
-export function relayTopic(discovery: string): Buffer {
-  return createHash('sha256').update(RELAY_TOPIC_PREFIX).update(Buffer.from(discovery, 'hex')).digest()
-}
+import type Hyperswarm from 'hyperswarm'
+import { createSwarm, type BootstrapNode } from '../../src/node/dht.ts'
+import { readRelayHellos, relayTopic, type DiscoveryConn } from '../../src/node/relay-hello.ts'
 
 export interface RelayDiscoveryOptions {
   bootstrap: BootstrapNode[]
@@ -46,65 +29,9 @@ export interface RelayDiscoveryOptions {
   onRejected?: (reason: string, err?: unknown) => void
 }
 
-/** What a relay says of itself on a discovery connection. */
-export interface RelayHello {
-  url: string
-  /** Relay topics (hex) it serves. */
-  topics: Set<string>
-}
-
 interface Remote {
   url: string | null
   topics: Set<string>
-}
-
-/** A hyperswarm connection, as far as discovery uses it. */
-export interface DiscoveryConn {
-  write(data: string): unknown
-  on(ev: string, fn: (arg: never) => void): unknown
-  destroy(err?: Error): void
-}
-
-/** Parses one hello line; null when it is not one (the caller closes the connection). */
-export function parseRelayHello(line: string): RelayHello | null {
-  if (line.length > MAX_LINE_BYTES) return null
-  let msg: unknown
-  try {
-    msg = JSON.parse(line)
-  } catch {
-    return null
-  }
-  if (typeof msg !== 'object' || msg === null) return null
-  const m = msg as { v?: unknown; url?: unknown; topics?: unknown }
-  if (m.v !== 1 || typeof m.url !== 'string' || !/^wss?:\/\/[^\s]{1,500}$/.test(m.url) || !Array.isArray(m.topics) || m.topics.length > MAX_TOPICS) return null
-  if (!m.topics.every((t) => typeof t === 'string' && HEX64.test(t))) return null
-  return { url: m.url, topics: new Set(m.topics as string[]) }
-}
-
-/**
- * Feeds every hello line `conn` sends to `onHello`. A malformed line or an over-long one
- * closes the connection and is reported (`bad-line`, `too-large`).
- */
-export function readRelayHellos(conn: DiscoveryConn, onHello: (hello: RelayHello) => void, onRejected?: (reason: string) => void): void {
-  let buffered = ''
-  conn.on('data', (chunk: never) => {
-    buffered += (chunk as Buffer).toString('utf8')
-    let nl: number
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const hello = parseRelayHello(buffered.slice(0, nl))
-      buffered = buffered.slice(nl + 1)
-      if (!hello) {
-        onRejected?.('bad-line')
-        conn.destroy()
-        return
-      }
-      onHello(hello)
-    }
-    if (buffered.length > MAX_LINE_BYTES) {
-      onRejected?.('too-large')
-      conn.destroy()
-    }
-  })
 }
 
 export class RelayDiscovery {
@@ -118,10 +45,8 @@ export class RelayDiscovery {
   #destroyed = false
 
   constructor(opts: RelayDiscoveryOptions) {
-    if (!Array.isArray(opts.bootstrap) || opts.bootstrap.length === 0) throw Object.assign(new Error('relay discovery needs bootstrap nodes'), { code: 'ERR_NO_BOOTSTRAP' })
     this.#opts = opts
-    const dht = new HyperDHT({ bootstrap: opts.bootstrap, ...(opts.host ? { host: opts.host } : {}) })
-    this.#swarm = new Hyperswarm({ dht })
+    this.#swarm = createSwarm(opts, 'relay discovery')
     this.#swarm.on('connection', (conn: DiscoveryConn) => this.#onConnection(conn))
   }
 

@@ -15,7 +15,7 @@ import { isLoopbackCandidate, loopbackSdp } from '../net/peer.ts'
 import type { RelayWebSocketClass } from '../net/relay-client.ts'
 import { SignalClient } from '../net/signal-client.ts'
 import { WsBus } from '../net/ws-bus.ts'
-import { RoomClient } from './room-client.ts'
+import { RoomClient } from '../participant/room-client.ts'
 import { BrowserRoomSession, roomDbName, type SessionEnv } from './session.ts'
 
 const RECONNECT_MAX_MS = 5000

@@ -15,7 +15,7 @@
  *   `resume()` must be called from a user gesture.
  * - `close()` is idempotent and releases every node, element and the context.
  */
-import type { Via } from './room-client.ts'
+import type { Via } from '../participant/room-client.ts'
 
 export interface PlaybackOptions {
   /** Whether audio from this participant, arriving over this path, may be played now. */

@@ -1,6 +1,6 @@
 /**
  * RIFF/WAVE PCM16 encode and decode (mono or stereo), plus a byte-level incremental writer whose
- * output an I/O layer appends to a file (see relay/audio-io.ts) and whose header it rewrites on
+ * output an I/O layer appends to a file (see src/node/audio-io.ts) and whose header it rewrites on
  * close.
  *
  * Decoding is defensive: every length is checked against the buffer before it is read, the chunk

@@ -5,7 +5,7 @@
  * Two implementations:
  * - WebSocket signalling (browsers; y-webrtc's subscribe/publish protocol
  *   through a relay), adapted from the signalling client.
- * - Hyperswarm (Node peers and relays; `relay/swarm.ts`), one Noise-encrypted
+ * - Hyperswarm (Node peers and relays; `src/node/swarm-bus.ts`), one Noise-encrypted
  *   connection per remote peer on the room's discovery key.
  *
  * A bus carries discovery and WebRTC signalling only; audio and room state go

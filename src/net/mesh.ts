@@ -32,8 +32,8 @@ import { keyId, publicKeyFromId, verifySignature, type Identity } from '../ident
 import type { BusMessage, SignalBus } from './bus.ts'
 import { Peer, type PeerOptions, type PeerSignal, type PeerStats, type PeerWrtc } from './peer.ts'
 import { PeerLink } from './peer-link.ts'
-import { TypedEmitter } from './peer-emitter.ts'
-import { realTimers, type Timers } from './timers.ts'
+import { TypedEmitter } from '../base/emitter.ts'
+import { realTimers, type Timers } from '../base/timers.ts'
 import { attachSync, createSyncStats, type SyncAttachment, type SyncStats } from './sync.ts'
 import { fromBase64url, toBase64url } from '../identity/index.ts'
 

@@ -11,7 +11,7 @@
  * The policy decides *when*; the caller's hooks do the work (offer with iceRestart, destroy).
  */
 
-import type { Timers } from './timers.ts'
+import type { Timers } from '../base/timers.ts'
 
 export interface ReconnectOptions {
   timers: Timers

@@ -29,13 +29,13 @@
  *   was already closed.
  *   Local tracks belong to the caller (they may be shared across peers) and are not stopped.
  */
-import { TypedEmitter } from './peer-emitter.ts'
+import { TypedEmitter } from '../base/emitter.ts'
 import { PeerError, PEER_ERRORS } from './peer-errors.ts'
 import { parseSignal, type PeerSignal } from './peer-signal.ts'
 import { summarizeStats, type PeerStats } from './peer-stats.ts'
 import { mungeOpus, type OpusParams } from './opus.ts'
 import { defaultBackoff, ReconnectPolicy } from './peer-reconnect.ts'
-import { realTimers, type Timers } from './timers.ts'
+import { realTimers, type Timers } from '../base/timers.ts'
 
 export { PeerError, PEER_ERRORS, type PeerErrorCode } from './peer-errors.ts'
 export type { PeerSignal, DescriptionSignal, CandidateSignal } from './peer-signal.ts'

@@ -33,13 +33,13 @@
  */
 import { deriveDiscoveryKey } from '../room/index.ts'
 import type { Identity } from '../identity/index.ts'
-import { TypedEmitter } from './peer-emitter.ts'
+import { TypedEmitter } from '../base/emitter.ts'
 import { mungeOpus, type OpusParams } from './opus.ts'
 import type { PeerWrtc } from './peer.ts'
 import type { Link } from './link.ts'
 import type { RefuseReason, RelayMessage } from './relay-protocol.ts'
 import { RELAY_ERRORS, RelayError, RelaySocket, type RelayTimers, type RelayWebSocketClass } from './relay-socket.ts'
-import { realTimers } from './timers.ts'
+import { realTimers } from '../base/timers.ts'
 
 export { RelayError, RELAY_ERRORS, type RelayErrorCode, type RelayWebSocketClass } from './relay-socket.ts'
 

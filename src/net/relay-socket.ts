@@ -19,7 +19,7 @@
  */
 import { keyId, toBase64url, type Identity } from '../identity/index.ts'
 import { BaseLink } from './link.ts'
-import { TypedEmitter } from './peer-emitter.ts'
+import { TypedEmitter } from '../base/emitter.ts'
 import {
   authMessage,
   decodeRelayMessage,
@@ -34,7 +34,7 @@ import {
   type RelayMessage,
 } from './relay-protocol.ts'
 import { MSG_SYNC_STEP1, MSG_SYNC_STEP2 } from './sync.ts'
-import { realTimers, type Timers } from './timers.ts'
+import { realTimers, type Timers } from '../base/timers.ts'
 
 /**
  * The part of the WebSocket API used here (browser WebSocket and `ws` both fit).

@@ -21,7 +21,7 @@
  * - `destroy()` is idempotent and leaves no timer and no socket behind.
  */
 import { openPayload, sealPayload } from './room-crypto.ts'
-import { realTimers, type Timers } from './timers.ts'
+import { realTimers, type Timers } from '../base/timers.ts'
 import {
   decodeSignalMessage,
   encodeSignalMessage,
@@ -48,7 +48,7 @@ export interface WebSocketLike {
 }
 export type WebSocketClass = new (url: string) => WebSocketLike
 
-export type { Timers } from './timers.ts'
+export type { Timers } from '../base/timers.ts'
 
 export interface BackoffOptions {
   /** Delay before the first retry. */

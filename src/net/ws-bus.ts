@@ -14,7 +14,7 @@ import { ObservableV2 } from 'lib0/observable'
 import type { BusMessage, SignalBus, SignalBusEvents } from './bus.ts'
 import { fromBase64url, toBase64url } from '../identity/index.ts'
 import type { SignalClient, SignalMessageEvent } from './signal-client.ts'
-import { realTimers, type Timers } from './timers.ts'
+import { realTimers, type Timers } from '../base/timers.ts'
 
 export interface WsBusOptions {
   client: SignalClient

@@ -13,7 +13,7 @@
 import type { Browser } from 'playwright-core'
 import { generateIdentity } from '../../src/identity/index.ts'
 import { DEFAULT_LIMITS } from '../../src/net/topology.ts'
-import { createRoomLinks } from '../../relay/room-create.ts'
+import { createRoomLinks } from '../../src/cli/room-create.ts'
 import { spawnPeerBatch } from '../integration/helpers/peer-batch.ts'
 import { startJsonPeer } from '../integration/helpers/json-peer.ts'
 import { benchCase, waitFor, type BenchCase } from './stats.ts'

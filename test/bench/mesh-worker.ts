@@ -9,7 +9,7 @@
  * Runs only when started by mesh-procs.ts (STOOP_MESH_WORKER=1); importing it does nothing.
  */
 import wrtc from '@roamhq/wrtc'
-import { startHeadlessPeer, type HeadlessPeer } from '../../relay/peer.ts'
+import { startHeadlessPeer, type HeadlessPeer } from '../../src/headless/headless-peer.ts'
 import type { PeerWrtc } from '../../src/net/peer.ts'
 import type { TopologyLimits } from '../../src/net/topology.ts'
 import { loopbackOnly } from './mesh-loopback.ts'

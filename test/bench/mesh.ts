@@ -1,6 +1,6 @@
 /**
  * Bench: the WebRTC mesh on loopback, with real @roamhq/wrtc headless peers
- * (relay/peer.ts) signalling through a local relay on 127.0.0.1. Remote ICE
+ * (src/headless/headless-peer.ts) signalling through a local relay on 127.0.0.1. Remote ICE
  * candidates other than 127.0.0.1 are dropped (mesh-loopback.ts).
  *   m2e/sink, m2e/heard   mouth-to-ear latency of chirps sent every 307 ms (so they fall at every
  *                         phase of the 20 ms Opus packet; four shapes in turn so each is paired with
@@ -18,9 +18,9 @@ import os from 'node:os'
 import wrtc from '@roamhq/wrtc'
 import { startRelay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
-import { createRoomLinks, type RoomLinks } from '../../relay/room-create.ts'
-import { startHeadlessPeer, type HeadlessPeer, type PeerEvent } from '../../relay/peer.ts'
-import { attachSink, type AudioWrtc } from '../../relay/audio-io.ts'
+import { createRoomLinks, type RoomLinks } from '../../src/cli/room-create.ts'
+import { startHeadlessPeer, type HeadlessPeer, type PeerEvent } from '../../src/headless/headless-peer.ts'
+import { attachSink, type AudioWrtc } from '../../src/node/audio-io.ts'
 import { generateIdentity } from '../../src/identity/index.ts'
 import { detectTones, hasTone } from '../../src/audio/goertzel.ts'
 import { SAMPLE_RATE } from '../../src/audio/tone.ts'

@@ -15,16 +15,16 @@
  * Recorded at two points, as in the mesh bench: `sink` (the decoded track at
  * an RTCAudioSink, only tracks of the path measured) and `heard` (after the
  * headless peer's 10 ms mixer, which plays one path: mayPlay). Compare paths
- * at the sink: `heard` adds the mixer's per-track queue (relay/peer.ts),
+ * at the sink: `heard` adds the mixer's per-track queue (src/headless/headless-peer.ts),
  * which keeps whatever backlog an event-loop stall left in it, so its depth
  * (0 to a few frames) differs from track to track.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import wrtc from '@roamhq/wrtc'
-import { attachSink, type AudioWrtc } from '../../relay/audio-io.ts'
-import { startHeadlessPeer, type HeadlessPeer } from '../../relay/peer.ts'
-import { createRoomLinks } from '../../relay/room-create.ts'
-import type { Via } from '../../src/app/room-client.ts'
+import { attachSink, type AudioWrtc } from '../../src/node/audio-io.ts'
+import { startHeadlessPeer, type HeadlessPeer } from '../../src/headless/headless-peer.ts'
+import { createRoomLinks } from '../../src/cli/room-create.ts'
+import type { Via } from '../../src/participant/room-client.ts'
 import { generateIdentity } from '../../src/identity/index.ts'
 import { CLICK_PERIOD_MS, clickSource, FrameLog, heardClicks, type ClickLog, type ClickMatch } from './mesh-clicks.ts'
 import { benchCase, summarize, waitFor, type BenchCase } from './stats.ts'

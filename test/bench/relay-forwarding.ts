@@ -22,7 +22,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import wrtc from '@roamhq/wrtc'
 import { Forwarder } from '../../relay/sfu/forwarder.ts'
-import { attachSink, createToneSource, type AudioSourceHandle } from '../../relay/audio-io.ts'
+import { attachSink, createToneSource, type AudioSourceHandle } from '../../src/node/audio-io.ts'
 import { detectTones, hasTone } from '../../src/audio/goertzel.ts'
 import { SAMPLE_RATE } from '../../src/audio/tone.ts'
 

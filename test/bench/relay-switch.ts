@@ -13,8 +13,8 @@
  * gone; also the time until then.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { startHeadlessPeer, type HeadlessPeer } from '../../relay/peer.ts'
-import { createRoomLinks } from '../../relay/room-create.ts'
+import { startHeadlessPeer, type HeadlessPeer } from '../../src/headless/headless-peer.ts'
+import { createRoomLinks } from '../../src/cli/room-create.ts'
 import { generateIdentity } from '../../src/identity/index.ts'
 import { listeningPeer, longestGapMs, type Listening } from '../integration/helpers/room-peers.ts'
 import { benchCase, summarize, waitFor, type BenchCase } from './stats.ts'

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
-import { startHeadlessPeer, type HeadlessPeer } from '../../relay/peer.ts'
+import { startHeadlessPeer, type HeadlessPeer } from '../../src/headless/headless-peer.ts'
 import { addedCandidates, buildApp, fakeMics, withDumps, hears, inviteLink, launchWithMic, newAppPage, section, setName, shot, SLOW, tile, type AppPage, type FakeMics } from './app-helpers.ts'
 
 let relay: Relay

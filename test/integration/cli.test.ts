@@ -10,13 +10,13 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
 import { generateIdentity } from '../../src/identity/index.ts'
-import { createRoomLinks, type RoomLinks } from '../../relay/room-create.ts'
+import { createRoomLinks, type RoomLinks } from '../../src/cli/room-create.ts'
 import { formatInvite, parseInvite } from '../../src/invite/index.ts'
 import { createRoom, RoomActor, RoomReplica } from '../../src/room/index.ts'
 import { decodeWav } from '../../src/audio/wav.ts'
 import { detectTones } from '../../src/audio/goertzel.ts'
 
-const STOOP = join(import.meta.dirname, '../../relay/stoop.js')
+const STOOP = join(import.meta.dirname, '../../src/cli/stoop.js')
 let relay: Relay
 let links: RoomLinks
 let dir: string

@@ -12,10 +12,10 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
 import { generateIdentity } from '../../src/identity/index.ts'
-import { createRoomLinks, type RoomLinks } from '../../relay/room-create.ts'
+import { createRoomLinks, type RoomLinks } from '../../src/cli/room-create.ts'
 import { listeningPeer, type Listening } from './helpers/room-peers.ts'
 
-const STOOP = join(import.meta.dirname, '../../relay/stoop.js')
+const STOOP = join(import.meta.dirname, '../../src/cli/stoop.js')
 const POLL = { timeout: 45_000, interval: 200 }
 let relay: Relay
 let links: RoomLinks

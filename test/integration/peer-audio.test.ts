@@ -13,7 +13,7 @@ import { readOpusFmtp } from '../../src/net/opus.ts'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { attachSink, createPcmSource, createToneSource, createWavFileWriter, type AudioSourceHandle, type AudioWrtc } from '../../relay/audio-io.ts'
+import { attachSink, createPcmSource, createToneSource, createWavFileWriter, type AudioSourceHandle, type AudioWrtc } from '../../src/node/audio-io.ts'
 import { createTone } from '../../src/audio/tone.ts'
 import { decodeWav, encodeWav } from '../../src/audio/wav.ts'
 

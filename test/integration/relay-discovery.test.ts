@@ -15,7 +15,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest'
 import { generateIdentity } from '../../src/identity/index.ts'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
-import { createRoomLinks } from '../../relay/room-create.ts'
+import { createRoomLinks } from '../../src/cli/room-create.ts'
 import { loopbackSdp } from '../../src/net/peer.ts'
 import { listeningPeer, type Listening } from './helpers/room-peers.ts'
 

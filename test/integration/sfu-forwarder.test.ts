@@ -3,14 +3,14 @@
  * 127.0.0.1 only: publishers send sine tones, listeners decode what the
  * forwarder relays and Goertzel-detect which tone arrived on which track.
  *
- * Audio in and out goes through relay/audio-io.ts (paced tone source, 48 kHz
+ * Audio in and out goes through src/node/audio-io.ts (paced tone source, 48 kHz
  * mono sink).
  */
 import wrtc from '@roamhq/wrtc'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Forwarder, type SessionDescription } from '../../relay/sfu/forwarder.ts'
 import { SfuErrorCode } from '../../relay/sfu/errors.ts'
-import { attachSink, createToneSource } from '../../relay/audio-io.ts'
+import { attachSink, createToneSource } from '../../src/node/audio-io.ts'
 import { SAMPLE_RATE } from '../../src/audio/tone.ts'
 import { detectTones, hasTone } from '../../src/audio/goertzel.ts'
 

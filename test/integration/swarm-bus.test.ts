@@ -9,19 +9,17 @@ import { afterEach, describe, expect, it } from 'vitest'
 import * as encoding from 'lib0/encoding'
 import { encodeFrame } from '../../src/net/link.ts'
 import type { BusMessage } from '../../src/net/bus.ts'
+import { parseBootstrap } from '../../src/node/dht.ts'
 import {
   createSwarmBus,
-  ERR_BAD_BOOTSTRAP,
   ERR_BAD_PEER_ID,
   ERR_BAD_TOPIC,
   ERR_BUS_DESTROYED,
   ERR_MESSAGE_TOO_LARGE,
-  ERR_NO_BOOTSTRAP,
-  parseBootstrap,
   type SwarmBus,
   type SwarmConnection,
   type SwarmLike,
-} from '../../relay/swarm.ts'
+} from '../../src/node/swarm-bus.ts'
 
 class FakeConn extends EventEmitter implements SwarmConnection {
   other: FakeConn | null = null
@@ -241,7 +239,7 @@ describe('swarm bus connection logic', () => {
       expect.objectContaining({ code: ERR_BAD_PEER_ID }),
     )
     // Never falls back to the public DHT by accident.
-    expect(() => createSwarmBus({ topic: TOPIC, selfId: 'a' })).toThrow(expect.objectContaining({ code: ERR_NO_BOOTSTRAP }))
+    expect(() => createSwarmBus({ topic: TOPIC, selfId: 'a' })).toThrow(expect.objectContaining({ code: 'no-bootstrap' }))
   })
 })
 
@@ -255,6 +253,6 @@ describe('parseBootstrap', () => {
   })
 
   it.each(['', ',', 'host', 'host:', ':80', 'host:0', 'host:65536', 'host:80x', '::1:80', 'a:1,b'])('rejects %j', (value) => {
-    expect(() => parseBootstrap(value)).toThrow(expect.objectContaining({ code: ERR_BAD_BOOTSTRAP }))
+    expect(() => parseBootstrap(value)).toThrow(expect.objectContaining({ code: 'bad-bootstrap' }))
   })
 })

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
-const STOOP = fileURLToPath(new URL('../../../relay/stoop.js', import.meta.url))
+const STOOP = fileURLToPath(new URL('../../../src/cli/stoop.js', import.meta.url))
 
 export type PeerEvent = { event: string } & Record<string, unknown>
 

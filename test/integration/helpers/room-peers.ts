@@ -2,7 +2,7 @@
 import { detectTones, hasTone } from '../../../src/audio/goertzel.ts'
 import { SAMPLE_RATE } from '../../../src/audio/tone.ts'
 import { dbfs } from '../../../src/audio/level.ts'
-import { startHeadlessPeer, type HeadlessPeer, type HeadlessPeerOptions } from '../../../relay/peer.ts'
+import { startHeadlessPeer, type HeadlessPeer, type HeadlessPeerOptions } from '../../../src/headless/headless-peer.ts'
 
 export interface Listening extends HeadlessPeer {
   name: string

@@ -1,9 +1,9 @@
-/** relay/audio-io.ts with a fake wrtc and an injected clock: pacing, end/loop, sink conversion, WAV files. */
+/** src/node/audio-io.ts with a fake wrtc and an injected clock: pacing, end/loop, sink conversion, WAV files. */
 import { afterEach, describe, expect, it } from 'vitest'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { attachSink, createFrameSource, createPcmSource, createToneSource, createWavFileWriter, type AudioData, type AudioWrtc } from '../../../relay/audio-io.ts'
+import { attachSink, createFrameSource, createPcmSource, createToneSource, createWavFileWriter, type AudioData, type AudioWrtc } from '../../../src/node/audio-io.ts'
 import { createTone } from '../../../src/audio/tone.ts'
 import { detectTones } from '../../../src/audio/goertzel.ts'
 import { decodeWav } from '../../../src/audio/wav.ts'

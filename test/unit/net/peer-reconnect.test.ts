@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { defaultBackoff, ReconnectPolicy } from '../../../src/net/peer-reconnect.ts'
-import type { Timers } from '../../../src/net/timers.ts'
+import type { Timers } from '../../../src/base/timers.ts'
 
 function setup(maxRestarts = 3) {
   let now = 0

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { Peer, PeerError, type PeerOptions, type PeerSignal } from '../../../src/net/peer.ts'
-import type { Timers } from '../../../src/net/timers.ts'
+import type { Timers } from '../../../src/base/timers.ts'
 
 const SDP = (tag: string) => `v=0\r\no=- ${tag} 1 IN IP4 127.0.0.1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n`
 let counter = 0

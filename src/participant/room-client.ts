@@ -17,10 +17,10 @@ import { checkRemoteUpdate, RoomActor, RoomReplica, logOf, type RoomState, type 
 import type { SignalBus } from '../net/bus.ts'
 import { Mesh, type MeshOptions } from '../net/mesh.ts'
 import type { PeerWrtc } from '../net/peer.ts'
-import { TypedEmitter } from '../net/peer-emitter.ts'
+import { TypedEmitter } from '../base/emitter.ts'
 import { DEFAULT_LIMITS, planTopology, type Mode, type TopologyLimits, type TopologyPlan } from '../net/topology.ts'
 import { RelayPath, type RelayPathOptions, type RelayState } from './relay-path.ts'
-import { realTimers, type Timers } from '../net/timers.ts'
+import { realTimers, type Timers } from '../base/timers.ts'
 
 /** Which path a remote track came over. */
 export type Via = 'mesh' | 'relay'

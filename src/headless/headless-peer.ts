@@ -7,28 +7,28 @@
  */
 import wrtc from '@roamhq/wrtc'
 import WebSocket from 'ws'
-import { RoomClient, type Via } from '../src/app/room-client.ts'
-import type { RoomState } from '../src/room/index.ts'
-import { generateIdentity, keyId, toBase64url, type Identity } from '../src/identity/index.ts'
-import { loadOrCreateIdentity } from '../src/identity/store-node.ts'
-import { parseInvite, type Invite } from '../src/invite/index.ts'
-import { deriveDiscoveryKey } from '../src/room/index.ts'
-import { deriveSignalKey } from '../src/net/room-crypto.ts'
-import { SignalClient, type SignalError, type WebSocketClass } from '../src/net/signal-client.ts'
-import { WsBus } from '../src/net/ws-bus.ts'
-import { SealedBus } from '../src/net/sealed-bus.ts'
-import type { SignalBus } from '../src/net/bus.ts'
-import { isLoopbackCandidate, loopbackSdp, type PeerWrtc } from '../src/net/peer.ts'
-import type { RelayWebSocketClass } from '../src/net/relay-client.ts'
-import type { TopologyLimits } from '../src/net/topology.ts'
-import { mixFrames } from '../src/audio/mixer.ts'
-import { dbfs } from '../src/audio/level.ts'
-import { decodeWav } from '../src/audio/wav.ts'
-import { FRAME_SIZE, SAMPLE_RATE } from '../src/audio/tone.ts'
-import { attachSink, createFrameSource, createPcmSource, createToneSource, createWavFileWriter, type AudioSourceHandle, type AudioWrtc, type WavFileWriter } from './audio-io.ts'
-import { createSwarmBus } from './swarm.ts'
-import { RelayFinder } from './relay-finder.ts'
-import { discoveryHex } from '../src/net/relay-protocol.ts'
+import { RoomClient, type Via } from '../participant/room-client.ts'
+import type { RoomState } from '../room/index.ts'
+import { generateIdentity, keyId, toBase64url, type Identity } from '../identity/index.ts'
+import { loadOrCreateIdentity } from '../identity/store-node.ts'
+import { parseInvite, type Invite } from '../invite/index.ts'
+import { deriveDiscoveryKey } from '../room/index.ts'
+import { deriveSignalKey } from '../net/room-crypto.ts'
+import { SignalClient, type SignalError, type WebSocketClass } from '../net/signal-client.ts'
+import { WsBus } from '../net/ws-bus.ts'
+import { SealedBus } from '../net/sealed-bus.ts'
+import type { SignalBus } from '../net/bus.ts'
+import { isLoopbackCandidate, loopbackSdp, type PeerWrtc } from '../net/peer.ts'
+import type { RelayWebSocketClass } from '../net/relay-client.ts'
+import type { TopologyLimits } from '../net/topology.ts'
+import { mixFrames } from '../audio/mixer.ts'
+import { dbfs } from '../audio/level.ts'
+import { decodeWav } from '../audio/wav.ts'
+import { FRAME_SIZE, SAMPLE_RATE } from '../audio/tone.ts'
+import { attachSink, createFrameSource, createPcmSource, createToneSource, createWavFileWriter, type AudioSourceHandle, type AudioWrtc, type WavFileWriter } from '../node/audio-io.ts'
+import { createSwarmBus } from '../node/swarm-bus.ts'
+import { RelayFinder } from '../node/relay-finder.ts'
+import { discoveryHex } from '../net/relay-protocol.ts'
 import { readFile } from 'node:fs/promises'
 
 /**
@@ -143,7 +143,6 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
       ? new RelayFinder({
           discovery: discoveryHex(deriveDiscoveryKey(invite.roomId)),
           bootstrap: opts.swarm.bootstrap,
-          ...dhtHost(opts.swarm.bootstrap),
           onRelays: (urls) => {
             emit('relays-found', { urls })
             client.relay?.addUrls(urls)
@@ -326,7 +325,7 @@ async function openBus(opts: HeadlessPeerOptions, invite: Invite, identity: Iden
   const discovery = deriveDiscoveryKey(invite.roomId)
   const key = await deriveSignalKey(invite.secretBytes)
   if (opts.swarm) {
-    const inner = createSwarmBus({ topic: discovery, selfId, bootstrap: opts.swarm.bootstrap, ...dhtHost(opts.swarm.bootstrap) })
+    const inner = createSwarmBus({ topic: discovery, selfId, bootstrap: opts.swarm.bootstrap })
     const bus = new SealedBus(inner, key)
     bus.on('wrong-secret', () => fail(new PeerFailure('wrong-secret', 'This link does not open this room (wrong room key).')))
     return { bus, closeTransport: () => bus.destroy() }
@@ -347,11 +346,6 @@ async function openBus(opts: HeadlessPeerOptions, invite: Invite, identity: Iden
       client.destroy()
     },
   }
-}
-
-/** A DHT whose bootstrap nodes are all on this machine (a testnet) binds to loopback too; otherwise to every interface. */
-function dhtHost(bootstrap: readonly { host: string }[]): { host?: string } {
-  return bootstrap.every((b) => /^(127\.|::1$|localhost$)/.test(b.host)) ? { host: '127.0.0.1' } : {}
 }
 
 /** The relay that served the link also signals: ws(s)://<host>/signal. */

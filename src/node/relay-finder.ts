@@ -12,10 +12,9 @@
  *
  * Never falls back to the public DHT: `bootstrap` is required.
  */
-import Hyperswarm from 'hyperswarm'
-import HyperDHT from 'hyperdht'
-import type { BootstrapNode } from './swarm.ts'
-import { readRelayHellos, relayTopic, type DiscoveryConn } from './cascade/discovery.ts'
+import type Hyperswarm from 'hyperswarm'
+import { createSwarm, type BootstrapNode } from './dht.ts'
+import { readRelayHellos, relayTopic, type DiscoveryConn } from './relay-hello.ts'
 
 export interface RelayFinderOptions {
   /** The room's discovery key, hex. */
@@ -41,11 +40,10 @@ export class RelayFinder {
   #refresh: NodeJS.Timeout | null = null
 
   constructor(opts: RelayFinderOptions) {
-    if (!Array.isArray(opts.bootstrap) || opts.bootstrap.length === 0) throw Object.assign(new Error('finding relays needs bootstrap nodes'), { code: 'ERR_NO_BOOTSTRAP' })
     this.#opts = opts
     const topic = relayTopic(opts.discovery)
     this.#topic = topic.toString('hex')
-    this.#swarm = new Hyperswarm({ dht: new HyperDHT({ bootstrap: opts.bootstrap, ...(opts.host ? { host: opts.host } : {}) }) })
+    this.#swarm = createSwarm(opts, 'finding relays')
     this.#swarm.on('connection', (conn: DiscoveryConn) => this.#onConnection(conn))
     const session: { refresh(): Promise<void> } = this.#swarm.join(topic, { server: false, client: true })
     const again = (): void => {

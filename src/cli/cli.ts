@@ -6,12 +6,12 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createLogger, type Level } from './log.ts'
-import { startRelay } from './server.ts'
-import { PeerFailure, startHeadlessPeer, type SpeakSource } from './peer.ts'
+import { createLogger, type Level } from '../../relay/log.ts'
+import { startRelay } from '../../relay/server.ts'
+import { PeerFailure, startHeadlessPeer, type SpeakSource } from '../headless/headless-peer.ts'
 import { createRoomFromCli } from './room-create.ts'
-import { parseBootstrap } from './swarm.ts'
-import { DEFAULT_LIMITS } from '../src/net/topology.ts'
+import { parseBootstrap } from '../node/dht.ts'
+import { DEFAULT_LIMITS } from '../net/topology.ts'
 
 const DEFAULT_KEY = join(homedir(), '.stoop', 'identity.key')
 

@@ -27,18 +27,15 @@
  * to mean hyperdht's default nodes) or a ready `swarm`.
  */
 import { randomBytes } from 'node:crypto'
-import Hyperswarm from 'hyperswarm'
-import HyperDHT from 'hyperdht'
+import { createSwarm, type BootstrapNode } from './dht.ts'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import { ObservableV2 } from 'lib0/observable'
-import { BusError, type BusMessage, type SignalBus, type SignalBusEvents } from '../src/net/bus.ts'
-import { ERR_FRAME_TOO_LARGE, StreamLink, type ByteStream } from '../src/net/link.ts'
+import { BusError, type BusMessage, type SignalBus, type SignalBusEvents } from '../net/bus.ts'
+import { ERR_FRAME_TOO_LARGE, StreamLink, type ByteStream } from '../net/link.ts'
 
 export const ERR_BAD_TOPIC = 'ERR_BAD_TOPIC'
 export const ERR_BAD_PEER_ID = 'ERR_BAD_PEER_ID'
-export const ERR_NO_BOOTSTRAP = 'ERR_NO_BOOTSTRAP'
-export const ERR_BAD_BOOTSTRAP = 'ERR_BAD_BOOTSTRAP'
 export const ERR_MESSAGE_TOO_LARGE = 'ERR_MESSAGE_TOO_LARGE'
 export const ERR_BUS_DESTROYED = 'ERR_BUS_DESTROYED'
 
@@ -59,12 +56,6 @@ const SESSION_BYTES = 16
 const FRAME_HELLO = 0x00
 const FRAME_BYTES = 0x01
 const FRAME_TEXT = 0x02
-
-/** A DHT bootstrap node. */
-export interface BootstrapNode {
-  host: string
-  port: number
-}
 
 /** The parts of a hyperswarm connection (NoiseSecretStream) the bus uses. */
 export interface SwarmConnection extends ByteStream {
@@ -184,7 +175,7 @@ class HyperswarmBus extends ObservableV2<SignalBusEvents> implements SwarmBus {
       this.#swarm = opts.swarm
       this.#ownsSwarm = false
     } else {
-      this.#swarm = createSwarm(opts.bootstrap, opts.host)
+      this.#swarm = createSwarm({ bootstrap: opts.bootstrap, ...(opts.host === undefined ? {} : { host: opts.host }) }, "the swarm bus (or pass a swarm)") as SwarmLike
       this.#ownsSwarm = true
     }
     this.#swarm.on('connection', this.#onConnection)
@@ -356,14 +347,6 @@ export function createSwarmBus(opts: SwarmBusOptions): SwarmBus {
   return new HyperswarmBus(opts)
 }
 
-function createSwarm(bootstrap: BootstrapNode[] | 'public' | undefined, host: string | undefined): SwarmLike {
-  if (bootstrap === undefined) {
-    throw new BusError(ERR_NO_BOOTSTRAP, "pass bootstrap nodes (or 'public'), or a swarm")
-  }
-  const dht = new HyperDHT({ ...(bootstrap === 'public' ? {} : { bootstrap }), ...(host === undefined ? {} : { host }) })
-  return new Hyperswarm({ dht }) as SwarmLike
-}
-
 /** Both ends agree on which of two connections to keep: the smaller handshake hash. */
 function keepsNew(existing: SwarmConnection, incoming: SwarmConnection): boolean {
   const a = existing.handshakeHash
@@ -413,25 +396,4 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.byteLength, b.byteLength)
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!
   return a.byteLength - b.byteLength
-}
-
-/**
- * Parse `--bootstrap host:port[,host:port]` (IPv6 as `[::1]:port`).
- * Throws a BusError `ERR_BAD_BOOTSTRAP` on anything else.
- */
-export function parseBootstrap(value: string): BootstrapNode[] {
-  const nodes = value
-    .split(',')
-    .map((part) => part.trim())
-    .filter((part) => part.length > 0)
-    .map((part) => {
-      const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(part)
-      const port = match === null ? NaN : Number(match[3])
-      if (match === null || !(port >= 1 && port <= 65535)) {
-        throw new BusError(ERR_BAD_BOOTSTRAP, `bad bootstrap node "${part}" (want host:port)`)
-      }
-      return { host: (match[1] ?? match[2])!, port }
-    })
-  if (nodes.length === 0) throw new BusError(ERR_BAD_BOOTSTRAP, 'no bootstrap nodes given')
-  return nodes
 }

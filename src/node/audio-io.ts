@@ -12,10 +12,10 @@
  * its timer; stopping a sink detaches it. Neither closes any peer connection.
  */
 import { open, type FileHandle } from 'node:fs/promises'
-import { createTone, FRAME_SIZE, SAMPLE_RATE, type ToneOptions } from '../src/audio/tone.ts'
-import { planFrames } from '../src/audio/schedule.ts'
-import { createFramer, createResampler, downmix, type Resampler } from '../src/audio/pcm.ts'
-import { createWavStreamEncoder, type PcmAudio, type PcmFormat } from '../src/audio/wav.ts'
+import { createTone, FRAME_SIZE, SAMPLE_RATE, type ToneOptions } from '../audio/tone.ts'
+import { planFrames } from '../audio/schedule.ts'
+import { createFramer, createResampler, downmix, type Resampler } from '../audio/pcm.ts'
+import { createWavStreamEncoder, type PcmAudio, type PcmFormat } from '../audio/wav.ts'
 
 /** What @roamhq/wrtc's `onData` takes and its sink's `ondata` gives. */
 export interface AudioData {

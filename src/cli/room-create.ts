@@ -4,9 +4,9 @@
  * carry the owner's signed genesis, so the first peer to join seeds the room.
  */
 import { parseArgs } from 'node:util'
-import { loadOrCreateIdentity } from '../src/identity/store-node.ts'
-import { formatInvite } from '../src/invite/index.ts'
-import { createRoom, RoomActor, RoomReplica } from '../src/room/index.ts'
+import { loadOrCreateIdentity } from '../identity/store-node.ts'
+import { formatInvite } from '../invite/index.ts'
+import { createRoom, RoomActor, RoomReplica } from '../room/index.ts'
 
 export async function createRoomFromCli(args: string[], defaultKey: string): Promise<number> {
   const { values } = parseArgs({

@@ -25,11 +25,11 @@
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
 import type { Identity } from '../identity/index.ts'
-import { TypedEmitter } from '../net/peer-emitter.ts'
+import { TypedEmitter } from '../base/emitter.ts'
 import type { PeerWrtc } from '../net/peer.ts'
 import { RelayClient, type RelayClientOptions, type RelayWebSocketClass } from '../net/relay-client.ts'
 import { attachSync, type SyncAttachment, type SyncStats } from '../net/sync.ts'
-import { realTimers, type Timers } from '../net/timers.ts'
+import { realTimers, type Timers } from '../base/timers.ts'
 
 export interface RelayPathOptions {
   /** One relay's `/relay` WebSocket URL, or several (tried in order; see above), or none yet. */
