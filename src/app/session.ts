@@ -163,8 +163,7 @@ export class BrowserRoomSession implements RoomSession {
     }
     const onClose = (): void => this.#dirty()
     const onError = (err: SignalError): void => this.#onSignalError(err)
-    parts.signal.on('open', onOpen).on('close', onClose).on('error', onError)
-    this.#offs.push(() => parts.signal.off('open', onOpen).off('close', onClose).off('error', onError))
+    this.#offs.push(parts.signal.on('open', onOpen), parts.signal.on('close', onClose), parts.signal.on('error', onError))
 
     const levelTimer = setInterval(() => this.#sampleLevels(), LEVEL_MS)
     const statsTimer = setInterval(() => void this.#sampleStats(), STATS_MS)

@@ -49,8 +49,8 @@ export interface SignalBus {
   publish(msg: BusMessage): void
   /** Send to one joined peer; false if it is not joined (the message is dropped). */
   send(peerId: string, msg: BusMessage): boolean
-  on<K extends keyof SignalBusEvents>(name: K, fn: SignalBusEvents[K]): unknown
-  off<K extends keyof SignalBusEvents>(name: K, fn: SignalBusEvents[K]): unknown
+  on<K extends keyof SignalBusEvents>(name: K, fn: SignalBusEvents[K]): () => void
+  off<K extends keyof SignalBusEvents>(name: K, fn: SignalBusEvents[K]): void
   /** Leave the topic and release everything; idempotent. */
   destroy(): Promise<void>
 }

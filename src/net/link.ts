@@ -18,7 +18,7 @@
  * `maxFrameBytes` is refused before its body is buffered: the receiving link
  * closes with `ERR_FRAME_TOO_LARGE` and counts it; sending one throws (misuse).
  */
-import { ObservableV2 } from 'lib0/observable'
+import { TypedEmitter } from '../base/emitter.ts'
 
 /** Events of a {@link Link}. */
 export interface LinkEvents {
@@ -35,8 +35,8 @@ export interface Link {
   send(data: Uint8Array): void
   /** Close the link; idempotent. */
   close(reason?: Error): void
-  on<K extends keyof LinkEvents>(name: K, fn: LinkEvents[K]): unknown
-  off<K extends keyof LinkEvents>(name: K, fn: LinkEvents[K]): unknown
+  on<K extends keyof LinkEvents>(name: K, fn: LinkEvents[K]): () => void
+  off<K extends keyof LinkEvents>(name: K, fn: LinkEvents[K]): void
 }
 
 /** Error codes thrown or passed to 'close' by links. */
@@ -58,7 +58,7 @@ export class LinkError extends Error {
 }
 
 /** Base class: event plumbing and exactly-once close. Subclasses implement `_send` and `_teardown`. */
-export abstract class BaseLink extends ObservableV2<LinkEvents> implements Link {
+export abstract class BaseLink extends TypedEmitter<LinkEvents> implements Link {
   #closed = false
 
   get closed(): boolean {
@@ -74,13 +74,13 @@ export abstract class BaseLink extends ObservableV2<LinkEvents> implements Link 
     if (this.#closed) return
     this.#closed = true
     this._teardown(reason)
-    this.emit('close', [reason])
-    super.destroy()
+    this.emit('close', reason)
+    this.removeAllListeners()
   }
 
   /** Deliver an incoming message to listeners (ignored once closed). */
   protected _receive(data: Uint8Array): void {
-    if (!this.#closed) this.emit('message', [data])
+    if (!this.#closed) this.emit('message', data)
   }
 
   protected abstract _send(data: Uint8Array): void

@@ -34,6 +34,7 @@ import { Peer, type PeerOptions, type PeerSignal, type PeerStats, type PeerWrtc 
 import { PeerLink } from './peer-link.ts'
 import { TypedEmitter } from '../base/emitter.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
+import { backoff } from '../base/retry.ts'
 import { attachSync, createSyncStats, type SyncAttachment, type SyncStats } from './sync.ts'
 import { fromBase64url, toBase64url } from '../identity/index.ts'
 
@@ -100,7 +101,7 @@ function nextNonce(): number {
 }
 
 const SDP_CONTEXT = 'stoop/sdp/v1'
-const defaultBackoff = (attempt: number): number => Math.min(500 * 2 ** (attempt - 1), 15_000)
+const defaultBackoff = backoff({ initialMs: 500, maxMs: 15_000, factor: 2, jitter: 0 })
 
 export class Mesh extends TypedEmitter<MeshEvents> {
   readonly selfId: string

@@ -12,6 +12,7 @@
  */
 
 import type { Timers } from '../base/timers.ts'
+import { backoff } from '../base/retry.ts'
 
 export interface ReconnectOptions {
   timers: Timers
@@ -28,7 +29,7 @@ export interface ReconnectHooks {
 }
 
 /** 1 s, 2 s, 4 s, 8 s, then 16 s per attempt. */
-export const defaultBackoff = (attempt: number): number => Math.min(1000 * 2 ** (attempt - 1), 16_000)
+export const defaultBackoff = backoff({ initialMs: 1000, maxMs: 16_000, factor: 2, jitter: 0 })
 
 export class ReconnectPolicy {
   #opts: ReconnectOptions

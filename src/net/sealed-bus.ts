@@ -9,7 +9,7 @@
  * Sealing and opening are async, so each direction keeps its own order with a
  * per-peer promise chain.
  */
-import { ObservableV2 } from 'lib0/observable'
+import { TypedEmitter } from '../base/emitter.ts'
 import type { BusMessage, SignalBus, SignalBusEvents } from './bus.ts'
 import { openPayload, sealPayload } from './room-crypto.ts'
 
@@ -17,7 +17,7 @@ export interface SealedBusEvents extends SignalBusEvents {
   'wrong-secret': () => void
 }
 
-export class SealedBus extends ObservableV2<SealedBusEvents> implements SignalBus {
+export class SealedBus extends TypedEmitter<SealedBusEvents> implements SignalBus {
   readonly stats = { sealed: 0, opened: 0, unopenable: 0 }
   readonly #inner: SignalBus
   readonly #key: CryptoKey
@@ -59,12 +59,12 @@ export class SealedBus extends ObservableV2<SealedBusEvents> implements SignalBu
     return true
   }
 
-  override async destroy(): Promise<void> {
+  async destroy(): Promise<void> {
     this.#inner.off('peer-joined', this.#onJoined)
     this.#inner.off('peer-left', this.#onLeft)
     this.#inner.off('message', this.#onMessage)
     await this.#inner.destroy()
-    super.destroy()
+    this.removeAllListeners()
   }
 
   #chain(chains: Map<string, Promise<void>>, id: string, task: () => Promise<void>): void {
@@ -72,11 +72,11 @@ export class SealedBus extends ObservableV2<SealedBusEvents> implements SignalBu
     chains.set(id, next)
   }
 
-  readonly #onJoined = (id: string): void => this.emit('peer-joined', [id])
+  readonly #onJoined = (id: string): void => this.emit('peer-joined', id)
   readonly #onLeft = (id: string): void => {
     this.#chainsIn.delete(id)
     this.#chainsOut.delete(id)
-    this.emit('peer-left', [id])
+    this.emit('peer-left', id)
   }
 
   readonly #onMessage = (from: string, msg: BusMessage): void => {
@@ -87,12 +87,12 @@ export class SealedBus extends ObservableV2<SealedBusEvents> implements SignalBu
         this.stats.unopenable++
         if (!this.#reported && this.stats.opened === 0 && this.stats.unopenable >= this.#wrongSecretAfter) {
           this.#reported = true
-          this.emit('wrong-secret', [])
+          this.emit('wrong-secret')
         }
         return
       }
       this.stats.opened++
-      if (this.#inner.peers.has(from)) this.emit('message', [from, body])
+      if (this.#inner.peers.has(from)) this.emit('message', from, body)
     })
   }
 }

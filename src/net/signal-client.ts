@@ -22,6 +22,8 @@
  */
 import { openPayload, sealPayload } from './room-crypto.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
+import { TypedEmitter } from '../base/emitter.ts'
+import { retryDelay, type RetryPolicy } from '../base/retry.ts'
 import {
   decodeSignalMessage,
   encodeSignalMessage,
@@ -50,27 +52,13 @@ export type WebSocketClass = new (url: string) => WebSocketLike
 
 export type { Timers } from '../base/timers.ts'
 
-export interface BackoffOptions {
-  /** Delay before the first retry. */
-  initialMs: number
-  maxMs: number
-  factor: number
-  /** 0..1: the share of each delay that is randomised away (0.5: between 50% and 100%). */
-  jitter: number
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.5 }
-
-/** Delay before retry number `attempt` (0-based). Pure. */
-export function backoffDelay(attempt: number, b: BackoffOptions, random: () => number): number {
-  const base = Math.min(b.maxMs, b.initialMs * Math.pow(b.factor, Math.max(0, attempt)))
-  return Math.round(base * (1 - b.jitter * random()))
-}
+/** Reconnects: jittered, so the clients of a restarted server do not all come back at once. */
+export const DEFAULT_BACKOFF: RetryPolicy = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.5 }
 
 export interface SignalClientOptions {
   url: string
   WebSocket: WebSocketClass
-  backoff?: Partial<BackoffOptions>
+  backoff?: Partial<RetryPolicy>
   random?: () => number
   timers?: Timers
   /** Ping period; a connection silent for one whole period is replaced. Default 15 s. */
@@ -139,14 +127,12 @@ interface TopicState {
 const OPEN = 1
 const ECHO_MEMORY = 128
 
-type Listener<K extends keyof SignalClientEvents> = SignalClientEvents[K]
-
-export class SignalClient {
+export class SignalClient extends TypedEmitter<SignalClientEvents> {
   readonly url: string
   readonly stats: SignalClientStats = { dropped: {}, openFailures: 0, echoes: 0, reconnects: 0 }
 
   private readonly WS: WebSocketClass
-  private readonly backoff: BackoffOptions
+  private readonly backoff: RetryPolicy
   private readonly random: () => number
   private readonly timers: Timers
   private readonly pingIntervalMs: number
@@ -154,12 +140,6 @@ export class SignalClient {
   private readonly maxMessageBytes: number
   private readonly wrongSecretAfter: number
 
-  private readonly listeners: { [K in keyof SignalClientEvents]: Set<Listener<K>> } = {
-    open: new Set(),
-    close: new Set(),
-    message: new Set(),
-    error: new Set(),
-  }
   private readonly topicStates = new Map<string, TopicState>()
   private readonly sentSealed = new Set<string>()
   private ws: WebSocketLike | null = null
@@ -175,6 +155,7 @@ export class SignalClient {
   private inbox: Promise<void> = Promise.resolve()
 
   constructor(opts: SignalClientOptions) {
+    super()
     let parsed: URL
     try {
       parsed = new URL(opts.url)
@@ -208,16 +189,6 @@ export class SignalClient {
 
   get topics(): string[] {
     return [...this.topicStates.keys()]
-  }
-
-  on<K extends keyof SignalClientEvents>(event: K, fn: SignalClientEvents[K]): this {
-    this.listeners[event].add(fn)
-    return this
-  }
-
-  off<K extends keyof SignalClientEvents>(event: K, fn: SignalClientEvents[K]): this {
-    this.listeners[event].delete(fn)
-    return this
   }
 
   /**
@@ -266,16 +237,12 @@ export class SignalClient {
     this.destroyed = true
     this.clearTimers()
     this.dropSocket(1000, 'client destroyed')
-    for (const set of Object.values(this.listeners)) set.clear()
+    this.removeAllListeners()
     this.topicStates.clear()
     this.sentSealed.clear()
   }
 
   // --- internals ---
-
-  private emit<K extends keyof SignalClientEvents>(event: K, ...args: Parameters<SignalClientEvents[K]>): void {
-    for (const fn of [...this.listeners[event]]) (fn as (...a: Parameters<SignalClientEvents[K]>) => void)(...args)
-  }
 
   private assertAlive(): void {
     if (this.destroyed) throw new SignalError('destroyed', 'signal client was destroyed')
@@ -403,7 +370,7 @@ export class SignalClient {
       this.emit('error', new SignalError('signal-rejected', `signalling server closed the connection: ${code} ${reason}`))
     }
     if (this.destroyed) return // a listener may have destroyed us
-    const delay = backoffDelay(this.attempt++, this.backoff, this.random)
+    const delay = retryDelay(this.backoff, this.attempt++, this.random)
     this.reconnectTimer = this.timers.setTimeout(() => this.connect(), delay)
   }
 

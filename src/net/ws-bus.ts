@@ -10,7 +10,7 @@
  * A peer restarting with the same id is a new incarnation (new `session`):
  * reported as 'peer-left' then 'peer-joined' so the mesh rebuilds its connection.
  */
-import { ObservableV2 } from 'lib0/observable'
+import { TypedEmitter } from '../base/emitter.ts'
 import type { BusMessage, SignalBus, SignalBusEvents } from './bus.ts'
 import { fromBase64url, toBase64url } from '../identity/index.ts'
 import type { SignalClient, SignalMessageEvent } from './signal-client.ts'
@@ -43,7 +43,7 @@ interface Known {
 
 const defaultTimers = { ...realTimers, now: () => Date.now() }
 
-export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
+export class WsBus extends TypedEmitter<SignalBusEvents> implements SignalBus {
   readonly selfId: string
   readonly #known = new Map<string, Known>()
   readonly #peers = new Set<string>()
@@ -90,7 +90,7 @@ export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
     return true
   }
 
-  override async destroy(): Promise<void> {
+  async destroy(): Promise<void> {
     if (this.#destroyed) return
     this.#destroyed = true
     this.#opts.timers.clearTimeout(this.#timer)
@@ -99,7 +99,7 @@ export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
     if (this.#client.connected) await this.#publish({ t: 'bye', from: this.selfId, session: this.#session })
     if (!this.#client.isDestroyed) this.#client.unsubscribe(this.#topic)
     for (const id of [...this.#peers]) this.#leave(id)
-    super.destroy()
+    this.removeAllListeners()
   }
 
   readonly #hello = (): void => {
@@ -126,7 +126,7 @@ export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
 
   #leave(id: string): void {
     this.#known.delete(id)
-    if (this.#peers.delete(id)) this.emit('peer-left', [id])
+    if (this.#peers.delete(id)) this.emit('peer-left', id)
   }
 
   #drop(reason: string): void {
@@ -149,7 +149,7 @@ export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
     if (wire.t === 'hello') return
     const body = typeof wire.body === 'string' ? wire.body : fromBase64url(wire.body.b)
     if (body === null) return this.#drop('malformed')
-    this.emit('message', [wire.from, body])
+    this.emit('message', wire.from, body)
   }
 
   /** Records a sign of life; a new peer (or a new incarnation) joins. */
@@ -162,7 +162,7 @@ export class WsBus extends ObservableV2<SignalBusEvents> implements SignalBus {
     }
     this.#known.set(from, { session, lastSeen: this.#opts.timers.now() })
     this.#peers.add(from)
-    this.emit('peer-joined', [from])
+    this.emit('peer-joined', from)
     this.#hello() // let the newcomer know about us without waiting a heartbeat
   }
 }

@@ -30,7 +30,7 @@ import { randomBytes } from 'node:crypto'
 import { createSwarm, type BootstrapNode } from './dht.ts'
 import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
-import { ObservableV2 } from 'lib0/observable'
+import { TypedEmitter } from '../base/emitter.ts'
 import { BusError, type BusMessage, type SignalBus, type SignalBusEvents } from '../net/bus.ts'
 import { ERR_FRAME_TOO_LARGE, StreamLink, type ByteStream } from '../net/link.ts'
 
@@ -132,7 +132,7 @@ interface Conn {
   timer: ReturnType<typeof setTimeout> | null
 }
 
-class HyperswarmBus extends ObservableV2<SignalBusEvents> implements SwarmBus {
+class HyperswarmBus extends TypedEmitter<SignalBusEvents> implements SwarmBus {
   readonly selfId: string
   readonly stats: SwarmBusStats
   readonly #peers = new Map<string, Conn>()
@@ -219,7 +219,7 @@ class HyperswarmBus extends ObservableV2<SignalBusEvents> implements SwarmBus {
     return true
   }
 
-  override destroy(): Promise<void> {
+  destroy(): Promise<void> {
     this.#destroying ??= this.#teardown()
     return this.#destroying
   }
@@ -229,7 +229,7 @@ class HyperswarmBus extends ObservableV2<SignalBusEvents> implements SwarmBus {
     for (const timer of this.#rediscoverTimers) clearTimeout(timer)
     this.#rediscoverTimers.clear()
     for (const conn of [...this.#conns]) conn.link.close() // emits 'peer-left' for joined peers
-    super.destroy()
+    this.removeAllListeners()
     await this.#swarm.leave(Buffer.from(this.#topic))
     if (this.#ownsSwarm) await this.#swarm.destroy()
   }
@@ -278,7 +278,7 @@ class HyperswarmBus extends ObservableV2<SignalBusEvents> implements SwarmBus {
       return
     }
     this.stats.messagesIn++
-    this.emit('message', [conn.peerId, msg])
+    this.emit('message', conn.peerId, msg)
   }
 
   #onHello(conn: Conn, frame: Uint8Array): void {
@@ -298,7 +298,7 @@ class HyperswarmBus extends ObservableV2<SignalBusEvents> implements SwarmBus {
       // The peer restarted: its old connection is stale.
       this.stats.rejected.replaced++
       this.#retire(existing)
-      this.emit('peer-left', [hello.peerId])
+      this.emit('peer-left', hello.peerId)
       this.#activate(conn, true)
     } else if (keepsNew(existing.stream, conn.stream)) {
       this.stats.rejected.duplicate++
@@ -314,7 +314,7 @@ class HyperswarmBus extends ObservableV2<SignalBusEvents> implements SwarmBus {
     const peerId = conn.peerId!
     this.#peers.set(peerId, conn)
     this.#peerIds.add(peerId)
-    if (announce) this.emit('peer-joined', [peerId])
+    if (announce) this.emit('peer-joined', peerId)
   }
 
   /** Close a connection that is no longer the active one for its peer, without 'peer-left'. */
@@ -337,7 +337,7 @@ class HyperswarmBus extends ObservableV2<SignalBusEvents> implements SwarmBus {
     if (peerId !== null && this.#peers.get(peerId) === conn) {
       this.#peers.delete(peerId)
       this.#peerIds.delete(peerId)
-      this.emit('peer-left', [peerId])
+      this.emit('peer-left', peerId)
     }
   }
 }

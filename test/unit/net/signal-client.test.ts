@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
+import { retryDelay } from '../../../src/base/retry.ts'
 import { deriveSignalKey, sealPayload } from '../../../src/net/room-crypto.ts'
 import {
-  backoffDelay,
   DEFAULT_BACKOFF,
   SignalClient,
   SignalError,
@@ -106,12 +106,12 @@ function setup(opts: Partial<SignalClientOptions> = {}) {
 
 const flush = () => new Promise((r) => setTimeout(r, 20))
 
-describe('backoffDelay', () => {
+describe('retryDelay', () => {
   it('grows exponentially up to the cap, jitter only shortens', () => {
     const b = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 }
-    expect([0, 1, 2, 3, 4, 10].map((n) => backoffDelay(n, b, () => 0))).toEqual([100, 200, 400, 800, 1000, 1000])
-    expect(backoffDelay(2, b, () => 1)).toBe(200)
-    expect(backoffDelay(0, DEFAULT_BACKOFF, () => 0.5)).toBeGreaterThan(0)
+    expect([0, 1, 2, 3, 4, 10].map((n) => retryDelay(b, n, () => 0))).toEqual([100, 200, 400, 800, 1000, 1000])
+    expect(retryDelay(b, 2, () => 1)).toBe(200)
+    expect(retryDelay(DEFAULT_BACKOFF, 0, () => 0.5)).toBeGreaterThan(0)
   })
 })
 

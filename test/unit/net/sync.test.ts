@@ -1,3 +1,4 @@
+import { TypedEmitter } from '../../../src/base/emitter.ts'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
@@ -57,8 +58,9 @@ function snapshot(doc: Y.Doc): unknown {
   return { text: doc.getText('t').toString(), list: doc.getArray('a').toJSON(), map: doc.getMap('m').toJSON() }
 }
 
-/** Number of listeners registered on a lib0 observable (ObservableV2 or the old Observable). */
+/** Number of listeners registered on a lib0 observable (Y.Doc, Awareness) or one of our emitters (links). */
 function listenerCount(obj: unknown): number {
+  if (obj instanceof TypedEmitter) return obj.listenerCount('message') + obj.listenerCount('close')
   const observers = (obj as { _observers: Map<string, Set<unknown>> })._observers
   let n = 0
   for (const set of observers.values()) n += set.size
