@@ -13,6 +13,7 @@ import type { BrowserApp } from './app/browser-app.ts'
 import { HashRouter } from './ui/lib/route.ts'
 import { precheckLink } from './app/link-precheck.ts'
 import './ui/global.css'
+import { CodedError } from './base/errors.ts'
 
 const online = browserOnline()
 /** Device-local debug settings (localStorage), e.g. `stoop.ice = loopback` keeps WebRTC on 127.0.0.1. */
@@ -34,7 +35,7 @@ function loadApp() {
 const app = (): ReturnType<typeof loadApp> =>
   (loaded ??= loadApp().catch((err: unknown) => {
     loaded = null
-    throw Object.assign(new Error(`Stoop could not load its room code: ${err instanceof Error ? err.message : String(err)}`), { code: 'unreachable', cause: err })
+    throw new CodedError('unreachable', `Stoop could not load its room code: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }))
 
 const deps: UiDeps = {

@@ -4,6 +4,7 @@
  * recent rooms (room docs themselves persist through y-indexeddb, one
  * database per room). The factory is passed in so tests can supply their own.
  */
+import { CodedError } from '../base/errors.ts'
 
 export const APP_DB = 'stoop-app'
 export const STORES = ['kv', 'rooms'] as const
@@ -32,7 +33,7 @@ export class KvDb {
       }
       req.onsuccess = () => resolve(req.result)
       req.onerror = () => reject(req.error)
-      req.onblocked = () => reject(Object.assign(new Error('The local database is blocked by another tab.'), { code: 'storage-blocked' }))
+      req.onblocked = () => reject(new CodedError('storage-blocked', 'The local database is blocked by another tab.'))
     }).catch((err: unknown) => {
       this.#db = null
       throw err

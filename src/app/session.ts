@@ -33,6 +33,7 @@ import { peerLinks } from './peer-links.ts'
 import { buildSnapshot } from './snapshot.ts'
 import type { ProfileStore, RecentRooms } from './local-stores.ts'
 import type { InviteRole, RoomMode, RoomProblem, RoomSession, RoomSnapshot } from './types.ts'
+import { CodedError } from '../base/errors.ts'
 
 export interface SessionEnv {
   /** The link the room was opened with (kept in the recent-rooms list). */
@@ -58,10 +59,10 @@ export interface SessionEnv {
   loopbackOnly?: boolean
 }
 
-export type SessionError = Error & { code: RoomProblem['code'] }
+export type SessionError = CodedError<RoomProblem['code']>
 
 export function sessionError(code: RoomProblem['code'], message: string, cause?: unknown): SessionError {
-  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code })
+  return new CodedError(code, message, cause === undefined ? undefined : { cause })
 }
 
 /** IndexedDB database holding one room's doc. */

@@ -2,13 +2,10 @@
  * Mixing Int16 frames: sum with optional per-input gain, saturating at the Int16 range (hard
  * clipping, never wrap-around). Pure.
  */
+import { CodedError } from '../base/errors.ts'
 
 const MIN = -32768
 const MAX = 32767
-
-function misuse(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
 
 /** Clamps and rounds a sample to the Int16 range. */
 export function clip16(v: number): number {
@@ -28,9 +25,9 @@ export interface MixOptions {
  */
 export function mixFrames(frames: readonly Int16Array[], opts: MixOptions = {}): Int16Array {
   const len = frames[0]?.length ?? opts.out?.length ?? 0
-  for (const f of frames) if (f.length !== len) throw misuse('frame-size-mismatch', `frame of ${f.length} samples, expected ${len}`)
-  if (opts.out && opts.out.length !== len) throw misuse('frame-size-mismatch', `out has ${opts.out.length} samples, expected ${len}`)
-  if (opts.gains && opts.gains.length !== frames.length) throw misuse('frame-size-mismatch', 'one gain per frame')
+  for (const f of frames) if (f.length !== len) throw new CodedError('frame-size-mismatch', `frame of ${f.length} samples, expected ${len}`)
+  if (opts.out && opts.out.length !== len) throw new CodedError('frame-size-mismatch', `out has ${opts.out.length} samples, expected ${len}`)
+  if (opts.gains && opts.gains.length !== frames.length) throw new CodedError('frame-size-mismatch', 'one gain per frame')
   const out = opts.out ?? new Int16Array(len)
   for (let i = 0; i < len; i++) {
     let acc = 0

@@ -4,10 +4,7 @@
  * fixed-size frames. Pure; state lives in the returned objects.
  */
 import { clip16 } from './mixer.ts'
-
-function misuse(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
+import { CodedError } from '../base/errors.ts'
 
 /** Int16 samples -> floats in [-1, 1). */
 export function int16ToFloat32(samples: Int16Array): Float32Array {
@@ -25,7 +22,7 @@ export function float32ToInt16(samples: Float32Array): Int16Array {
 
 /** Interleaved multi-channel Int16 -> mono by averaging the channels. */
 export function downmix(samples: Int16Array, channels: number): Int16Array {
-  if (!Number.isInteger(channels) || channels < 1) throw misuse('invalid-channels', `channels must be a positive integer, got ${channels}`)
+  if (!Number.isInteger(channels) || channels < 1) throw new CodedError('invalid-channels', `channels must be a positive integer, got ${channels}`)
   if (channels === 1) return samples
   const frames = Math.floor(samples.length / channels)
   const out = new Int16Array(frames)
@@ -50,7 +47,7 @@ export interface Resampler {
  * input sample and the fractional read position across chunks, so chunk boundaries are seamless.
  */
 export function createResampler(from: number, to: number): Resampler {
-  if (!(from > 0 && to > 0)) throw misuse('invalid-rate', 'sample rates must be positive')
+  if (!(from > 0 && to > 0)) throw new CodedError('invalid-rate', 'sample rates must be positive')
   const step = from / to
   let prev = 0 // sample at input position -1 relative to the current chunk
   let pos = 0 // read position relative to the current chunk's first sample, in input samples
@@ -91,7 +88,7 @@ export interface Framer {
 
 /** Cuts a stream of samples into frames of exactly `frameSize`. */
 export function createFramer(frameSize: number): Framer {
-  if (!Number.isInteger(frameSize) || frameSize <= 0) throw misuse('invalid-frame-size', 'frameSize must be a positive integer')
+  if (!Number.isInteger(frameSize) || frameSize <= 0) throw new CodedError('invalid-frame-size', 'frameSize must be a positive integer')
   let buf = new Int16Array(frameSize)
   let fill = 0
   return {

@@ -6,6 +6,7 @@
  * between `next()` calls and is kept in [0, 2π) so it never loses precision); samples never
  * exceed the Int16 range. Pure: no timers, no I/O.
  */
+import { CodedError } from '../base/errors.ts'
 
 /** Full scale of signed 16-bit PCM. */
 export const INT16_MAX = 32767
@@ -34,19 +35,15 @@ export interface ToneGenerator {
   take(count: number): Int16Array
 }
 
-function misuse(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
-
 /** Creates a sine generator. Throws `code: 'invalid-tone'` on out-of-range options. */
 export function createTone(opts: ToneOptions): ToneGenerator {
   const sampleRate = opts.sampleRate ?? SAMPLE_RATE
   const frameSize = opts.frameSize ?? FRAME_SIZE
   const amplitude = opts.amplitude ?? 0.25
   const { freq } = opts
-  if (!(sampleRate > 0) || !Number.isInteger(frameSize) || frameSize <= 0) throw misuse('invalid-tone', 'sampleRate and frameSize must be positive')
-  if (!(freq > 0 && freq < sampleRate / 2)) throw misuse('invalid-tone', `freq must be in (0, ${sampleRate / 2})`)
-  if (!(amplitude >= 0 && amplitude <= 1)) throw misuse('invalid-tone', 'amplitude must be in [0, 1]')
+  if (!(sampleRate > 0) || !Number.isInteger(frameSize) || frameSize <= 0) throw new CodedError('invalid-tone', 'sampleRate and frameSize must be positive')
+  if (!(freq > 0 && freq < sampleRate / 2)) throw new CodedError('invalid-tone', `freq must be in (0, ${sampleRate / 2})`)
+  if (!(amplitude >= 0 && amplitude <= 1)) throw new CodedError('invalid-tone', 'amplitude must be in [0, 1]')
   const step = (2 * Math.PI * freq) / sampleRate
   const peak = amplitude * INT16_MAX
   let phase = 0
@@ -88,8 +85,8 @@ export function createChirp(opts: ChirpOptions = {}): Int16Array {
   const f1 = opts.f1 ?? 4000
   const amplitude = opts.amplitude ?? 0.5
   const n = Math.round(((opts.durationMs ?? 20) * sampleRate) / 1000)
-  if (n <= 1) throw misuse('invalid-tone', 'chirp too short')
-  if (!(f0 > 0 && f1 > 0 && f0 < sampleRate / 2 && f1 < sampleRate / 2)) throw misuse('invalid-tone', 'chirp frequencies out of range')
+  if (n <= 1) throw new CodedError('invalid-tone', 'chirp too short')
+  if (!(f0 > 0 && f1 > 0 && f0 < sampleRate / 2 && f1 < sampleRate / 2)) throw new CodedError('invalid-tone', 'chirp frequencies out of range')
   const out = new Int16Array(n)
   const duration = n / sampleRate
   const k = (f1 - f0) / duration
@@ -118,7 +115,7 @@ export function createClickTrain(opts: ClickTrainOptions = {}): ClickTrain {
   const frameSize = opts.frameSize ?? FRAME_SIZE
   const period = Math.round(((opts.periodMs ?? 1000) * sampleRate) / 1000)
   const chirp = createChirp(opts)
-  if (period < chirp.length) throw misuse('invalid-tone', 'click period shorter than the chirp')
+  if (period < chirp.length) throw new CodedError('invalid-tone', 'click period shorter than the chirp')
   let pos = 0
   return {
     next() {

@@ -8,6 +8,7 @@
  * hostile input fails fast with a `WavError` (stable `code`) and never loops. Byte order is
  * little-endian as the format requires, independent of the host.
  */
+import { CodedError } from '../base/errors.ts'
 
 export interface PcmFormat {
   sampleRate: number
@@ -31,14 +32,7 @@ export type WavErrorCode =
   | 'wav-too-many-chunks'
   | 'wav-bad-input'
 
-export class WavError extends Error {
-  readonly code: WavErrorCode
-  constructor(code: WavErrorCode, message: string) {
-    super(message)
-    this.name = 'WavError'
-    this.code = code
-  }
-}
+export class WavError extends CodedError<WavErrorCode> {}
 
 export const WAV_HEADER_BYTES = 44
 /** Upper bound on chunks visited while looking for `fmt ` and `data`. */

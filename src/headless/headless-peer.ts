@@ -30,6 +30,7 @@ import { createSwarmBus } from '../node/swarm-bus.ts'
 import { RelayFinder } from '../node/relay-finder.ts'
 import { discoveryHex } from '../net/relay-protocol.ts'
 import { readFile } from 'node:fs/promises'
+import { CodedError } from '../base/errors.ts'
 
 /**
  * What a speaker sends: a sine, a WAV file, or (benches, tests) frames from a callback, called
@@ -78,14 +79,8 @@ export interface HeadlessPeerOptions {
 
 export type PeerEvent = { event: string; t: number } & Record<string, unknown>
 
-export class PeerFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
+/** Why `stoop peer` stops (the CLI prints the message as its one line). */
+export class PeerFailure extends CodedError {}
 
 export interface HeadlessPeer {
   readonly client: RoomClient

@@ -11,6 +11,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import { toBase64url, fromBase64url } from './base64url.ts'
+import { CodedError } from '../base/errors.ts'
 
 /** A signing identity: the raw public key plus a signer that never exposes the private key. */
 export interface Identity {
@@ -26,7 +27,7 @@ const ALG = { name: 'Ed25519' } as const
 
 function subtle(): SubtleCrypto {
   const s = globalThis.crypto?.subtle
-  if (!s) throw Object.assign(new Error('WebCrypto is not available in this environment'), { code: 'no-webcrypto' })
+  if (!s) throw new CodedError('no-webcrypto', 'WebCrypto is not available in this environment')
   return s
 }
 

@@ -7,6 +7,7 @@
  * workers can supply their own factory.
  */
 import { generateKeyPair, identityFromKeyPair, type Identity } from './identity.ts'
+import { CodedError } from '../base/errors.ts'
 
 export const DB_NAME = 'stoop-identity'
 const STORE = 'keys'
@@ -48,7 +49,7 @@ export async function loadOrCreateBrowserIdentity(opts: { name?: string; indexed
     const added = await request(store.add(pair, name)).then(() => true, () => false)
     if (added) return identityFromKeyPair(pair)
     const winner = await request(db.transaction(STORE, 'readonly').objectStore(STORE).get(name))
-    if (!isKeyPair(winner)) throw Object.assign(new Error('Could not store the identity key in IndexedDB'), { code: 'identity-store-failed' })
+    if (!isKeyPair(winner)) throw new CodedError('identity-store-failed', 'Could not store the identity key in IndexedDB')
     return identityFromKeyPair(winner)
   } finally {
     db.close()

@@ -11,6 +11,7 @@ import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promise
 import { dirname } from 'node:path'
 import { identityFromKeyPair, generateKeyPair, randomBytes, type Identity } from './identity.ts'
 import { fromBase64url, toBase64url } from './base64url.ts'
+import { CodedError } from '../base/errors.ts'
 
 export const ERR_BAD_KEY_FILE = 'bad-key-file'
 
@@ -22,7 +23,7 @@ interface StoredKey {
 }
 
 function badFile(path: string, why: string, cause?: unknown): Error {
-  return Object.assign(new Error(`Identity file ${path} is not a usable Ed25519 key: ${why}`, { cause }), { code: ERR_BAD_KEY_FILE })
+  return new CodedError(ERR_BAD_KEY_FILE, `Identity file ${path} is not a usable Ed25519 key: ${why}`, { cause })
 }
 
 async function importStored(path: string, jwk: StoredKey): Promise<Identity> {

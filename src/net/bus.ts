@@ -28,6 +28,7 @@
  * - `destroy()` is idempotent, emits 'peer-left' for every joined peer, removes
  *   all listeners and leaves no timers, sockets or DHT nodes behind.
  */
+import { CodedError } from '../base/errors.ts'
 
 /** What a bus carries: text (JSON signalling) or bytes (sealed payloads). */
 export type BusMessage = Uint8Array | string
@@ -56,11 +57,4 @@ export interface SignalBus {
 }
 
 /** Misuse of a bus (bad options, a message over the size cap) throws this, with a stable `code`. */
-export class BusError extends Error {
-  readonly code: string
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'BusError'
-    this.code = code
-  }
-}
+export class BusError extends CodedError {}

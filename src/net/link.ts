@@ -19,6 +19,7 @@
  * closes with `ERR_FRAME_TOO_LARGE` and counts it; sending one throws (misuse).
  */
 import { TypedEmitter } from '../base/emitter.ts'
+import { CodedError } from '../base/errors.ts'
 
 /** Events of a {@link Link}. */
 export interface LinkEvents {
@@ -40,22 +41,14 @@ export interface Link {
 }
 
 /** Error codes thrown or passed to 'close' by links. */
-export const ERR_FRAME_TOO_LARGE = 'ERR_FRAME_TOO_LARGE'
+export const ERR_FRAME_TOO_LARGE = 'frame-too-large'
 
 /** Default cap for one framed message: 1 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 1 << 20
 /** Bytes of the length prefix in front of every frame. */
 export const FRAME_HEADER_BYTES = 4
 
-/** An Error carrying a stable `code`. */
-export class LinkError extends Error {
-  readonly code: string
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'LinkError'
-    this.code = code
-  }
-}
+export class LinkError extends CodedError {}
 
 /** Base class: event plumbing and exactly-once close. Subclasses implement `_send` and `_teardown`. */
 export abstract class BaseLink extends TypedEmitter<LinkEvents> implements Link {

@@ -21,6 +21,7 @@
  *
  * Pure string functions; no other SDP lines are touched and line endings are preserved.
  */
+import { CodedError } from '../base/errors.ts'
 
 export interface OpusParams {
   /** Target average bitrate in bit/s (RFC 7587 allows 6000..510000). */
@@ -33,10 +34,6 @@ export interface OpusParams {
 }
 
 export const VOICE_OPUS: Readonly<OpusParams> = Object.freeze({ maxAverageBitrate: 32_000, stereo: false, dtx: true, fec: true, ptimeMs: 20 })
-
-function misuse(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code })
-}
 
 /** Parses `a=fmtp` parameters (`k=v;k2=v2`) into ordered pairs. */
 export function parseFmtp(params: string): Array<[string, string]> {
@@ -72,8 +69,8 @@ export function opusFmtpParams(p: OpusParams): Array<[string, string]> {
  */
 export function mungeOpus(sdp: string, params: Partial<OpusParams> = {}): string {
   const p: OpusParams = { ...VOICE_OPUS, ...params }
-  if (!Number.isInteger(p.maxAverageBitrate) || p.maxAverageBitrate < 6000 || p.maxAverageBitrate > 510000) throw misuse('invalid-opus-params', 'maxAverageBitrate must be an integer in 6000..510000')
-  if (![10, 20, 40, 60].includes(p.ptimeMs)) throw misuse('invalid-opus-params', 'ptimeMs must be 10, 20, 40 or 60')
+  if (!Number.isInteger(p.maxAverageBitrate) || p.maxAverageBitrate < 6000 || p.maxAverageBitrate > 510000) throw new CodedError('invalid-opus-params', 'maxAverageBitrate must be an integer in 6000..510000')
+  if (![10, 20, 40, 60].includes(p.ptimeMs)) throw new CodedError('invalid-opus-params', 'ptimeMs must be 10, 20, 40 or 60')
   const eol = sdp.includes('\r\n') ? '\r\n' : '\n'
   const trailing = sdp.endsWith(eol)
   const lines = (trailing ? sdp.slice(0, -eol.length) : sdp).split(eol)

@@ -2,6 +2,7 @@
  * Error codes of `Peer`. Misuse throws a `PeerError` at once; transport failures arrive once,
  * through `destroy(err)`, as the `error` event and the argument of `close`.
  */
+import { CodedError } from '../base/errors.ts'
 
 export const PEER_ERRORS = {
   /** Method called after `destroy()`. */
@@ -32,11 +33,8 @@ export const PEER_ERRORS = {
 
 export type PeerErrorCode = (typeof PEER_ERRORS)[keyof typeof PEER_ERRORS]
 
-export class PeerError extends Error {
-  readonly code: PeerErrorCode
+export class PeerError extends CodedError<PeerErrorCode> {
   constructor(code: PeerErrorCode, message?: string, options?: { cause?: unknown }) {
-    super(message ?? code, options)
-    this.name = 'PeerError'
-    this.code = code
+    super(code, message ?? code, options)
   }
 }

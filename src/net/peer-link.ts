@@ -7,7 +7,7 @@
  * one header byte (1 = more follows, 0 = last) then up to `CHUNK_BYTES`.
  * Reassembly is bounded by `maxMessageBytes`; a peer that exceeds it is cut off.
  */
-import { BaseLink, LinkError } from './link.ts'
+import { BaseLink, ERR_FRAME_TOO_LARGE, LinkError } from './link.ts'
 import type { Peer } from './peer.ts'
 
 export const CHUNK_BYTES = 16 * 1024
@@ -45,9 +45,9 @@ export class PeerLink extends BaseLink {
   }
 
   #onChunk(chunk: Uint8Array): void {
-    if (chunk.byteLength === 0) return this.close(new LinkError('ERR_BAD_CHUNK', 'empty data channel chunk'))
+    if (chunk.byteLength === 0) return this.close(new LinkError('bad-chunk', 'empty data channel chunk'))
     this.#partBytes += chunk.byteLength - 1
-    if (this.#partBytes > this.#max) return this.close(new LinkError('ERR_FRAME_TOO_LARGE', `message over ${this.#max} bytes`))
+    if (this.#partBytes > this.#max) return this.close(new LinkError(ERR_FRAME_TOO_LARGE, `message over ${this.#max} bytes`))
     this.#parts.push(chunk.subarray(1))
     if (chunk[0] === 1) return
     const parts = this.#parts

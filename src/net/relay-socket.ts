@@ -35,6 +35,7 @@ import {
 } from './relay-protocol.ts'
 import { MSG_SYNC_STEP1, MSG_SYNC_STEP2 } from './sync.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
+import { CodedError } from '../base/errors.ts'
 
 /**
  * The part of the WebSocket API used here (browser WebSocket and `ws` both fit).
@@ -84,14 +85,11 @@ export const RELAY_ERRORS = {
 } as const
 export type RelayErrorCode = (typeof RELAY_ERRORS)[keyof typeof RELAY_ERRORS]
 
-export class RelayError extends Error {
-  readonly code: RelayErrorCode
+export class RelayError extends CodedError<RelayErrorCode> {
   /** The relay's reason string, when it gave one (`not-speaker`, `shutdown`...). */
   readonly reason: string | undefined
   constructor(code: RelayErrorCode, message: string, options?: { reason?: string; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
-    this.name = 'RelayError'
-    this.code = code
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.reason = options?.reason
   }
 }

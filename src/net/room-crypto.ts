@@ -13,6 +13,7 @@
  */
 import { MAX_SIGNAL_MESSAGE_BYTES } from './signal-protocol.ts'
 import { fromBase64url, toBase64url } from '../identity/index.ts'
+import { CodedError } from '../base/errors.ts'
 
 export const ROOM_SECRET_BYTES = 32
 const VERSION = 1
@@ -21,16 +22,7 @@ const TAG_BYTES = 16
 const INFO = new TextEncoder().encode('stoop/signal')
 
 /** Error thrown on misuse, with a stable `code`. */
-export class RoomCryptoError extends Error {
-  constructor(
-    readonly code: 'bad-room-secret' | 'unsealable',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-    this.name = 'RoomCryptoError'
-  }
-}
+export class RoomCryptoError extends CodedError<'bad-room-secret' | 'unsealable'> {}
 
 /** Derives the signalling payload key from the 32-byte room secret. */
 export async function deriveSignalKey(roomSecret: Uint8Array): Promise<CryptoKey> {

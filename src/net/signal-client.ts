@@ -32,6 +32,7 @@ import {
   SignalCloseCode,
   type SignalMessage,
 } from './signal-protocol.ts'
+import { CodedError } from '../base/errors.ts'
 
 /** The subset of the WebSocket API used here; the browser's WebSocket and `ws` both fit. */
 export interface WebSocketLike {
@@ -80,16 +81,7 @@ export type SignalErrorCode =
 
 export const WRONG_SECRET_MESSAGE = 'This link does not open this room (wrong room key).'
 
-export class SignalError extends Error {
-  constructor(
-    readonly code: SignalErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options)
-    this.name = 'SignalError'
-  }
-}
+export class SignalError extends CodedError<SignalErrorCode> {}
 
 export interface SignalMessageEvent {
   topic: string

@@ -16,6 +16,7 @@ import { createTone, FRAME_SIZE, SAMPLE_RATE, type ToneOptions } from '../audio/
 import { planFrames } from '../audio/schedule.ts'
 import { createFramer, createResampler, downmix, type Resampler } from '../audio/pcm.ts'
 import { createWavStreamEncoder, type PcmAudio, type PcmFormat } from '../audio/wav.ts'
+import { CodedError } from '../base/errors.ts'
 
 /** What @roamhq/wrtc's `onData` takes and its sink's `ondata` gives. */
 export interface AudioData {
@@ -91,7 +92,7 @@ export function createFrameSource(wrtc: AudioWrtc, nextFrame: () => Int16Array |
     for (let i = 0; i < plan.send; i++, done++, sent++) {
       const samples = nextFrame()
       if (samples === null) return end()
-      if (samples.length !== FRAME_SIZE) throw Object.assign(new Error(`frame of ${samples.length} samples, expected ${FRAME_SIZE}`), { code: 'frame-size-mismatch' })
+      if (samples.length !== FRAME_SIZE) throw new CodedError('frame-size-mismatch', `frame of ${samples.length} samples, expected ${FRAME_SIZE}`)
       source.onData({ samples, sampleRate: SAMPLE_RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames: FRAME_SIZE })
     }
     timer = setT(tick, Math.max(0, plan.nextDueMs - now()))
@@ -132,7 +133,7 @@ export function toFrames(audio: PcmAudio): Int16Array {
 /** A source playing PCM samples once (then ending) or in a loop. */
 export function createPcmSource(wrtc: AudioWrtc, audio: PcmAudio, opts: PacingOptions & { loop?: boolean; onEnd?: () => void } = {}): AudioSourceHandle {
   const pcm = toFrames(audio)
-  if (pcm.length === 0) throw Object.assign(new Error('no samples'), { code: 'empty-audio' })
+  if (pcm.length === 0) throw new CodedError('empty-audio', 'no samples')
   let pos = 0
   return createFrameSource(
     wrtc,
@@ -203,7 +204,7 @@ export async function createWavFileWriter(path: string, format: PcmFormat): Prom
       return enc.dataBytes
     },
     write(samples) {
-      if (closing) throw Object.assign(new Error('writer closed'), { code: 'writer-closed' })
+      if (closing) throw new CodedError('writer-closed', 'writer closed')
       const bytes = enc.append(samples)
       track(chain.then(() => fh.write(bytes)))
     },

@@ -34,10 +34,10 @@ import { TypedEmitter } from '../base/emitter.ts'
 import { BusError, type BusMessage, type SignalBus, type SignalBusEvents } from '../net/bus.ts'
 import { ERR_FRAME_TOO_LARGE, StreamLink, type ByteStream } from '../net/link.ts'
 
-export const ERR_BAD_TOPIC = 'ERR_BAD_TOPIC'
-export const ERR_BAD_PEER_ID = 'ERR_BAD_PEER_ID'
-export const ERR_MESSAGE_TOO_LARGE = 'ERR_MESSAGE_TOO_LARGE'
-export const ERR_BUS_DESTROYED = 'ERR_BUS_DESTROYED'
+export const ERR_BAD_TOPIC = 'bad-topic'
+export const ERR_BAD_PEER_ID = 'bad-peer-id'
+export const ERR_MESSAGE_TOO_LARGE = 'message-too-large'
+export const ERR_BUS_DESTROYED = 'bus-destroyed'
 
 /** Signalling frames are small (an SDP is a few KiB): 64 KiB is plenty. */
 export const DEFAULT_BUS_MAX_FRAME_BYTES = 64 * 1024

@@ -7,8 +7,14 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { toBase64url, fromBase64url } from '../identity/index.ts'
+import { CodedError } from '../base/errors.ts'
 
-export class MalformedError extends Error {}
+/** Bytes that do not decode; readers count the entry as 'malformed'. */
+export class MalformedError extends CodedError<'malformed'> {
+  constructor(message: string) {
+    super('malformed', message)
+  }
+}
 
 export const ID_BYTES = 16
 export const ROOM_ID_BYTES = 16

@@ -5,6 +5,7 @@
  * `code` at once; entries that fail validation are never thrown about, they
  * are ignored by every reader and counted by `RejectReason`.
  */
+import { CodedError } from '../base/errors.ts'
 
 /** Why an entry in the log does not count. Every reader computes the same reason for the same entry set. */
 export type RejectReason =
@@ -63,11 +64,4 @@ export type RoomErrorCode =
   | 'expired'
   | 'not-ready'
 
-export class RoomError extends Error {
-  readonly code: RoomErrorCode
-  constructor(code: RoomErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'RoomError'
-    this.code = code
-  }
-}
+export class RoomError extends CodedError<RoomErrorCode> {}
