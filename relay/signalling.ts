@@ -25,11 +25,9 @@
  *                                             dropped_total{reason="backpressure"}
  * Plus gauges `stoop_signal_connections`, `stoop_signal_topics` and counters
  * `stoop_signal_connections_total`, `stoop_signal_messages_total{type}`, `stoop_signal_delivered_total`.
- * All counters are prefixed `stoop_signal_`.
+ * All counters are prefixed `stoop_signal_`. The socket plumbing is shared with /relay (ws-endpoint.ts).
  */
-import type { IncomingMessage, Server } from 'node:http'
-import type { Duplex } from 'node:stream'
-import { WebSocketServer, type RawData, type WebSocket } from 'ws'
+import type { Server } from 'node:http'
 import {
   decodeSignalMessage,
   isSignalDecodeError,
@@ -40,7 +38,7 @@ import {
 } from '../src/net/signal-protocol.ts'
 import type { Logger } from './log.ts'
 import type { Metrics } from './metrics.ts'
-import { startPinger } from './liveness.ts'
+import { attachWsEndpoint, type WsConn } from './ws-endpoint.ts'
 
 export interface SignallingOptions {
   log: Logger
@@ -72,34 +70,17 @@ export interface Signalling {
 
 export const REJECT_REASONS = [...SIGNAL_DECODE_REASONS, 'too-many-topics', 'rate-limited', 'server-full', 'protocol'] as const
 
-interface Conn {
-  ws: WebSocket
+interface Conn extends WsConn {
   topics: Set<string>
-  tokens: number
-  refilledAt: number
-  /** Any frame or pong since the last ping tick. */
-  heard: boolean
-  pinged: boolean
-  closing: boolean
-  /** Cuts the socket if a close we started is not completed by the peer. */
-  killTimer: NodeJS.Timeout | undefined
+  remote: string | undefined
 }
 
 const GOING_AWAY = 1001
 
+/** Long only as a set of short handlers closing over one topic table. */
 export function attachSignalling(server: Server, opts: SignallingOptions): Signalling {
-  const path = opts.path ?? '/signal'
   const maxMessageBytes = opts.maxMessageBytes ?? MAX_SIGNAL_MESSAGE_BYTES
-  const maxFrameBytes = opts.maxFrameBytes ?? 4 * maxMessageBytes
   const maxTopics = opts.maxTopicsPerConnection ?? 32
-  // Trickle ICE is bursty: a speaker joining a room of n sends ~10 candidates per
-  // peer plus offers and answers within a second. 50/s cut real sessions off.
-  const rate = opts.ratePerSecond ?? 200
-  const burst = opts.burst ?? 500
-  const maxConnections = opts.maxConnections ?? 1000
-  const pingIntervalMs = opts.pingIntervalMs ?? 30_000
-  const maxBuffered = opts.maxBufferedBytes ?? 1024 * 1024
-  const now = opts.now ?? Date.now
   const { log, metrics: m } = opts
 
   describeMetrics(m)
@@ -115,14 +96,40 @@ export function attachSignalling(server: Server, opts: SignallingOptions): Signa
   const sendErrors = m.counter('stoop_signal_dropped_total', { reason: 'send-error' })
   const dead = m.counter('stoop_signal_dead_total')
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes, perMessageDeflate: false, clientTracking: false })
-  const conns = new Set<Conn>()
   const topics = new Map<string, Set<Conn>>()
-  let closed = false
 
   const onSendDone = (err?: Error) => {
     if (err) sendErrors.inc()
   }
+
+  const endpoint = attachWsEndpoint<Conn>(server, {
+    path: opts.path ?? '/signal',
+    maxPayload: opts.maxFrameBytes ?? 4 * maxMessageBytes,
+    maxConnections: opts.maxConnections ?? 1000,
+    // Trickle ICE is bursty: a speaker joining a room of n sends ~10 candidates per
+    // peer plus offers and answers within a second. 50/s cut real sessions off.
+    ratePerSecond: opts.ratePerSecond ?? 200,
+    burst: opts.burst ?? 500,
+    pingIntervalMs: opts.pingIntervalMs ?? 30_000,
+    maxBufferedBytes: opts.maxBufferedBytes ?? 1024 * 1024,
+    now: opts.now ?? Date.now,
+    backpressure,
+    connections: connectionsGauge,
+    rejected: (reason) => rejected[reason]!.inc(),
+    refusal: (shuttingDown) =>
+      shuttingDown ? { code: GOING_AWAY, reason: 'server shutting down' } : { code: SignalCloseCode.ServerFull, reason: 'server full' },
+    accept(base, req) {
+      const remote = req.socket.remoteAddress
+      accepted.inc()
+      log.debug('signal connection', { remote })
+      return { ...base, topics: new Set(), remote }
+    },
+    frame: (conn, data) => onFrame(conn, data),
+    rateLimited: (conn) => reject(conn, SignalCloseCode.RateLimited, 'rate-limited'),
+    error: (conn, err) => log.warn('signal connection error', { remote: conn.remote, code: err.code, err: err.message }),
+    leave: leaveAll,
+    dead: () => dead.inc(),
+  })
 
   function leaveAll(conn: Conn): void {
     for (const t of conn.topics) leave(conn, t)
@@ -137,23 +144,11 @@ export function attachSignalling(server: Server, opts: SignallingOptions): Signa
     topicsGauge.set(topics.size)
   }
 
-  /** Closes for breaking a limit; the socket is cut if the peer does not finish the close handshake. */
-  function reject(conn: Conn, code: number, reason: (typeof REJECT_REASONS)[number], remote: string | undefined): void {
+  /** Closes for breaking a limit. */
+  function reject(conn: Conn, code: number, reason: (typeof REJECT_REASONS)[number]): void {
     rejected[reason]!.inc()
-    conn.closing = true
-    leaveAll(conn)
-    log.warn('signal connection closed', { code, reason, remote })
-    conn.ws.close(code, reason)
-    conn.killTimer = setTimeout(() => conn.ws.terminate(), 1000).unref()
-  }
-
-  function takeToken(conn: Conn): boolean {
-    const t = now()
-    conn.tokens = Math.min(burst, conn.tokens + ((t - conn.refilledAt) * rate) / 1000)
-    conn.refilledAt = t
-    if (conn.tokens < 1) return false
-    conn.tokens -= 1
-    return true
+    log.warn('signal connection closed', { code, reason, remote: conn.remote })
+    endpoint.shut(conn, code, reason)
   }
 
   function publish(msg: PublishMessage): void {
@@ -167,26 +162,15 @@ export function attachSignalling(server: Server, opts: SignallingOptions): Signa
       rejected['bad-field']!.inc()
       return
     }
-    for (const r of receivers) {
-      if (r.closing || r.ws.readyState !== r.ws.OPEN) continue
-      if (r.ws.bufferedAmount > maxBuffered) {
-        backpressure.inc()
-        continue
-      }
-      r.ws.send(out, onSendDone)
-      delivered.inc()
-    }
+    // A receiver that is not reading misses this delivery rather than growing its queue.
+    for (const r of receivers) if (endpoint.send(r, out, onSendDone) === 'sent') delivered.inc()
   }
 
-  function onFrame(conn: Conn, data: RawData, remote: string | undefined): void {
-    if (conn.closing) return
-    conn.heard = true
-    if (!takeToken(conn)) return reject(conn, SignalCloseCode.RateLimited, 'rate-limited', remote)
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data)
-    if (buf.length > maxMessageBytes) return reject(conn, SignalCloseCode.TooLarge, 'too-large', remote)
+  function onFrame(conn: Conn, buf: Buffer): void {
+    if (buf.length > maxMessageBytes) return reject(conn, SignalCloseCode.TooLarge, 'too-large')
     const msg = decodeSignalMessage(buf.toString('utf8'), maxMessageBytes)
     if (isSignalDecodeError(msg)) {
-      if (msg.error === 'too-large') return reject(conn, SignalCloseCode.TooLarge, 'too-large', remote)
+      if (msg.error === 'too-large') return reject(conn, SignalCloseCode.TooLarge, 'too-large')
       rejected[msg.error]!.inc()
       return
     }
@@ -194,7 +178,7 @@ export function attachSignalling(server: Server, opts: SignallingOptions): Signa
     switch (msg.type) {
       case 'subscribe': {
         const fresh = msg.topics.filter((t) => !conn.topics.has(t))
-        if (new Set(fresh).size + conn.topics.size > maxTopics) return reject(conn, SignalCloseCode.TooManyTopics, 'too-many-topics', remote)
+        if (new Set(fresh).size + conn.topics.size > maxTopics) return reject(conn, SignalCloseCode.TooManyTopics, 'too-many-topics')
         for (const t of fresh) {
           conn.topics.add(t)
           let subs = topics.get(t)
@@ -217,85 +201,14 @@ export function attachSignalling(server: Server, opts: SignallingOptions): Signa
     }
   }
 
-  function onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const remote = req.socket.remoteAddress
-    if (closed || conns.size >= maxConnections) {
-      rejected['server-full']!.inc()
-      ws.on('error', () => rejected.protocol!.inc())
-      ws.close(closed ? GOING_AWAY : SignalCloseCode.ServerFull, closed ? 'server shutting down' : 'server full')
-      const kill = setTimeout(() => ws.terminate(), 1000).unref()
-      ws.on('close', () => clearTimeout(kill))
-      return
-    }
-    const conn: Conn = { ws, topics: new Set(), tokens: burst, refilledAt: now(), heard: true, pinged: false, closing: false, killTimer: undefined }
-    conns.add(conn)
-    accepted.inc()
-    connectionsGauge.set(conns.size)
-    log.debug('signal connection', { remote })
-    ws.on('message', (data) => onFrame(conn, data, remote))
-    ws.on('pong', () => {
-      conn.heard = true
-    })
-    ws.on('error', (err: Error & { code?: string }) => {
-      // `ws` has already sent the close frame (1009 for oversize, 1002/1007 for bad framing).
-      rejected[err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'too-large' : 'protocol']!.inc()
-      log.warn('signal connection error', { remote, code: err.code, err: err.message })
-    })
-    ws.on('close', () => {
-      clearTimeout(conn.killTimer)
-      conn.closing = true
-      leaveAll(conn)
-      conns.delete(conn)
-      connectionsGauge.set(conns.size)
-    })
-  }
-
-  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    let pathname: string
-    try {
-      pathname = new URL(req.url ?? '/', 'http://relay').pathname
-    } catch {
-      return // not ours; another part (or the server's default) handles it
-    }
-    if (pathname !== path) return
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, req))
-  }
-
-  // Only connections that were silent for a whole interval get a ping; silent after that: dead.
-  const stopPinger = startPinger(conns, pingIntervalMs, (conn) => {
-    dead.inc()
-    conn.closing = true
-    leaveAll(conn)
-  })
-
-  server.on('upgrade', onUpgrade)
-
   return {
     get connectionCount() {
-      return conns.size
+      return endpoint.conns.size
     },
     get topicCount() {
       return topics.size
     },
-    async close() {
-      if (closed) return
-      closed = true
-      server.off('upgrade', onUpgrade)
-      stopPinger()
-      const pending = [...conns].map(
-        (c) =>
-          new Promise<void>((done) => {
-            if (c.ws.readyState === c.ws.CLOSED) return done()
-            c.ws.once('close', () => done())
-            c.ws.close(GOING_AWAY, 'server shutting down')
-          }),
-      )
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([Promise.all(pending), new Promise<void>((done) => (timer = setTimeout(done, 1000)))])
-      clearTimeout(timer)
-      for (const c of conns) c.ws.terminate()
-      await new Promise<void>((done) => wss.close(() => done()))
-    },
+    close: () => endpoint.close((c) => c.ws.close(GOING_AWAY, 'server shutting down')),
   }
 }
 

@@ -1,0 +1,193 @@
+/**
+ * The rooms a relay holds, by discovery key. A room is loaded on first use
+ * (from the store when it has the doc), at most `maxRooms` at a time (those
+ * still loading included), and unloaded (doc flushed, forwarder closed)
+ * `idleRoomMs` after its last peer left, so a peer reconnecting at once finds
+ * its room still warm.
+ */
+import { CodedError } from '../../src/base/errors.ts'
+import type { Logger } from '../log.ts'
+import type { Metrics } from '../metrics.ts'
+import { ROOM_GATE_REASONS } from './gate.ts'
+import { addForwarderStats, emptyForwarderStats, type RoomsSnapshot } from './metrics.ts'
+import { RelayRoom, type RelayRoomOptions, type RoomPeer } from './room.ts'
+import { RoomStore } from './store.ts'
+
+export type RoomRegistryErrorCode = 'rooms-full'
+
+export const REGISTRY_REJECT_REASONS = ['store-corrupt', 'doc-full', ...ROOM_GATE_REASONS.map((r) => `gate:${r}` as const)] as const
+
+export interface RoomRegistryOptions {
+  log: Logger
+  metrics: Metrics
+  /** What every room is made with; its key, log and events come from the registry. */
+  room: Omit<RelayRoomOptions, 'discovery' | 'events' | 'log'>
+  maxRooms: number
+  idleRoomMs: number
+  /** Persist room docs here (one file per room). Without it docs live in memory only. */
+  dataDir?: string
+  /** Store debounce (see store.ts). */
+  storeDebounceMs?: number
+  storeMaxDelayMs?: number
+  rejected(reason: (typeof REGISTRY_REJECT_REASONS)[number]): void
+  onRoomOpened?: (room: RelayRoom) => void
+  onRoomClosed?: (room: RelayRoom) => void
+}
+
+export class RoomRegistry {
+  readonly #opts: RoomRegistryOptions
+  readonly #store: RoomStore | null
+  readonly #rooms = new Map<string, RelayRoom>()
+  readonly #loading = new Map<string, Promise<RelayRoom>>()
+  readonly #idleTimers = new Map<string, NodeJS.Timeout>()
+  /** Forwarder totals of unloaded rooms, so the counters built from them never go back. */
+  readonly #retired = emptyForwarderStats()
+  #closing = false
+
+  constructor(opts: RoomRegistryOptions) {
+    this.#opts = opts
+    const { log, metrics: m } = opts
+    this.#store = opts.dataDir
+      ? new RoomStore({
+          dir: opts.dataDir,
+          debounceMs: opts.storeDebounceMs,
+          maxDelayMs: opts.storeMaxDelayMs,
+          onWrite: (room, ok, bytes, err) => {
+            m.counter('stoop_relay_doc_writes_total', { result: ok ? 'ok' : 'error' }).inc()
+            if (!ok) log.error('room doc write failed', { room: room.slice(0, 12), bytes, err: String(err) })
+          },
+        })
+      : null
+    m.counter('stoop_relay_rejected_publish_total', { reason: 'not-speaker' })
+    m.counter('stoop_relay_revoked_publish_total')
+  }
+
+  get size(): number {
+    return this.#rooms.size
+  }
+
+  get(discovery: string): RelayRoom | undefined {
+    return this.#rooms.get(discovery)
+  }
+
+  /** The room, loaded if need be. Throws CodedError 'rooms-full' (its message fit for the client) at maxRooms. */
+  async open(discovery: string): Promise<RelayRoom> {
+    const live = this.#rooms.get(discovery)
+    if (live) return live
+    const pending = this.#loading.get(discovery)
+    if (pending) return pending
+    const { maxRooms } = this.#opts
+    if (this.#rooms.size + this.#loading.size >= maxRooms) {
+      throw new CodedError<RoomRegistryErrorCode>('rooms-full', `this relay serves at most ${maxRooms} rooms`)
+    }
+    const load = this.#load(discovery)
+    this.#loading.set(discovery, load)
+    try {
+      const room = await load
+      this.#rooms.set(discovery, room)
+      this.#opts.onRoomOpened?.(room)
+      return room
+    } finally {
+      this.#loading.delete(discovery)
+    }
+  }
+
+  /** Adds `peer` to `room`, which stays loaded while it has peers. */
+  join(room: RelayRoom, peer: RoomPeer): void {
+    clearTimeout(this.#idleTimers.get(room.discovery))
+    this.#idleTimers.delete(room.discovery)
+    room.join(peer)
+  }
+
+  /** Takes `peer` out of `room` (its socket is closing). */
+  leave(room: RelayRoom, peer: RoomPeer): void {
+    void room.leave(peer).then(() => this.unloadWhenIdle(room))
+  }
+
+  /** Unloads `room` idleRoomMs from now unless a peer joins before. */
+  unloadWhenIdle(room: RelayRoom): void {
+    if (room.peers.size > 0 || this.#closing) return
+    clearTimeout(this.#idleTimers.get(room.discovery))
+    const t = setTimeout(() => {
+      this.#idleTimers.delete(room.discovery)
+      if (room.peers.size > 0 || this.#rooms.get(room.discovery) !== room) return
+      void this.#unload(room)
+    }, this.#opts.idleRoomMs)
+    t.unref()
+    this.#idleTimers.set(room.discovery, t)
+  }
+
+  /** Gauges and forwarder totals over every room, unloaded ones' totals included. */
+  snapshot(): Omit<RoomsSnapshot, 'connections'> {
+    const forwarders = emptyForwarderStats()
+    addForwarderStats(forwarders, this.#retired)
+    const peersByRole: Record<string, number> = {}
+    let publishers = 0
+    let subscribers = 0
+    let standby = 0
+    for (const room of this.#rooms.values()) {
+      const s = room.forwarderStats
+      if (s) {
+        addForwarderStats(forwarders, s)
+        publishers += s.publishers
+        subscribers += s.subscribers
+        standby += s.standby
+      }
+      for (const key of room.peers.keys()) {
+        const role = room.roleOf(key)
+        peersByRole[role] = (peersByRole[role] ?? 0) + 1
+      }
+    }
+    return { rooms: this.#rooms.size, peersByRole, publishers, subscribers, standby, forwarders }
+  }
+
+  /** First step of shutdown: rooms emptied by the closing connections stay until `close()`. */
+  stopUnloading(): void {
+    this.#closing = true
+    for (const t of this.#idleTimers.values()) clearTimeout(t)
+    this.#idleTimers.clear()
+  }
+
+  /** Waits for rooms still loading, writes every doc and unloads every room. */
+  async close(): Promise<void> {
+    this.stopUnloading()
+    await Promise.allSettled([...this.#loading.values()])
+    await this.#store?.flush()
+    await Promise.all([...this.#rooms.values()].map((room) => this.#unload(room)))
+  }
+
+  async #load(discovery: string): Promise<RelayRoom> {
+    const { log, metrics: m, rejected } = this.#opts
+    const room = new RelayRoom({
+      ...this.#opts.room,
+      discovery,
+      log,
+      events: {
+        rejectedPublish: (reason) => m.counter('stoop_relay_rejected_publish_total', { reason }).inc(),
+        revokedPublish: () => m.counter('stoop_relay_revoked_publish_total').inc(),
+        rejectedUpdate: (reason) => rejected(reason === 'doc-full' ? 'doc-full' : `gate:${reason}`),
+        changed: (r) => this.#store?.schedule(r.discovery, () => r.encode()),
+        error: (err) => log.warn('forwarder error', { room: discovery.slice(0, 12), err: String(err) }),
+      },
+    })
+    const bytes = this.#store ? await this.#store.load(discovery) : null
+    if (bytes) {
+      const bad = room.restore(bytes)
+      if (bad) {
+        rejected('store-corrupt')
+        log.error('stored room doc refused', { room: discovery.slice(0, 12), reason: bad })
+      } else log.info('room doc loaded', { room: discovery.slice(0, 12), bytes: bytes.byteLength })
+    }
+    return room
+  }
+
+  async #unload(room: RelayRoom): Promise<void> {
+    this.#rooms.delete(room.discovery)
+    this.#opts.onRoomClosed?.(room)
+    const s = room.forwarderStats
+    if (s) addForwarderStats(this.#retired, { ...s, publishers: 0, subscribers: 0, standby: 0, streams: 0 })
+    await this.#store?.flushRoom(room.discovery)
+    await room.destroy()
+    this.#opts.log.debug('room unloaded', { room: room.discovery.slice(0, 12) })
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * What a welcomed /relay connection may ask of its room: publish (its offer,
+ * answered by the forwarder), unpublish, subscribe (live or standby),
+ * unsubscribe, and answer (its side of the relay's renegotiation offers).
+ * Refusals carry the room's reason; the connection stays open.
+ */
+import type { ClientMessage } from '../../src/net/relay-protocol.ts'
+import type { Logger } from '../log.ts'
+import { refuse, type Conn } from './conn.ts'
+import type { RelayRoom } from './room.ts'
+
+export interface RequestOptions {
+  log: Logger
+  rejected(reason: 'room-full' | 'unexpected'): void
+}
+
+export async function serveRequest(conn: Conn, room: RelayRoom, msg: ClientMessage, opts: RequestOptions): Promise<void> {
+  switch (msg.type) {
+    case 'publish': {
+      const r = await room.publish(conn, msg.sdp)
+      if (r.ok) conn.send({ type: 'published', sdp: r.sdp })
+      else {
+        if (r.reason === 'not-speaker') opts.log.info('publish refused', { room: conn.discovery.slice(0, 12), key: conn.key, why: r.message })
+        refuse(conn, 'publish', r.reason, r.message)
+      }
+      return
+    }
+    case 'unpublish':
+      return room.unpublish(conn)
+    case 'subscribe': {
+      const r = room.subscribe(conn, msg.standby === true)
+      if (r.ok) conn.send({ type: 'subscribed' })
+      else {
+        opts.rejected('room-full')
+        refuse(conn, 'subscribe', r.reason, r.message)
+      }
+      return
+    }
+    case 'unsubscribe':
+      await room.unsubscribe(conn)
+      return conn.send({ type: 'unsubscribed' })
+    case 'answer': {
+      const r = await room.answer(conn, msg.sdp)
+      if (!r.ok) refuse(conn, 'answer', r.reason, r.message)
+      return
+    }
+    default:
+      opts.rejected('unexpected') // a confused but authenticated client: drop the frame, keep it
+  }
+}
