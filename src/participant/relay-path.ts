@@ -47,7 +47,12 @@ export interface RelayPathOptions {
   standbyDelayMs?: number
   random?: () => number
   timers?: Timers
+  /** Makes each relay connection; default a RelayClient (tests pass fakes). */
+  createClient?: (opts: RelayClientOptions) => RelayPathClient
 }
+
+/** What the path uses of a RelayClient. */
+export type RelayPathClient = Pick<RelayClient, 'connect' | 'subscribe' | 'publish' | 'unpublish' | 'destroy' | 'link' | 'on'>
 
 export interface RelayPathContext {
   wrtc: PeerWrtc
@@ -73,7 +78,7 @@ type Local = { track: MediaStreamTrack; stream: MediaStream }
 
 /** The failover reserve: a second relay, subscribed on standby. */
 interface Standby {
-  client: RelayClient
+  client: RelayPathClient
   index: number
   ready: boolean
   /** Tracks it has negotiated, announced when it takes over. */
@@ -82,12 +87,12 @@ interface Standby {
 
 export class RelayPath extends TypedEmitter<RelayPathEvents> {
   #state: RelayState = 'idle'
-  #client: RelayClient | null = null
+  #client: RelayPathClient | null = null
   #sync: SyncAttachment | null = null
   #standby: Standby | null = null
   #retry: unknown = null
   #standbyTimer: unknown = null
-  #stopping: RelayClient | null = null
+  #stopping: RelayPathClient | null = null
   #sending: Local | null = null
   #want: Local | null = null
   #publishing: Promise<void> = Promise.resolve()
@@ -174,8 +179,9 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   }
 
   /** A client whose events count while it is the one in use, or are kept while it stands by. */
-  #newClient(): RelayClient {
-    const client = new RelayClient({ ...this.opts.client, WebSocket: this.opts.WebSocket, wrtc: this.ctx.wrtc })
+  #newClient(): RelayPathClient {
+    const create = this.opts.createClient ?? ((opts) => new RelayClient(opts))
+    const client = create({ ...this.opts.client, WebSocket: this.opts.WebSocket, wrtc: this.ctx.wrtc })
     client.on('track', (id, track, stream) => {
       if (this.#client === client) this.emit('track', id, track, stream)
       else if (this.#standby?.client === client) this.#standby.tracks.set(track, { id, stream })
@@ -196,7 +202,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     return client
   }
 
-  #attachSync(client: RelayClient): void {
+  #attachSync(client: RelayPathClient): void {
     this.#sync = attachSync(this.ctx.doc, this.ctx.awareness, client.link, { acceptUpdate: this.ctx.acceptUpdate, stats: this.ctx.syncStats })
   }
 

@@ -20,20 +20,11 @@ import type { PeerWrtc } from '../net/peer.ts'
 import { TypedEmitter } from '../base/emitter.ts'
 import { DEFAULT_LIMITS, planTopology, type Mode, type TopologyLimits, type TopologyPlan } from '../net/topology.ts'
 import { RelayPath, type RelayPathOptions, type RelayState } from './relay-path.ts'
+import { INITIAL_SWITCH, RELAY_SETTLE_MS, relayCarries, relayTrackSince, switchRoute, type SwitchState, type TrackSince, type Via } from './route-switch.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
 
-/** Which path a remote track came over. */
-export type Via = 'mesh' | 'relay'
+export type { Via } from './route-switch.ts'
 type Local = { track: MediaStreamTrack; stream: MediaStream }
-
-/**
- * A relay track is played (and the mesh left) only after it has existed this
- * long: its 'track' event comes before the first packet and before the jitter
- * buffer has audio, and switching at the event would cut the voice for that time.
- */
-export const RELAY_SETTLE_MS = 500
-/** A peer leaves the mesh this long after the relay covers it, so the others' relay copies of its voice have settled too. */
-export const RELAY_LEAVE_MESH_MS = 2 * RELAY_SETTLE_MS
 
 export interface RoomClientOptions {
   invite: Invite
@@ -84,12 +75,11 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #joined = false
   #via: Via = 'mesh'
   /** Relay tracks arriving now, by track: the publisher each one carries, since when. */
-  readonly #relayTracks = new Map<MediaStreamTrack, { id: string; since: number }>()
+  readonly #relayTracks = new Map<MediaStreamTrack, TrackSince>()
   /** The same for mesh tracks (the way back from the relay waits for them to settle). */
-  readonly #meshTracks = new Map<MediaStreamTrack, { id: string; since: number }>()
+  readonly #meshTracks = new Map<MediaStreamTrack, TrackSince>()
   readonly #settleTimers = new Set<unknown>()
-  #coveredSince: number | null = null
-  #meshReachedSince: number | null = null
+  #switch: SwitchState = INITIAL_SWITCH
   readonly #timers: Timers
   readonly #now: () => number
   #local: Local | null = null
@@ -145,9 +135,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         })
       : null
     this.relay?.on('track', (id, track, stream) => {
-      // No mesh copy to hand over from (after a failover, or the mesh was left already, e.g. a
-      // speaker moving between cascaded relays): play at once.
-      this.#relayTracks.set(track, { id, since: this.relay?.resumed || this.#via === 'relay' ? -Infinity : this.#now() })
+      this.#relayTracks.set(track, { id, since: relayTrackSince(this.#now(), this.relay?.resumed ?? false, this.#via) })
       this.emit('track', id, track, stream, 'relay')
       this.replan()
       // Re-plan once the new track has had time to deliver audio (see RELAY_SETTLE_MS).
@@ -195,7 +183,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
    */
   mayPlay(id: string, via: Via = 'mesh'): boolean {
     if (!this.#plan.playFrom.includes(id)) return false
-    return via === (this.#relayCarries(id) ? 'relay' : 'mesh')
+    return via === (relayCarries(this.relay, [...this.#relayTracks.values()], id, this.#now()) ? 'relay' : 'mesh')
   }
 
   /** Re-plans after `ms` (time-based steps of a switch). */
@@ -205,17 +193,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.replan()
     }, ms)
     this.#settleTimers.add(timer)
-  }
-
-  #relayCarries(id: string): boolean {
-    return this.relay?.state === 'ready' && this.#settled(this.#relayTracks, id)
-  }
-
-  /** A track from `id` has existed for RELAY_SETTLE_MS: its jitter buffer has audio. */
-  #settled(tracks: ReadonlyMap<MediaStreamTrack, { id: string; since: number }>, id: string): boolean {
-    const settled = this.#now() - RELAY_SETTLE_MS
-    for (const t of tracks.values()) if (t.id === id && t.since <= settled) return true
-    return false
   }
 
   /** This participant's microphone (or tone); sent only while it is a speaker. */
@@ -272,58 +249,34 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   }
 
   /**
-   * Carries the plan out, make-before-break: switching to the relay keeps the
-   * mesh until the relay is ready; switching back keeps the relay until the
-   * mesh reaches everyone, so a listener hears no gap.
+   * Carries the plan out, make-before-break (see route-switch.ts): switching to the relay
+   * keeps the mesh until the relay carries every voice; switching back keeps the relay until
+   * the mesh reaches everyone, so a listener hears no gap.
    */
   #route(plan: TopologyPlan, meshPlan: () => TopologyPlan): void {
     const relay = this.relay
-    let via: Via = 'mesh'
     const speaking = this.state.seatOf.has(this.selfId) && !this.state.ended
-    if (relay && plan.mode === 'relay') {
-      this.#meshReachedSince = null
-      relay.start()
-      // Leave the mesh only once the relay carries everything: every speaker we
-      // hear, and our own voice if we speak.
-      const covered = relay.state === 'ready' && plan.playFrom.every((id) => this.#relayCarries(id)) && (!speaking || !this.#local || relay.sending)
-      if (!covered) this.#coveredSince = null
-      else if (this.#coveredSince === null) {
-        this.#coveredSince = this.#now()
-        this.#later(RELAY_LEAVE_MESH_MS)
-      }
-      // Others may still be playing our mesh copy until their relay copy settles: wait for them too.
-      if (covered && (relay.resumed || this.#now() - this.#coveredSince! >= RELAY_LEAVE_MESH_MS)) {
-        via = 'relay'
-        this.mesh.apply(plan)
-      } else if (relay.failingOver) {
-        // Moving to another relay of the room: it carries the same speakers (cascade); a
-        // mesh of the whole room meanwhile would cost more than the short gap.
-        this.mesh.apply(plan)
-      } else {
-        this.mesh.apply(meshPlan())
-      }
-    } else {
-      this.mesh.apply(plan)
-      if (relay && relay.state === 'ready') {
-        // Back to the mesh, make-before-break too: the relay is left once the mesh reaches
-        // everyone and its copy of every speaker we hear has settled (a speaker who sends
-        // nothing over the mesh holds it up for RELAY_LEAVE_MESH_MS at most).
-        const connected = new Set(this.mesh.connected)
-        const reached = plan.connect.every((id) => connected.has(id))
-        if (!reached) this.#meshReachedSince = null
-        else if (this.#meshReachedSince === null) {
-          this.#meshReachedSince = this.#now()
-          this.#later(RELAY_LEAVE_MESH_MS)
-        }
-        const waited = this.#meshReachedSince !== null && this.#now() - this.#meshReachedSince >= RELAY_LEAVE_MESH_MS
-        if (reached && (waited || plan.playFrom.every((id) => this.#settled(this.#meshTracks, id)))) relay.stop()
-        else via = 'relay'
-      }
-    }
+    const step = switchRoute({
+      plan,
+      relay,
+      relayTracks: [...this.#relayTracks.values()],
+      meshTracks: [...this.#meshTracks.values()],
+      meshConnected: this.mesh.connected,
+      speaking,
+      hasLocal: this.#local !== null,
+      now: this.#now(),
+      prev: this.#switch,
+    })
+    // Stored before acting: starting or stopping the relay re-plans from within (its events).
+    this.#switch = step.state
+    if (step.replanIn !== null) this.#later(step.replanIn)
+    if (step.relay === 'start') relay?.start()
+    this.mesh.apply(step.mesh === 'plan' ? plan : meshPlan())
+    if (step.relay === 'stop') relay?.stop()
     relay?.setSending(speaking ? this.#local : null)
-    if (via !== this.#via) {
-      this.#via = via
-      this.emit('route', via, relay?.state ?? 'idle')
+    if (step.via !== this.#via) {
+      this.#via = step.via
+      this.emit('route', step.via, relay?.state ?? 'idle')
     }
   }
 

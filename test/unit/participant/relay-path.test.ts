@@ -1,0 +1,484 @@
+/**
+ * RelayPath's failover and standby on fake timers and fake relay clients: `Relays` stands for
+ * the room's relays (which are up, who they forward), each FakeClient for one connection to
+ * one of them. Promises settle on their own; `flush()` lets them.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import * as Y from 'yjs'
+import { Awareness } from 'y-protocols/awareness'
+import { RelayPath, type RelayPathOptions, type RelayState } from '../../../src/participant/relay-path.ts'
+import { RELAY_ERRORS, RelayError, type RelayClientEvents, type RelayWebSocketClass } from '../../../src/net/relay-client.ts'
+import { TypedEmitter } from '../../../src/base/emitter.ts'
+import { createLinkPair, type Link } from '../../../src/net/link.ts'
+import { createSyncStats } from '../../../src/net/sync.ts'
+import type { Identity } from '../../../src/identity/index.ts'
+import type { PeerWrtc } from '../../../src/net/peer.ts'
+import type { Timers } from '../../../src/base/timers.ts'
+
+const A = 'wss://a.example/relay'
+const B = 'wss://b.example/relay'
+const C = 'wss://c.example/relay'
+const RETRY_MS = 10_000
+/** standbyDelayMs 1000 with random() 0.5. */
+const STANDBY_AFTER_MS = 1500
+
+let trackCount = 0
+const fakeTrack = (): MediaStreamTrack => ({ id: `track-${++trackCount}`, kind: 'audio' }) as unknown as MediaStreamTrack
+const local = { track: fakeTrack(), stream: {} as MediaStream }
+
+/** The room's relays as the clients see them. */
+class Relays {
+  readonly up = new Set<string>()
+  /** Who every relay forwards (cascaded relays carry the whole room). */
+  speakers = ['speaker-1', 'speaker-2']
+  refusePublish = false
+  readonly clients: FakeClient[] = []
+
+  /** The relay dies: its connections close with an error, and it accepts no new one. */
+  kill(url: string): void {
+    this.up.delete(url)
+    for (const c of this.clients) if (c.url === url) c.destroy(new RelayError(RELAY_ERRORS.CLOSED, `${url} went away`))
+  }
+}
+
+class FakeClient extends TypedEmitter<RelayClientEvents> {
+  url: string | null = null
+  destroyed = false
+  readonly subscribes: Array<'standby' | 'live'> = []
+  publishes = 0
+  unpublishes = 0
+  /** Room sync messages sent to the relay. */
+  syncSent = 0
+  readonly link: Link
+  readonly tracks = new Map<MediaStreamTrack, string>()
+
+  constructor(readonly relays: Relays) {
+    super()
+    const [mine, relaySide] = createLinkPair({ deliver: 'sync' })
+    relaySide.on('message', () => this.syncSent++)
+    this.link = mine
+  }
+
+  async connect(url: string): Promise<void> {
+    this.url = url
+    await Promise.resolve()
+    this.#check()
+  }
+
+  /** Like the relay, offers the room's speakers after the first subscribe (live or standby). */
+  async subscribe(opts: { standby?: boolean } = {}): Promise<void> {
+    this.subscribes.push(opts.standby ? 'standby' : 'live')
+    await Promise.resolve()
+    this.#check()
+    if (this.subscribes.length > 1) return
+    setImmediate(() => {
+      if (!this.destroyed) for (const id of this.relays.speakers) this.addTrack(id)
+    })
+  }
+
+  async publish(): Promise<void> {
+    this.publishes++
+    await Promise.resolve()
+    this.#check()
+    if (this.relays.refusePublish) throw new RelayError(RELAY_ERRORS.PUBLISH_REFUSED, 'not on stage')
+  }
+
+  unpublish(): void {
+    this.unpublishes++
+  }
+
+  /** As RelayClient: marked first, tracks ended before the close, then silent. */
+  destroy(err?: RelayError | null): void {
+    if (this.destroyed) return
+    this.destroyed = true
+    const tracks = [...this.tracks]
+    this.tracks.clear()
+    for (const [track, id] of tracks) this.emit('track-ended', id, track)
+    this.emit('close', err ?? null)
+    this.removeAllListeners()
+  }
+
+  addTrack(id: string): MediaStreamTrack {
+    const track = fakeTrack()
+    this.tracks.set(track, id)
+    this.emit('track', id, track, null)
+    return track
+  }
+
+  say<K extends keyof RelayClientEvents>(event: K, ...args: Parameters<RelayClientEvents[K]>): void {
+    this.emit(event, ...args)
+  }
+
+  #check(): void {
+    if (this.destroyed) throw new RelayError(RELAY_ERRORS.DESTROYED, 'destroyed')
+    if (!this.relays.up.has(this.url!)) throw new RelayError(RELAY_ERRORS.UNREACHABLE, `${this.url} is down`)
+  }
+}
+
+function fakeTimers() {
+  let now = 0
+  let id = 0
+  const q = new Map<number, { at: number; fn: () => void }>()
+  const timers: Timers = {
+    setTimeout: (fn, ms) => (q.set(++id, { at: now + ms, fn }), id),
+    clearTimeout: (h) => void q.delete(h as number),
+  }
+  const advance = (ms: number): void => {
+    const end = now + ms
+    for (;;) {
+      const next = [...q.entries()].sort((a, b) => a[1].at - b[1].at)[0]
+      if (!next || next[1].at > end) break
+      q.delete(next[0])
+      now = next[1].at
+      next[1].fn()
+    }
+    now = end
+  }
+  return { timers, advance, pending: () => q.size }
+}
+
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+}
+
+const cleanups: Array<() => void> = []
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c()
+})
+
+function setup(urls: string[], up: string[] = urls, opts: Partial<RelayPathOptions> = {}) {
+  const relays = new Relays()
+  for (const u of up) relays.up.add(u)
+  const { timers, advance, pending } = fakeTimers()
+  const doc = new Y.Doc()
+  const awareness = new Awareness(doc)
+  const path = new RelayPath(
+    {
+      url: urls,
+      WebSocket: class {} as unknown as RelayWebSocketClass,
+      retryMs: RETRY_MS,
+      standbyDelayMs: 1000,
+      random: () => 0.5,
+      timers,
+      createClient: () => {
+        const client = new FakeClient(relays)
+        relays.clients.push(client)
+        return client
+      },
+      ...opts,
+    },
+    {
+      wrtc: {} as PeerWrtc,
+      identity: {} as Identity,
+      roomId: 'room',
+      doc,
+      awareness,
+      acceptUpdate: () => true,
+      syncStats: createSyncStats(),
+    },
+  )
+  cleanups.push(() => {
+    path.destroy()
+    awareness.destroy()
+  })
+  const states: RelayState[] = []
+  const heard: string[] = []
+  path.on('state', (s) => states.push(s))
+  path.on('track', (id) => heard.push(`+${id}`))
+  path.on('track-ended', (id) => heard.push(`-${id}`))
+  const client = (i: number): FakeClient => relays.clients[i]!
+  return { path, relays, advance, pending, doc, states, heard, client }
+}
+
+/** Started and ready on the first relay, its tracks arrived. */
+async function readyOn(urls: string[], up: string[] = urls, opts: Partial<RelayPathOptions> = {}) {
+  const s = setup(urls, up, opts)
+  s.path.start()
+  await flush()
+  expect(s.path.state).toBe('ready')
+  s.states.length = 0
+  s.heard.length = 0
+  return s
+}
+
+describe('RelayPath: start and failover', () => {
+  it('start: connecting, then ready on the first relay, subscribed, with its tracks and the room sync', async () => {
+    const { path, states, heard, client } = setup([A, B])
+    path.start()
+    expect(states).toEqual(['connecting'])
+    await flush()
+    expect(states).toEqual(['connecting', 'ready'])
+    expect(path).toMatchObject({ url: A, resumed: false, failingOver: false, available: true })
+    expect(client(0).subscribes).toEqual(['live'])
+    expect(heard).toEqual(['+speaker-1', '+speaker-2'])
+    expect(client(0).syncSent).toBeGreaterThan(0)
+  })
+
+  it('the relay in use fails: the next relay of the list at once, failingOver meanwhile; its tracks play at once (resumed)', async () => {
+    const { path, relays, states, heard, client } = await readyOn([A, B])
+    relays.kill(A)
+    expect(heard).toEqual(['-speaker-1', '-speaker-2'])
+    expect(states).toEqual(['connecting'])
+    expect(path).toMatchObject({ url: B, failingOver: true, available: true })
+    await flush()
+    expect(states).toEqual(['connecting', 'ready'])
+    expect(path).toMatchObject({ url: B, failingOver: false, resumed: true })
+    expect(client(1).url).toBe(B)
+    expect(heard).toEqual(['-speaker-1', '-speaker-2', '+speaker-1', '+speaker-2'])
+  })
+
+  it('a relay that cannot be reached counts as failed too: the next one is tried', async () => {
+    const { path, states } = setup([A, B], [B])
+    path.start()
+    await flush()
+    expect(states).toEqual(['connecting', 'connecting', 'ready'])
+    expect(path.url).toBe(B)
+  })
+
+  it('every relay failed in a row: failed, unavailable for retryMs, then idle and tried again from the first', async () => {
+    const { path, relays, states, advance, client } = setup([A, B, C], [])
+    path.start()
+    await flush()
+    expect(relays.clients.map((c) => c.url)).toEqual([A, B, C])
+    expect(states).toEqual(['connecting', 'connecting', 'connecting', 'failed'])
+    expect(path).toMatchObject({ available: false, failingOver: false })
+    path.start() // neither start() nor stop() shortens the wait
+    path.stop()
+    expect(path.state).toBe('failed')
+    advance(RETRY_MS - 1)
+    expect(path.available).toBe(false)
+    advance(1)
+    expect(states.at(-1)).toBe('idle')
+    expect(path.available).toBe(true)
+    relays.up.add(A)
+    path.start()
+    await flush()
+    expect(client(3).url).toBe(A)
+    expect(path.state).toBe('ready')
+  })
+
+  it('addUrls on an empty list makes the path available (a state event lets the owner re-plan); known URLs change nothing', async () => {
+    const { path, states, relays } = setup([], [A])
+    expect(path).toMatchObject({ available: false, url: null })
+    path.start()
+    expect(relays.clients).toHaveLength(0)
+    path.addUrls([A])
+    expect(states).toEqual(['idle'])
+    expect(path).toMatchObject({ available: true, url: A })
+    path.addUrls([A])
+    expect(states).toEqual(['idle'])
+    path.start()
+    await flush()
+    expect(path.state).toBe('ready')
+  })
+})
+
+describe('RelayPath: standby', () => {
+  it('set up standbyDelayMs * (1 + random) after ready, on the next relay, subscribed on standby', async () => {
+    const { path, relays, advance, client } = await readyOn([A, B])
+    advance(STANDBY_AFTER_MS - 1)
+    expect(relays.clients).toHaveLength(1)
+    advance(1)
+    expect(client(1).url).toBe(B)
+    expect(path.standbyReady).toBe(false)
+    await flush()
+    expect(client(1).subscribes).toEqual(['standby'])
+    expect(path.standbyReady).toBe(true)
+  })
+
+  it('none with a single relay', async () => {
+    const { relays, advance, pending } = await readyOn([A])
+    expect(pending()).toBe(0)
+    advance(60_000)
+    expect(relays.clients).toHaveLength(1)
+  })
+
+  it('a relay learnt later (addUrls) while ready gets a standby', async () => {
+    const { path, relays, advance, client } = await readyOn([A], [A, B])
+    path.addUrls([B])
+    advance(STANDBY_AFTER_MS)
+    await flush()
+    expect(client(1).url).toBe(B)
+    expect(relays.clients).toHaveLength(2)
+    expect(path.standbyReady).toBe(true)
+  })
+
+  it('the relay in use dies with a ready standby: promoted with one subscribe, its tracks announced', async () => {
+    const { path, relays, advance, states, heard, client } = await readyOn([A, B])
+    advance(STANDBY_AFTER_MS)
+    await flush()
+    expect(heard).toEqual([]) // the standby's tracks are kept, not played
+    relays.kill(A)
+    expect(path).toMatchObject({ state: 'connecting', failingOver: true, url: B, standbyReady: false })
+    await flush()
+    expect(relays.clients).toHaveLength(2) // no new connection to B
+    expect(client(1).subscribes).toEqual(['standby', 'live'])
+    expect(states).toEqual(['connecting', 'ready'])
+    expect(path).toMatchObject({ resumed: true, failingOver: false })
+    expect(heard).toEqual(['-speaker-1', '-speaker-2', '+speaker-1', '+speaker-2'])
+  })
+
+  it('a standby track that ended before the promotion is not announced', async () => {
+    const { relays, advance, heard, client } = await readyOn([A, B])
+    advance(STANDBY_AFTER_MS)
+    await flush()
+    const [gone] = [...client(1).tracks].find(([, id]) => id === 'speaker-2')!
+    client(1).say('track-ended', 'speaker-2', gone)
+    relays.kill(A)
+    await flush()
+    expect(heard).toEqual(['-speaker-1', '-speaker-2', '+speaker-1'])
+  })
+
+  it('a standby that fails to connect is retried after retryMs', async () => {
+    const { path, relays, advance, client } = await readyOn([A, B], [A])
+    advance(STANDBY_AFTER_MS)
+    await flush()
+    expect(client(1)).toMatchObject({ url: B, destroyed: true })
+    advance(RETRY_MS - 1)
+    expect(relays.clients).toHaveLength(2)
+    relays.up.add(B)
+    advance(1)
+    await flush()
+    expect(client(2).url).toBe(B)
+    expect(path.standbyReady).toBe(true)
+  })
+
+  it('a standby whose relay dies is dropped and retried after retryMs; the path stays on its relay', async () => {
+    const { path, relays, advance, states, client } = await readyOn([A, B])
+    advance(STANDBY_AFTER_MS)
+    await flush()
+    relays.kill(B)
+    expect(path).toMatchObject({ state: 'ready', url: A, standbyReady: false })
+    expect(states).toEqual([])
+    relays.up.add(B)
+    advance(RETRY_MS)
+    await flush()
+    expect(client(2).url).toBe(B)
+    expect(path.standbyReady).toBe(true)
+  })
+})
+
+describe('RelayPath: sending', () => {
+  it('setSending publishes once ready, once; null unpublishes', async () => {
+    const { path, client } = setup([A])
+    const sending: boolean[] = []
+    path.on('sending', (s) => sending.push(s))
+    path.start()
+    path.setSending(local)
+    await flush()
+    expect(path.state).toBe('ready')
+    expect(client(0).publishes).toBe(1)
+    expect(path.sending).toBe(true)
+    path.setSending(local)
+    await flush()
+    expect(client(0).publishes).toBe(1)
+    path.setSending(null)
+    await flush()
+    expect(client(0).unpublishes).toBe(1)
+    expect(path.sending).toBe(false)
+    expect(sending).toEqual([true, false])
+  })
+
+  it('a refused publish is not sending, and is tried again on the next setSending', async () => {
+    const { path, relays, client } = await readyOn([A])
+    relays.refusePublish = true
+    path.setSending(local)
+    await flush()
+    expect(path.sending).toBe(false)
+    relays.refusePublish = false
+    path.setSending(local)
+    await flush()
+    expect(client(0).publishes).toBe(2)
+    expect(path.sending).toBe(true)
+  })
+
+  it('the relay stopping to forward us (unpublished) is reported', async () => {
+    const { path, client } = await readyOn([A])
+    path.setSending(local)
+    await flush()
+    client(0).say('unpublished', 'not-speaker')
+    expect(path.sending).toBe(false)
+  })
+
+  it('after a failover the new relay is published to', async () => {
+    const { path, relays, client } = await readyOn([A, B])
+    path.setSending(local)
+    await flush()
+    relays.kill(A)
+    expect(path.sending).toBe(false)
+    await flush()
+    expect(client(1).publishes).toBe(1)
+    expect(path.sending).toBe(true)
+  })
+})
+
+describe('RelayPath: stop and destroy', () => {
+  it('stop() closes the relay and the standby, detaches the sync, clears the standby timer, and is idle', async () => {
+    const { path, relays, advance, pending, doc, states, heard, client } = await readyOn([A, B])
+    advance(STANDBY_AFTER_MS)
+    await flush()
+    path.stop()
+    expect(relays.clients.map((c) => c.destroyed)).toEqual([true, true])
+    expect(heard).toEqual(['-speaker-1', '-speaker-2'])
+    expect(states).toEqual(['idle'])
+    expect(pending()).toBe(0)
+    const sent = client(0).syncSent
+    doc.getMap('m').set('k', 1)
+    expect(client(0).syncSent).toBe(sent)
+    path.start()
+    expect(path.url).toBe(A)
+  })
+
+  it('stop() before the standby is set up cancels it', async () => {
+    const { path, relays, advance, pending } = await readyOn([A, B])
+    path.stop()
+    expect(pending()).toBe(0)
+    advance(STANDBY_AFTER_MS)
+    expect(relays.clients).toHaveLength(1)
+  })
+
+  it('stop() while connecting: the late answer is ignored', async () => {
+    const { path, states } = setup([A, B])
+    path.start()
+    path.stop()
+    await flush()
+    expect(states).toEqual(['connecting', 'idle'])
+    expect(path.state).toBe('idle')
+  })
+
+  it("re-entered from a 'track-ended' listener (a re-plan that stops again): every track ends, the close is no failure", async () => {
+    const { path, relays, states, heard } = await readyOn([A, B])
+    path.on('track-ended', () => path.stop())
+    path.stop()
+    expect(heard).toEqual(['-speaker-1', '-speaker-2'])
+    expect(relays.clients).toHaveLength(1) // no failover to B
+    expect(path.state).toBe('idle')
+    expect(states.every((s) => s === 'idle')).toBe(true)
+  })
+
+  it('destroy() releases the relay, the standby and every timer, and is silent after; safe with a stopping listener', async () => {
+    const { path, relays, advance, pending, states, heard } = await readyOn([A, B])
+    advance(STANDBY_AFTER_MS)
+    await flush()
+    path.on('track-ended', () => path.stop())
+    path.destroy()
+    expect(relays.clients.map((c) => c.destroyed)).toEqual([true, true])
+    expect(heard).toEqual(['-speaker-1', '-speaker-2'])
+    expect(pending()).toBe(0)
+    const seen = states.length
+    relays.kill(A)
+    advance(60_000)
+    await flush()
+    expect(states).toHaveLength(seen)
+  })
+
+  it('destroy() while failed clears the retry', async () => {
+    const { path, pending } = setup([A], [])
+    path.start()
+    await flush()
+    expect(path.state).toBe('failed')
+    expect(pending()).toBe(1)
+    path.destroy()
+    expect(pending()).toBe(0)
+  })
+})
