@@ -87,14 +87,14 @@ interface Publisher {
   id: string
   /** null for a remote publisher (its RTP arrives through {@link Forwarder.injectRtp}). */
   pc: RTCPeerConnection | null
-  outputs: Set<Slot>
+  outputs: Set<OutputSlot>
 }
 
 /**
  * One sendonly transceiver on a subscriber's connection. Unsubscribing parks it
  * (inactive); the next subscription reuses it, so m-sections do not pile up.
  */
-interface Slot {
+interface OutputSlot {
   subscriber: Subscriber
   transceiver: RTCRtpTransceiver
   /** null while parked. */
@@ -113,7 +113,7 @@ interface Subscriber {
    */
   standby: boolean
   pc: RTCPeerConnection | undefined
-  slots: Slot[]
+  slots: OutputSlot[]
   /** An offer was sent and its answer has not been applied yet. */
   offering: boolean
   /** Subscriptions changed since the outstanding offer was made. */
@@ -415,7 +415,7 @@ export class Forwarder {
   }
 
   /** Stops forwarding into `slot` and marks its transceiver inactive (kept for reuse). */
-  private park(slot: Slot): void {
+  private park(slot: OutputSlot): void {
     if (slot.publisherId !== null) this.publishers.get(slot.publisherId)?.outputs.delete(slot)
     slot.publisherId = null
     slot.rebase = null

@@ -5,7 +5,7 @@
  * shape (`#/r/<22-char room id>?k=<43-char secret>`); `openRoom` parses the
  * link fully and rejects with 'bad-link' whatever this lets through.
  */
-export type LinkCheck = { ok: true; roomId: string } | { ok: false; message: string }
+import type { LinkCheck } from './types.ts'
 
 const B64URL = /^[A-Za-z0-9_-]+$/
 

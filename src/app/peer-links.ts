@@ -4,7 +4,7 @@
  * Pure.
  */
 import type { PeerStats } from '../net/peer.ts'
-import type { PeerLink, Quality } from './types.ts'
+import type { PeerRow, Quality } from './types.ts'
 
 /** good: < 150 ms and < 2% loss; fair: < 400 ms and < 8%; else poor. Unmeasured links count as good. */
 export function quality(st: PeerStats | undefined): Quality {
@@ -16,10 +16,10 @@ export function quality(st: PeerStats | undefined): Quality {
   return 'poor'
 }
 
-export function peerLinks(connected: readonly string[], stats: ReadonlyMap<string, PeerStats>, nameOf: (id: string) => string): PeerLink[] {
+export function peerLinks(connected: readonly string[], stats: ReadonlyMap<string, PeerStats>, nameOf: (id: string) => string): PeerRow[] {
   return [...connected].sort().map((id) => {
     const st = stats.get(id)
-    const link: PeerLink = { id, name: nameOf(id), via: 'mesh', quality: quality(st) }
+    const link: PeerRow = { id, name: nameOf(id), via: 'mesh', quality: quality(st) }
     if (!st) return link
     if (st.rttMs !== null) link.rttMs = st.rttMs
     link.lossPct = st.packetLoss * 100

@@ -13,7 +13,7 @@
  * to the name a peer announces in presence (unsigned, display only).
  */
 import { roleOf, type RoomState } from '../room/index.ts'
-import type { PeerLink, Person, RoomMode, RoomProblem, RoomSnapshot } from './types.ts'
+import type { PeerRow, Person, RoomMode, RoomProblem, RoomSnapshot } from './types.ts'
 
 export interface LiveInput {
   selfId: string
@@ -30,7 +30,7 @@ export interface LiveInput {
   fingerprintOf: (id: string) => string
   mode: RoomMode
   modeReason?: string
-  peers: PeerLink[]
+  peers: PeerRow[]
   /** Extra rejection counts (updates refused by the guard), merged into `rejected`. */
   refused: Record<string, number>
   audioBlocked: boolean

@@ -4,11 +4,16 @@
  * `RoomSession` methods; it never touches the Y.Doc, peers or audio directly.
  */
 
-export type Role = 'owner' | 'moderator' | 'speaker' | 'listener' | 'banned'
+import type { Role } from '../room/index.ts'
+
+export type { Role }
+
+/** Result of checking a pasted or opened invite link (no network). */
+export type LinkCheck = { ok: true; roomId: string } | { ok: false; message: string }
 
 export type Quality = 'good' | 'fair' | 'poor' | 'lost'
 
-export interface PeerLink {
+export interface PeerRow {
   id: string
   name: string
   /** 'mesh' when connected directly, 'relay' through a relay. */
@@ -63,7 +68,7 @@ export interface RoomSnapshot {
   mode: RoomMode
   /** Why the room is in this mode, e.g. why it is full. */
   modeReason?: string
-  peers: PeerLink[]
+  peers: PeerRow[]
   /** Entries ignored by validation, by reason (debug view). */
   rejected: Record<string, number>
   /** Audio output waits for a user gesture (autoplay rules). */

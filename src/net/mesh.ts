@@ -79,7 +79,7 @@ export interface MeshCounters {
   replaced: number
 }
 
-interface Slot {
+interface PeerSlot {
   peer: Peer
   /** This connection's nonce, and the remote connection's once known. */
   nonce: number
@@ -109,7 +109,7 @@ export class Mesh extends TypedEmitter<MeshEvents> {
   /** Yjs sync counters aggregated over every peer. */
   readonly syncStats: SyncStats = createSyncStats()
   readonly #o: MeshOptions
-  readonly #slots = new Map<string, Slot>()
+  readonly #slots = new Map<string, PeerSlot>()
   readonly #attempts = new Map<string, number>()
   readonly #retry = new Map<string, unknown>()
   readonly #timers: Timers
@@ -190,9 +190,9 @@ export class Mesh extends TypedEmitter<MeshEvents> {
     this.removeAllListeners()
   }
 
-  #create(id: string): Slot {
+  #create(id: string): PeerSlot {
     const peer = new Peer({ ...this.#o.peer, wrtc: this.#o.wrtc, polite: this.selfId < id })
-    const slot: Slot = { peer, nonce: nextNonce(), remote: null, sync: null, sending: false, out: Promise.resolve(), in: Promise.resolve() }
+    const slot: PeerSlot = { peer, nonce: nextNonce(), remote: null, sync: null, sending: false, out: Promise.resolve(), in: Promise.resolve() }
     this.#slots.set(id, slot)
     peer.on('signal', (s) => {
       slot.out = slot.out.then(() => this.#sendSignal(id, slot, s))
@@ -254,19 +254,19 @@ export class Mesh extends TypedEmitter<MeshEvents> {
     this.#retry.delete(id)
   }
 
-  #send(slot: Slot): void {
+  #send(slot: PeerSlot): void {
     if (slot.sending || !this.#local || slot.peer.destroyed) return
     slot.peer.addTrack(this.#local.track, this.#local.stream)
     slot.sending = true
   }
 
-  #unsend(slot: Slot): void {
+  #unsend(slot: PeerSlot): void {
     if (!slot.sending || !this.#local) return
     slot.sending = false
     if (!slot.peer.destroyed) slot.peer.removeTrack(this.#local.track)
   }
 
-  async #sendSignal(to: string, slot: Slot, s: PeerSignal): Promise<void> {
+  async #sendSignal(to: string, slot: PeerSlot, s: PeerSignal): Promise<void> {
     // A candidate the other side would refuse (same filter on both ends) is not worth a message.
     const accept = this.#o.peer?.acceptCandidate
     if (s.type === 'candidate' && s.candidate !== '' && accept && !accept(s.candidate)) return

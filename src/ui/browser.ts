@@ -1,5 +1,5 @@
 /** Browser-provided pieces of `UiDeps` that do not need src/app. */
-import type { Microphone, Watchable } from './deps.ts'
+import type { MicrophoneDevice, Watchable } from './deps.ts'
 
 export function browserOnline(win: Window = window): Watchable<boolean> {
   return {
@@ -16,7 +16,7 @@ export function browserOnline(win: Window = window): Watchable<boolean> {
 }
 
 /** Audio inputs; labels stay empty until the page has microphone permission. */
-export async function browserMicrophones(media: MediaDevices = navigator.mediaDevices): Promise<Microphone[]> {
+export async function browserMicrophones(media: MediaDevices = navigator.mediaDevices): Promise<MicrophoneDevice[]> {
   const devices = await media.enumerateDevices()
   return devices.filter((d) => d.kind === 'audioinput').map((d) => ({ deviceId: d.deviceId, label: d.label }))
 }

@@ -3,7 +3,7 @@
  * fills it from `src/app`; tests fill it with fakes. The UI never imports
  * `src/app` implementation code, only the contract types.
  */
-import type { RecentRoom, RoomSession } from '../app/types.ts'
+import type { LinkCheck, RecentRoom, RoomSession } from '../app/types.ts'
 
 /** A value that changes on its own, in the same shape as `RoomSession`. */
 export interface Watchable<T> {
@@ -25,14 +25,14 @@ export interface ProfileStore {
   set(patch: Partial<Omit<Profile, 'id'>>): Promise<Profile>
 }
 
-export interface Microphone {
+export interface MicrophoneDevice {
   deviceId: string
   /** Empty until the page has microphone permission. */
   label: string
 }
 
 /** Result of checking a pasted or opened invite link (no network). */
-export type LinkCheck = { ok: true; roomId: string } | { ok: false; message: string }
+export type { LinkCheck }
 
 export interface UiDeps {
   /** Creates a room owned by this device; resolves with its moderator-capable owner link. */
@@ -48,7 +48,7 @@ export interface UiDeps {
   forgetRoom(roomId: string): Promise<void>
   profile: ProfileStore
   /** Audio input devices; rejects with a NotAllowedError when the mic is denied. */
-  microphones(): Promise<Microphone[]>
+  microphones(): Promise<MicrophoneDevice[]>
   /** Browser network status (navigator.onLine and its events). */
   online: Watchable<boolean>
 }

@@ -1,5 +1,5 @@
 /** Words for the connection state and per-peer link quality. */
-import type { PeerLink, RoomMode } from '../../app/types.ts'
+import type { PeerRow, RoomMode } from '../../app/types.ts'
 
 export const MODE_TEXT: Record<RoomMode, { short: string; long: string }> = {
   mesh: { short: 'Direct', long: 'direct to everyone (mesh)' },
@@ -8,7 +8,7 @@ export const MODE_TEXT: Record<RoomMode, { short: string; long: string }> = {
   offline: { short: 'Offline', long: 'offline' },
 }
 
-export function peerStats(p: PeerLink): string {
+export function peerStats(p: PeerRow): string {
   const parts: string[] = [p.via === 'mesh' ? 'direct' : 'via relay']
   if (p.rttMs !== undefined) parts.push(`${Math.round(p.rttMs)} ms`)
   if (p.lossPct !== undefined) parts.push(`${p.lossPct.toFixed(1)}% loss`)

@@ -9,7 +9,7 @@ import { Cell } from './cell.ts'
 import { problemFromError } from './problems.ts'
 import { RoomView } from './room-view.ts'
 
-export type RoomState =
+export type RoomPhase =
   | { kind: 'opening' }
   | { kind: 'open'; view: RoomView }
   | { kind: 'failed'; problem: RoomProblem }
@@ -17,7 +17,7 @@ export type RoomState =
 export class RoomController {
   readonly #deps: Pick<UiDeps, 'openRoom' | 'parseLink'>
   readonly #link: string
-  readonly #state = new Cell<RoomState>({ kind: 'opening' })
+  readonly #state = new Cell<RoomPhase>({ kind: 'opening' })
   #closed = false
   #attempt = 0
 
@@ -26,7 +26,7 @@ export class RoomController {
     this.#link = link
   }
 
-  get state(): RoomState {
+  get state(): RoomPhase {
     return this.#state.current
   }
 

@@ -3,13 +3,13 @@
  * profile; inside a room they also go to the session so others see them now.
  */
 import type { RoomSession } from '../../app/types.ts'
-import type { Microphone, Profile, UiDeps } from '../deps.ts'
+import type { MicrophoneDevice, Profile, UiDeps } from '../deps.ts'
 import { Cell } from './cell.ts'
 import { checkName, type Loaded, type Result } from './home.ts'
 
 export interface SettingsData {
   profile: Profile
-  microphones: Microphone[]
+  microphones: MicrophoneDevice[]
   /** Why the list is empty or unlabeled (e.g. permission denied). */
   micNote?: string
 }
@@ -31,7 +31,7 @@ export class SettingsModel {
   async load(): Promise<void> {
     try {
       const profile = await this.#deps.profile.get()
-      let microphones: Microphone[] = []
+      let microphones: MicrophoneDevice[] = []
       let micNote: string | undefined
       try {
         microphones = await this.#deps.microphones()
@@ -69,6 +69,6 @@ export class SettingsModel {
 }
 
 /** Label for a device that has none yet. */
-export function micLabel(m: Microphone, index: number): string {
+export function micLabel(m: MicrophoneDevice, index: number): string {
   return m.label || (m.deviceId === 'default' ? 'Default microphone' : `Microphone ${index + 1}`)
 }

@@ -1,0 +1,72 @@
+/**
+ * How a headless participant reaches its room's other members: WebSocket
+ * signalling (the relay that served the link, or --signal) or hyperswarm
+ * (--swarm), both sealed with the key derived from the room secret. Failures
+ * that end the peer (unreachable signalling, a wrong room key) go to `fail`.
+ */
+import WebSocket from 'ws'
+import { keyId, toBase64url, type Identity } from '../identity/index.ts'
+import type { Invite } from '../invite/index.ts'
+import { deriveDiscoveryKey } from '../room/index.ts'
+import { deriveSignalKey } from '../net/room-crypto.ts'
+import { SignalClient, type SignalError, type WebSocketClass } from '../net/signal-client.ts'
+import { WsBus } from '../net/ws-bus.ts'
+import { SealedBus } from '../net/sealed-bus.ts'
+import type { SignalBus } from '../net/bus.ts'
+import type { BootstrapNode } from '../node/dht.ts'
+import { createSwarmBus } from '../node/swarm-bus.ts'
+import { PeerFailure } from './failure.ts'
+
+export interface TransportOptions {
+  /** WebSocket signalling URL; default: the link's host + /signal. */
+  signal?: string
+  /** Find peers on hyperswarm instead of signalling. */
+  swarm?: { bootstrap: BootstrapNode[] }
+}
+
+export interface Transport {
+  bus: SignalBus
+  close(): Promise<void>
+}
+
+export async function openTransport(opts: TransportOptions, invite: Invite, identity: Identity, fail: (err: PeerFailure) => void): Promise<Transport> {
+  const selfId = keyId(identity.publicKey)
+  const discovery = deriveDiscoveryKey(invite.roomId)
+  const key = await deriveSignalKey(invite.secretBytes)
+  if (opts.swarm) {
+    const inner = createSwarmBus({ topic: discovery, selfId, bootstrap: opts.swarm.bootstrap })
+    const bus = new SealedBus(inner, key)
+    bus.on('wrong-secret', () => fail(new PeerFailure('wrong-secret', 'This link does not open this room (wrong room key).')))
+    return { bus, close: () => bus.destroy() }
+  }
+  const url = opts.signal ?? signalUrlFor(invite)
+  const client = new SignalClient({ url, WebSocket: WebSocket as unknown as WebSocketClass })
+  let opened = false
+  client.on('open', () => (opened = true))
+  client.on('error', (err: SignalError) => {
+    if (err.code === 'wrong-secret') fail(new PeerFailure('wrong-secret', err.message))
+    else if (err.code === 'signal-unreachable' && !opened) fail(new PeerFailure('signal-unreachable', `Cannot reach the signalling server at ${url}.`))
+  })
+  const bus = new WsBus({ client, topic: toBase64url(discovery), key, selfId })
+  return {
+    bus,
+    close: async () => {
+      await bus.destroy()
+      client.destroy()
+    },
+  }
+}
+
+/** The relay that served the link also signals: ws(s)://<host>/signal. */
+export function signalUrlFor(invite: Invite): string {
+  return wsOrigin(invite) + '/signal'
+}
+
+/** ... and forwards audio past mesh size: ws(s)://<host>/relay. */
+export function relayUrlFor(invite: Invite): string {
+  return wsOrigin(invite) + '/relay'
+}
+
+function wsOrigin(invite: Invite): string {
+  return (invite.origin ?? 'http://localhost:8787').replace(/^http/, 'ws')
+}
