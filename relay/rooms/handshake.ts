@@ -129,6 +129,8 @@ export class Handshake {
       refuse(old, 'hello', 'replaced', 'the same key connected again')
       old.close(RelayCloseCode.Replaced, 'replaced')
       await room.leave(old)
+      // It may have gone while the old connection left: joining now would leave a ghost in the room.
+      if (conn.closing) return registry.unloadWhenIdle(room)
     }
     this.stop(conn)
     conn.room = room
