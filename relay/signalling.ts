@@ -78,6 +78,7 @@ interface Conn extends WsConn {
 const GOING_AWAY = 1001
 
 /** Long only as a set of short handlers closing over one topic table. */
+// eslint-disable-next-line max-lines-per-function -- see above
 export function attachSignalling(server: Server, opts: SignallingOptions): Signalling {
   const maxMessageBytes = opts.maxMessageBytes ?? MAX_SIGNAL_MESSAGE_BYTES
   const maxTopics = opts.maxTopicsPerConnection ?? 32

@@ -114,6 +114,7 @@ const REJECT_REASONS = [
 type RejectReason = (typeof REJECT_REASONS)[number]
 
 /** Long only as the sum of its parts' options and of short frame handlers that close over those parts. */
+// eslint-disable-next-line max-lines-per-function -- see above
 export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): RelayRooms {
   const now = opts.now ?? Date.now
   const { log, metrics: m } = opts

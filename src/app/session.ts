@@ -26,6 +26,7 @@ import type { SignalClient, SignalError, WebSocketClass } from '../net/signal-cl
 import type { WsBus } from '../net/ws-bus.ts'
 import type { PeerStats, PeerWrtc } from '../net/peer.ts'
 import type { RoomClient } from '../participant/room-client.ts'
+import { awaitArrival } from './arrival.ts'
 import { Capture } from './capture.ts'
 import { Microphone } from './microphone.ts'
 import { Playback } from './playback.ts'
@@ -33,7 +34,6 @@ import { peerLinks } from './peer-links.ts'
 import { buildSnapshot } from './snapshot.ts'
 import type { ProfileStore, RecentRooms } from './local-stores.ts'
 import type { InviteRole, RoomMode, RoomProblem, RoomSession, RoomSnapshot } from './types.ts'
-import { CodedError } from '../base/errors.ts'
 
 export interface SessionEnv {
   /** The link the room was opened with (kept in the recent-rooms list). */
@@ -59,11 +59,7 @@ export interface SessionEnv {
   loopbackOnly?: boolean
 }
 
-export type SessionError = CodedError<RoomProblem['code']>
-
-export function sessionError(code: RoomProblem['code'], message: string, cause?: unknown): SessionError {
-  return new CodedError(code, message, cause === undefined ? undefined : { cause })
-}
+export { sessionError, type SessionError } from './session-error.ts'
 
 /** IndexedDB database holding one room's doc. */
 export function roomDbName(roomId: string): string {
@@ -183,7 +179,13 @@ export class BrowserRoomSession implements RoomSession {
   /** Resolves once the room exists locally and this device has claimed what its link grants. */
   async ready(): Promise<void> {
     await this.#join()
-    if (!this.client.state.exists) await this.#arrival()
+    if (!this.client.state.exists) {
+      await awaitArrival(this.client, this.#p.signal, {
+        timeoutMs: this.#env.arriveTimeoutMs ?? 20_000,
+        signalUrl: this.#env.signalUrl,
+        cutOff: () => this.#signalUnreachable || !this.#env.online.get(),
+      })
+    }
     await this.#join()
     this.#onState()
   }
@@ -310,33 +312,6 @@ export class BrowserRoomSession implements RoomSession {
       }
     })
     return this.#joining
-  }
-
-  /** Waits for a peer to bring the room (when neither storage nor the link had it). */
-  #arrival(): Promise<void> {
-    const timeoutMs = this.#env.arriveTimeoutMs ?? 20_000
-    return new Promise<void>((resolve, reject) => {
-      const done = (err?: Error): void => {
-        clearTimeout(timer)
-        offState()
-        this.#p.signal.off('error', onError)
-        if (err) reject(err)
-        else resolve()
-      }
-      const offState = this.client.on('state', (s) => {
-        if (s.exists) done()
-      })
-      const onError = (err: SignalError): void => {
-        if (err.code === 'wrong-secret') done(sessionError('wrong-secret', err.message, err))
-      }
-      this.#p.signal.on('error', onError)
-      const timer = setTimeout(() => {
-        const why = this.#signalUnreachable || !this.#env.online.get()
-          ? `Could not reach the signalling server (${this.#env.signalUrl}) and this device has no copy of the room.`
-          : 'Nobody holding this room answered: it may be empty right now. Try again when someone is in it.'
-        done(sessionError('unreachable', why))
-      }, timeoutMs)
-    })
   }
 
   #onSignalError(err: SignalError): void {

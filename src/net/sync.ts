@@ -338,33 +338,13 @@ export function attachSync(
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_SYNC_MESSAGE_BYTES
   const forwardAwareness = options.forwardAwareness ?? false
   const stats = options.stats ?? createSyncStats()
-  const ctx: SyncContext = {
-    doc,
-    awareness,
-    origin,
-    acceptUpdate: options.acceptUpdate,
-    acceptAwareness: options.acceptAwareness,
-  }
+  const ctx: SyncContext = { doc, awareness, origin, acceptUpdate: options.acceptUpdate, acceptAwareness: options.acceptAwareness }
   /** Client ids whose awareness arrived over this link. */
   const remoteClients = new Set<number>()
   let synced = false
   let detached = false
 
-  const send = (bytes: Uint8Array): void => {
-    if (bytes.byteLength > maxBytes) {
-      stats.droppedOutgoing++
-      return
-    }
-    try {
-      link.send(bytes)
-    } catch {
-      // The link refused it (e.g. a smaller frame cap); counted, never thrown into a Yjs transaction.
-      stats.droppedOutgoing++
-      return
-    }
-    stats.messagesOut++
-    stats.bytesOut += bytes.byteLength
-  }
+  const send = countedSender(link, maxBytes, stats)
 
   const onMessage = (bytes: Uint8Array): void => {
     stats.messagesIn++
@@ -423,12 +403,7 @@ export function attachSync(
     doc.on('destroy', detach)
     if (awareness !== null) awareness.on('update', onAwarenessUpdate)
 
-    send(encodeStep1(doc))
-    if (awareness !== null) {
-      const known = forwardAwareness ? [...awareness.getStates().keys()] : [awareness.clientID]
-      const present = known.filter((id) => awareness.getStates().has(id))
-      if (present.length > 0) send(encodeAwareness(awareness, present))
-    }
+    sendOpening(doc, awareness, forwardAwareness, send)
   }
 
   return Object.defineProperties(detach, {
@@ -436,4 +411,32 @@ export function attachSync(
     synced: { get: () => synced, enumerable: true },
     detached: { get: () => detached, enumerable: true },
   }) as SyncAttachment
+}
+
+/** Sends over `link` what fits the cap; what does not, or what the link refuses, is counted, never thrown. */
+function countedSender(link: Link, maxBytes: number, stats: SyncStats): (bytes: Uint8Array) => void {
+  return (bytes) => {
+    if (bytes.byteLength > maxBytes) {
+      stats.droppedOutgoing++
+      return
+    }
+    try {
+      link.send(bytes)
+    } catch {
+      // The link refused it (e.g. a smaller frame cap): never thrown into a Yjs transaction.
+      stats.droppedOutgoing++
+      return
+    }
+    stats.messagesOut++
+    stats.bytesOut += bytes.byteLength
+  }
+}
+
+/** Sync step 1 and the presence this side speaks for (its own, or every state it knows as a hub). */
+function sendOpening(doc: Y.Doc, awareness: Awareness | null, forwardAwareness: boolean, send: (bytes: Uint8Array) => void): void {
+  send(encodeStep1(doc))
+  if (awareness === null) return
+  const known = forwardAwareness ? [...awareness.getStates().keys()] : [awareness.clientID]
+  const present = known.filter((id) => awareness.getStates().has(id))
+  if (present.length > 0) send(encodeAwareness(awareness, present))
 }

@@ -15,6 +15,7 @@
  */
 import type { Entry, EntryKind } from './entry.ts'
 import { KIND } from './entry.ts'
+import { push } from './derive/collections.ts'
 
 export type Of<K extends EntryKind> = Extract<Entry, { kind: K }>
 export type Buckets = { [K in EntryKind]: Of<K>[] }
@@ -92,9 +93,7 @@ export class EntryIndex {
   private place(e: Entry): void {
     this.authorCount.set(e.author, (this.authorCount.get(e.author) ?? 0) + 1)
     if (e.kind === 'profile') {
-      const list = this.profilesByAuthor.get(e.author)
-      if (list) list.push(e)
-      else this.profilesByAuthor.set(e.author, [e])
+      push(this.profilesByAuthor, e.author, e)
       const cur = this.bestProfile.get(e.author)
       if (!cur || e.seq > cur.seq || (e.seq === cur.seq && e.id > cur.id)) {
         this.bestProfile.set(e.author, { name: e.name, muted: e.muted, seq: e.seq, id: e.id })
@@ -142,12 +141,6 @@ export class EntryIndex {
       if (m.time > g.best.time || (m.time === g.best.time && m.id > g.best.id)) g.best = m
     }
   }
-}
-
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key)
-  if (list) list.push(value)
-  else map.set(key, [value])
 }
 
 /** Builds an index from scratch (the pure path). */

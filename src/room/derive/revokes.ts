@@ -1,0 +1,89 @@
+/**
+ * Revocations (docs/room-rules.md §3 "Cascade", §4 invite row, §5 revoke).
+ * The owner's revokes shape the moderator set, so they are read in layer 2;
+ * moderators' revokes need a live authority and are read in layer 4.
+ */
+import type { Entry } from '../entry.ts'
+import type { Of } from '../entry-index.ts'
+import type { Authority, Root } from './authority.ts'
+import { privilegeReason, type Bans } from './bans.ts'
+import { push } from './collections.ts'
+import type { Ledger } from './ledger.ts'
+
+export interface OwnerRevokes {
+  /** Ids the owner revoked: grants, link grants, single redeems, invites. */
+  revoked: Set<string>
+  /** Revokes by anyone else, judged in layer 4. */
+  byOthers: Of<'revoke'>[]
+}
+
+/**
+ * §3 layer 2: the owner may revoke anything it or a moderator issued, under the
+ * genesis; this must be known before the moderator set because a revoked grant
+ * never counted.
+ */
+export function ownerRevokes(revokes: readonly Of<'revoke'>[], root: Root, ledger: Ledger): OwnerRevokes {
+  const out: OwnerRevokes = { revoked: new Set(), byOthers: [] }
+  for (const r of revokes) {
+    if (r.author !== root.owner) out.byOthers.push(r)
+    else if (r.auth === root.genesisId) out.revoked.add(r.target)
+    else ledger.reject(r, 'no-authority')
+  }
+  return out
+}
+
+/** Which ids are revoked, and for moderators' revokes, under which authority. */
+export class Revocations {
+  readonly byOwner: ReadonlySet<string>
+  private readonly byModerator: ReadonlyMap<string, readonly string[]>
+
+  constructor(byOwner: ReadonlySet<string>, byModerator: ReadonlyMap<string, readonly string[]>) {
+    this.byOwner = byOwner
+    this.byModerator = byModerator
+  }
+
+  /** §4/§5: an invite or link grant issued under `auth` is cancelled by the owner or by a revoke under that same authority. */
+  has(id: string, auth: string): boolean {
+    return this.byOwner.has(id) || (this.byModerator.get(id)?.includes(auth) ?? false)
+  }
+}
+
+/**
+ * §5 revoke, layer 4: a moderator's revoke counts only under a live authority
+ * of its own (banned authors' are void). It can only cancel what was issued
+ * under that same authority (see `Revocations.has`); whether its target is such
+ * an entry is checked by `checkRevokeTargets` once the speaker links are known.
+ */
+export function moderatorRevokes(
+  owner: OwnerRevokes, authority: Authority, bans: Bans, ledger: Ledger,
+): { revocations: Revocations; valid: Of<'revoke'>[] } {
+  const byTarget = new Map<string, string[]>()
+  const valid: Of<'revoke'>[] = []
+  for (const r of owner.byOthers) {
+    const why = privilegeReason(r, authority, bans)
+    if (why) ledger.reject(r, why)
+    else {
+      push(byTarget, r.target, r.auth)
+      valid.push(r)
+    }
+  }
+  return { revocations: new Revocations(owner.revoked, byTarget), valid }
+}
+
+/**
+ * §5: a moderator may revoke invites and speaker link grants issued under its
+ * own authority, nothing else ('no-authority'; a target nobody has seen is an
+ * 'unknown-reference'). A speaker link is known by the redeems that embed it.
+ */
+export function checkRevokeTargets(
+  revokes: readonly Of<'revoke'>[], speakerRedeems: readonly Of<'redeem'>[], byId: ReadonlyMap<string, Entry>, ledger: Ledger,
+): void {
+  const linkAuth = new Map<string, string>()
+  for (const r of speakerRedeems) linkAuth.set(r.link.id, r.link.auth)
+  for (const r of revokes) {
+    const t = byId.get(r.target)
+    const targetAuth = t?.kind === 'invite' ? t.auth : linkAuth.get(r.target)
+    if (targetAuth === undefined) ledger.reject(r, t ? 'no-authority' : 'unknown-reference')
+    else if (targetAuth !== r.auth) ledger.reject(r, 'no-authority')
+  }
+}
