@@ -40,7 +40,7 @@
  * nesting depth is bounded; it never throws (bad input -> `{error: reason}`
  * with a stable reason, used as a metric label).
  */
-import { jsonDepthExceeds } from './signal-protocol.ts'
+import { parseJsonObject } from './json-guard.ts'
 
 /** Protocol version sent in `hello`. */
 export const RELAY_PROTOCOL_VERSION = 1
@@ -150,19 +150,6 @@ export function isDiscoveryHex(s: unknown): s is string {
 }
 
 
-function parseObject(raw: string, maxBytes: number): Record<string, unknown> | RelayDecodeError {
-  // A UTF-16 unit is at least one UTF-8 byte and at most three.
-  if (raw.length > maxBytes || (raw.length * 3 > maxBytes && new TextEncoder().encode(raw).length > maxBytes)) return { error: 'too-large' }
-  if (jsonDepthExceeds(raw, 4)) return { error: 'too-deep' }
-  let v: unknown
-  try {
-    v = JSON.parse(raw)
-  } catch {
-    return { error: 'bad-json' }
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'not-object' }
-  return v as Record<string, unknown>
-}
 
 const isSdp = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_RELAY_SDP_BYTES
 const isText = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_REASON_CHARS
@@ -175,8 +162,9 @@ export function isRelayDecodeError(r: object): r is RelayDecodeError {
 
 /** Decodes a control frame sent by a client (relay side). Never throws. */
 export function decodeClientMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BYTES): ClientMessage | RelayDecodeError {
-  const m = parseObject(raw, maxBytes)
-  if (isRelayDecodeError(m)) return m
+  const parsed = parseJsonObject(raw, maxBytes, 4)
+  if (!parsed.ok) return { error: parsed.error }
+  const m = parsed.value
   switch (m.type) {
     case 'hello':
       if (typeof m.v !== 'number' || !isDiscoveryHex(m.room) || typeof m.key !== 'string' || !KEY_ID.test(m.key)) return { error: 'bad-field' }
@@ -204,8 +192,9 @@ const OPS: readonly string[] = ['hello', 'auth', 'publish', 'subscribe', 'answer
 
 /** Decodes a control frame sent by a relay (client side). Never throws. */
 export function decodeRelayMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BYTES): RelayMessage | RelayDecodeError {
-  const m = parseObject(raw, maxBytes)
-  if (isRelayDecodeError(m)) return m
+  const parsed = parseJsonObject(raw, maxBytes, 4)
+  if (!parsed.ok) return { error: parsed.error }
+  const m = parsed.value
   switch (m.type) {
     case 'challenge':
       return isB64(m.nonce, 64) && typeof m.relay === 'string' && HOST.test(m.relay) ? { type: 'challenge', nonce: m.nonce, relay: m.relay } : { error: 'bad-field' }

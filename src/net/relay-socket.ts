@@ -36,26 +36,20 @@ import {
 import { MSG_SYNC_STEP1, MSG_SYNC_STEP2 } from './sync.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
 import { CodedError } from '../base/errors.ts'
+import type { WebSocketHandlers } from './signal-client.ts'
 
 /**
  * The part of the WebSocket API used here (browser WebSocket and `ws` both fit).
  * Like signal-client's WebSocketLike plus binary frames and back-pressure; not
  * derived from it with Omit, which would erase the handler setters' types.
  */
-export interface RelayWebSocket {
+/** A WebSocket that also carries binary frames (the browser's, or `ws` in Node). */
+export interface RelayWebSocket extends WebSocketHandlers {
   readonly readyState: number
+  close(code?: number, reason?: string): void
   binaryType: string
   readonly bufferedAmount: number
   send(data: string | Uint8Array): void
-  close(code?: number, reason?: string): void
-  get onopen(): unknown
-  set onopen(fn: ((ev: unknown) => void) | null)
-  get onmessage(): unknown
-  set onmessage(fn: ((ev: { data: unknown }) => void) | null)
-  get onclose(): unknown
-  set onclose(fn: ((ev: { code: number; reason: string }) => void) | null)
-  get onerror(): unknown
-  set onerror(fn: ((ev: unknown) => void) | null)
 }
 export type RelayWebSocketClass = new (url: string) => RelayWebSocket
 

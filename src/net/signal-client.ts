@@ -35,11 +35,14 @@ import {
 import { CodedError } from '../base/errors.ts'
 
 /** The subset of the WebSocket API used here; the browser's WebSocket and `ws` both fit. */
-export interface WebSocketLike {
+export interface WebSocketLike extends WebSocketHandlers {
   readonly readyState: number
   send(data: string): void
   close(code?: number, reason?: string): void
-  // Setter-typed handlers: we only assign them, so any event type with these fields fits.
+}
+
+/** Setter-typed handlers: we only assign them, so any event type with these fields fits (browser and `ws`). */
+export interface WebSocketHandlers {
   get onopen(): unknown
   set onopen(fn: ((ev: unknown) => void) | null)
   get onmessage(): unknown

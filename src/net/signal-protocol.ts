@@ -18,6 +18,7 @@
  *   cannot overflow the stack);
  * - it never throws: bad input yields `{error: reason}` with a stable reason.
  */
+import { parseJsonObject } from './json-guard.ts'
 
 /** Default cap on one signalling frame, in UTF-8 bytes. */
 export const MAX_SIGNAL_MESSAGE_BYTES = 64 * 1024
@@ -90,23 +91,6 @@ export function isSignalDecodeError(r: SignalMessage | SignalDecodeError): r is 
   return !('type' in r)
 }
 
-/** UTF-8 byte length of a string without allocating. */
-export function utf8Length(s: string): number {
-  let n = 0
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (c < 0x80) n += 1
-    else if (c < 0x800) n += 2
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1)
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4
-        i++
-      } else n += 3
-    } else n += 3
-  }
-  return n
-}
 
 /** Maximum bracket nesting of a JSON text, ignoring brackets inside strings. Stops early past `limit`. */
 
@@ -119,17 +103,9 @@ function isTopicList(v: unknown): v is string[] {
  * Never throws.
  */
 export function decodeSignalMessage(raw: string, maxBytes: number = MAX_SIGNAL_MESSAGE_BYTES): SignalMessage | SignalDecodeError {
-  // Every UTF-16 unit is at least one UTF-8 byte, so the cheap check is exact when it fails.
-  if (raw.length > maxBytes || (raw.length * 3 > maxBytes && utf8Length(raw) > maxBytes)) return { error: 'too-large' }
-  if (jsonDepthExceeds(raw, MAX_SIGNAL_DEPTH)) return { error: 'too-deep' }
-  let v: unknown
-  try {
-    v = JSON.parse(raw)
-  } catch {
-    return { error: 'bad-json' }
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'not-object' }
-  const m = v as Record<string, unknown>
+  const parsed = parseJsonObject(raw, maxBytes, MAX_SIGNAL_DEPTH)
+  if (!parsed.ok) return { error: parsed.error }
+  const m = parsed.value
   switch (m.type) {
     case 'subscribe':
     case 'unsubscribe':
@@ -150,24 +126,4 @@ export function decodeSignalMessage(raw: string, maxBytes: number = MAX_SIGNAL_M
 /** Serialises a message. Throws (RangeError) only for payloads `decodeSignalMessage` would refuse. */
 export function encodeSignalMessage(msg: SignalMessage): string {
   return JSON.stringify(msg)
-}
-
-/**
- * Whether JSON text nests objects/arrays deeper than `limit`, found by scanning
- * before JSON.parse (deep nesting overflows the stack later, in stringify).
- */
-export function jsonDepthExceeds(s: string, limit: number): boolean {
-  let depth = 0
-  let inString = false
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    if (inString) {
-      if (c === 0x5c) i++ // backslash: skip the escaped char
-      else if (c === 0x22) inString = false
-    } else if (c === 0x22) inString = true
-    else if (c === 0x7b || c === 0x5b) {
-      if (++depth > limit) return true
-    } else if (c === 0x7d || c === 0x5d) depth--
-  }
-  return false
 }

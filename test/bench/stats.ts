@@ -88,14 +88,7 @@ export async function timeIt(fn: () => unknown, opts: { samples: number; warmup?
   return out
 }
 
-/** Polls `cond` every `everyMs` until it holds; throws after `timeoutMs`. */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`bench: timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
-}
+export { waitFor } from '../helpers/wait.ts'
 
 /** A case from raw samples. */
 export function benchCase(name: string, unit: string, samples: readonly number[], extra?: BenchCase['extra']): BenchCase {

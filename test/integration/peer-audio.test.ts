@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { attachSink, createPcmSource, createToneSource, createWavFileWriter, type AudioSourceHandle, type AudioWrtc } from '../../src/node/audio-io.ts'
 import { createTone } from '../../src/audio/tone.ts'
 import { decodeWav, encodeWav } from '../../src/audio/wav.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const audioWrtc = wrtc as unknown as AudioWrtc
 const created: RTCPeerConnection[] = []
@@ -34,13 +35,6 @@ afterEach(() => {
 })
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 /** Only loopback host candidates cross the "wire": nothing but 127.0.0.1 is ever contacted. */
 function pair(opts: Partial<PeerOptions> = {}) {

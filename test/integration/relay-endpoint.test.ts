@@ -25,16 +25,11 @@ import {
   MAX_RELAY_CONTROL_BYTES,
   RelayCloseCode,
 } from '../../src/net/relay-protocol.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+const until = (what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> => waitFor(what, cond, timeoutMs)
 
 const WS = WebSocket as unknown as RelayWebSocketClass
-
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 /** A raw socket that records what the relay sends and how it closes. */
 function raw(url: string) {

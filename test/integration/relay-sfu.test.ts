@@ -30,6 +30,9 @@ import { RelayClient, type RelayError, type RelayWebSocketClass } from '../../sr
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
 import { detectTones, hasTone } from '../../src/audio/goertzel.ts'
 import { SAMPLE_RATE } from '../../src/audio/tone.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+const until = (what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> => waitFor(what, cond, timeoutMs)
 
 /** Keep only 127.0.0.1 UDP candidates so no packet leaves loopback. */
 function loopbackOnly(sdp: string): string {
@@ -41,14 +44,6 @@ function loopbackOnly(sdp: string): string {
 
 const WS = WebSocket as unknown as RelayWebSocketClass
 const LISTENERS = 10
-
-async function until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 interface Member {
   identity: Identity

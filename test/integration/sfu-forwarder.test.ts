@@ -13,6 +13,7 @@ import { SfuErrorCode } from '../../relay/sfu/errors.ts'
 import { attachSink, createToneSource } from '../../src/node/audio-io.ts'
 import { SAMPLE_RATE } from '../../src/audio/tone.ts'
 import { detectTones, hasTone } from '../../src/audio/goertzel.ts'
+import { waitFor as until } from '../helpers/wait.ts'
 
 /** Keep only 127.0.0.1 UDP candidates so no packet leaves loopback. */
 export function loopbackOnly(sdp: string): string {
@@ -103,14 +104,6 @@ function listener() {
       for (const stop of sinks) stop()
       pc.close()
     },
-  }
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
   }
 }
 

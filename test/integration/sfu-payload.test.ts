@@ -16,6 +16,7 @@ import {
 } from 'werift'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Forwarder, type SessionDescription } from '../../relay/sfu/forwarder.ts'
+import { waitFor as until } from '../helpers/wait.ts'
 
 const CONFIG: RTCPeerConnectionConfig = {
   codecs: { audio: [useOPUS()], video: [] },
@@ -31,14 +32,6 @@ function loopbackOnly(sdp: string): string {
     .split('\r\n')
     .filter((l) => !l.startsWith('a=candidate:') || / 127\.0\.0\.1 \d+ typ host/.test(l))
     .join('\r\n')
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 describe('forwarded RTP', () => {

@@ -14,6 +14,7 @@ import { attachSignalling, type Signalling, type SignallingOptions } from '../..
 import { deriveSignalKey, sealPayload } from '../../src/net/room-crypto.ts'
 import { SignalClient, WRONG_SECRET_MESSAGE, type SignalError, type SignalMessageEvent } from '../../src/net/signal-client.ts'
 import { SignalCloseCode } from '../../src/net/signal-protocol.ts'
+import { waitFor as waitUntil } from '../helpers/wait.ts'
 
 interface TestServer {
   url: string
@@ -52,13 +53,8 @@ async function raw(url: string, opts: { autoPong?: boolean } = {}): Promise<{ ws
   return { ws, inbox, closed }
 }
 
-async function waitFor(cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+/** The shared wait, with this file's argument order and defaults. */
+const waitFor = (cond: () => boolean, ms = 10_000, what = 'condition'): Promise<void> => waitUntil(what, cond, ms, 10)
 
 /** Sends a ping and waits for the pong: proves the connection is still served. */
 async function roundTrip(c: { ws: WebSocket; inbox: unknown[] }): Promise<void> {

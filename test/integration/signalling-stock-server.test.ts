@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { deriveSignalKey } from '../../src/net/room-crypto.ts'
 import { SignalClient, type SignalError, type SignalMessageEvent } from '../../src/net/signal-client.ts'
+import { waitFor as waitUntil } from '../helpers/wait.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const PIN_TO_LOOPBACK =
@@ -42,13 +43,8 @@ async function spawnStockServer(): Promise<{ proc: ChildProcess; url: string }> 
   return { proc, url: `ws://127.0.0.1:${port}` }
 }
 
-async function waitFor(cond: () => boolean, ms = 15_000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+/** The shared wait, with this file's argument order and defaults. */
+const waitFor = (cond: () => boolean, ms = 15_000, what = 'condition'): Promise<void> => waitUntil(what, cond, ms, 10)
 
 /** A loopback port nobody listens on (bound with port 0, then released). */
 async function closedPort(): Promise<number> {

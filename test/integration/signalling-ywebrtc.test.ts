@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../relay/log.ts'
 import { startRelay, type Relay } from '../../relay/server.ts'
+import { waitFor as waitUntil } from '../helpers/wait.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -78,13 +79,8 @@ function spawnPeer(env: Record<string, string>): Peer {
   return { proc, lines, exited }
 }
 
-async function waitFor(cond: () => boolean, ms: number, what: string | (() => string)): Promise<void> {
-  const until = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+/** The shared wait, with this file's argument order; `what` may be computed at timeout (the lines seen by then). */
+const waitFor = (cond: () => boolean, ms: number, what: string | (() => string)): Promise<void> => waitUntil(what, cond, ms, 25)
 
 const lastText = (p: Peer) => [...p.lines].reverse().find((l) => typeof l.text === 'string')?.text as string | undefined
 

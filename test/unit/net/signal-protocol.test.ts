@@ -4,8 +4,8 @@ import {
   encodeSignalMessage,
   isSignalDecodeError,
   MAX_SIGNAL_MESSAGE_BYTES,
-  utf8Length,
 } from '../../../src/net/signal-protocol.ts'
+import { utf8Length } from '../../../src/net/json-guard.ts'
 
 const reason = (raw: string, max?: number) => {
   const r = decodeSignalMessage(raw, max)
