@@ -1,12 +1,11 @@
 /**
  * Waiting for a room this device knows nothing of: a member online must bring
- * its state. Resolves when the room exists locally; rejects with 'wrong-secret'
- * when signalling says the link's key does not open the room, or with
- * 'unreachable' after `timeoutMs`, saying whether nothing was reachable at all
- * or nobody holding the room answered.
+ * its state. Resolves when the room exists locally; rejects with 'unreachable'
+ * after `timeoutMs`, saying whether nothing was reachable at all or nobody
+ * holding the room answered. Never with 'wrong-secret': that is the link's key
+ * check (parseInvite), not anything strangers on the signalling topic can send.
  */
 import type { RoomClient } from '../participant/room-client.ts'
-import type { SignalClient, SignalError } from '../net/signal-client.ts'
 import { sessionError } from './session-error.ts'
 
 export interface ArrivalOptions {
@@ -16,20 +15,16 @@ export interface ArrivalOptions {
   cutOff: () => boolean
 }
 
-export function awaitArrival(client: RoomClient, signal: SignalClient, opts: ArrivalOptions): Promise<void> {
+export function awaitArrival(client: RoomClient, opts: ArrivalOptions): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const done = (err?: Error): void => {
       clearTimeout(timer)
       offState()
-      offError()
       if (err) reject(err)
       else resolve()
     }
     const offState = client.on('state', (s) => {
       if (s.exists) done()
-    })
-    const offError = signal.on('error', (err: SignalError) => {
-      if (err.code === 'wrong-secret') done(sessionError('wrong-secret', err.message, err))
     })
     const timer = setTimeout(() => {
       const why = opts.cutOff()

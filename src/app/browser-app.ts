@@ -15,6 +15,7 @@ import type { PeerWrtc } from '../net/peer.ts'
 import type { WebSocketClass } from '../net/signal-client.ts'
 import { KvDb } from './kv.ts'
 import { ProfileStore, RecentRooms } from './local-stores.ts'
+import { precheckLink } from './link-precheck.ts'
 import { openRoomSession } from './open-session.ts'
 import { roomDbName, sessionError, type BrowserRoomSession } from './session.ts'
 import type { RecentRoom } from './types.ts'
@@ -83,7 +84,10 @@ export function createBrowserApp(opts: BrowserAppOptions): BrowserApp {
     profile,
     parseLink(link) {
       const parsed = parseInvite(link, now())
-      return parsed.ok ? { ok: true, roomId: parsed.invite.roomId } : { ok: false, message: parsed.message }
+      if (parsed.ok) return { ok: true, roomId: parsed.invite.roomId }
+      // A well-formed link whose key is not its room's: `openRoom` refuses it with the wrong-secret screen.
+      if (parsed.code === 'wrong-secret') return precheckLink(link)
+      return { ok: false, message: parsed.message }
     },
     recentRooms: () => recent.list(),
 
@@ -108,7 +112,7 @@ export function createBrowserApp(opts: BrowserAppOptions): BrowserApp {
 
     async openRoom(link) {
       const parsed = parseInvite(link, now())
-      if (!parsed.ok) throw sessionError('bad-link', parsed.message)
+      if (!parsed.ok) throw sessionError(parsed.code === 'wrong-secret' ? 'wrong-secret' : 'bad-link', parsed.message)
       const session = await openRoomSession({
         link,
         invite: parsed.invite,

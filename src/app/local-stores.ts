@@ -4,9 +4,8 @@
  * speakers and whether the room ended, plus the link to get back in).
  *
  * A recent room also remembers the room secret that is known to work (it
- * created the room with it, or a peer answered with it), so a `wrong-secret`
- * report from the signalling client is only believed for a secret that never
- * worked: a stranger with a bad key must not lock the owner out of its room.
+ * created the room with it, or a peer answered with it), so a link is only
+ * listed, or replaces the working link of a known room, once its key proved itself.
  */
 import type { RecentRoom } from './types.ts'
 import type { KvDb } from './kv.ts'

@@ -21,7 +21,7 @@ import { BrowserRoomSession, roomDbName, type SessionEnv } from './session.ts'
 const RECONNECT_MAX_MS = 5000
 const DB_TIMEOUT_MS = 5000
 
-/** Opens a room; rejects with a `SessionError` ('wrong-secret', 'unreachable'). */
+/** Opens a room; rejects with a `SessionError` ('unreachable'). The link was parsed, and its key checked, before. */
 export async function openRoomSession(env: SessionEnv): Promise<BrowserRoomSession> {
   const doc = new Y.Doc()
   const persistence = new IndexeddbPersistence(roomDbName(env.invite.roomId), doc)

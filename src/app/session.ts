@@ -7,8 +7,10 @@
  * Lifecycle: `openRoomSession()` (open-session.ts) restores the room doc from IndexedDB (so a
  * room opened offline shows its last state), connects signalling, seeds the
  * doc from the link and redeems its pass; it resolves once the room exists
- * locally, or rejects with a `RoomProblem` code ('wrong-secret',
- * 'unreachable'). Actions write signed entries to the local doc whether or
+ * locally, or rejects with a `RoomProblem` code ('unreachable'; a link whose key
+ * is not the room's was refused before, by its key check in parseInvite: the
+ * signalling topic is open to strangers, so nothing on it may decide that).
+ * Actions write signed entries to the local doc whether or
  * not anyone is reachable; the mesh syncs them when peers come back.
  * `leave()` is idempotent and releases sockets, peers, timers, the
  * microphone, the audio graph and the database handle.
@@ -99,7 +101,6 @@ export class BrowserRoomSession implements RoomSession {
   #levels = new Map<string, number>()
   #peerStats = new Map<string, PeerStats>()
   #selfLevel = 0
-  #wrongSecret = false
   #secretVerified: boolean
   #signalUnreachable = false
   #joining: Promise<void> = Promise.resolve()
@@ -180,7 +181,7 @@ export class BrowserRoomSession implements RoomSession {
   async ready(): Promise<void> {
     await this.#join()
     if (!this.client.state.exists) {
-      await awaitArrival(this.client, this.#p.signal, {
+      await awaitArrival(this.client, {
         timeoutMs: this.#env.arriveTimeoutMs ?? 20_000,
         signalUrl: this.#env.signalUrl,
         cutOff: () => this.#signalUnreachable || !this.#env.online.get(),
@@ -316,18 +317,12 @@ export class BrowserRoomSession implements RoomSession {
 
   #onSignalError(err: SignalError): void {
     if (err.code === 'signal-unreachable') this.#signalUnreachable = true
-    if (err.code === 'wrong-secret') {
-      // A secret that worked before is right; someone else on the topic holds a wrong one.
-      if (this.#secretVerified) this.#count('foreign-wrong-secret')
-      else this.#wrongSecret = true
-    }
     this.#dirty()
   }
 
   #verifySecret(): void {
     if (this.#secretVerified) return
     this.#secretVerified = true
-    this.#wrongSecret = false
     this.#env.recent.update(this.#env.invite.roomId, { verifiedSecret: this.#env.invite.secret }).catch(() => this.#count('recent-store'))
     this.#remember().catch(() => this.#count('recent-store'))
   }
@@ -420,7 +415,6 @@ export class BrowserRoomSession implements RoomSession {
   #problem(): RoomProblem | undefined {
     const s = this.client.state
     const self = this.client.selfId
-    if (this.#wrongSecret) return { code: 'wrong-secret', message: 'This link does not open this room (wrong room key).' }
     if (s.banned.has(self)) return { code: 'banned', message: 'A moderator removed you from this room.' }
     if (this.client.plan.mode === 'full') return { code: 'room-full', message: this.client.plan.reason ?? 'The room is full.' }
     if (this.#mic.problem) return this.#mic.problem
@@ -477,7 +471,7 @@ export class BrowserRoomSession implements RoomSession {
    */
   async #remember(): Promise<void> {
     const s = this.client.state
-    if (!s.exists || this.#wrongSecret || !(this.#secretVerified || this.#p.knownRoom)) return
+    if (!s.exists || !(this.#secretVerified || this.#p.knownRoom)) return
     const speakers = s.stage.map((seat) => s.profiles.get(seat.key)?.name || `Guest ${this.#fingerprint(seat.key).slice(0, 4)}`)
     const entry = { title: s.title, topic: s.topic, speakers, ended: s.ended, ...(this.#secretVerified ? { link: this.#env.link } : {}) }
     const key = JSON.stringify(entry)

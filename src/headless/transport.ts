@@ -2,7 +2,9 @@
  * How a headless participant reaches its room's other members: WebSocket
  * signalling (the relay that served the link, or --signal) or hyperswarm
  * (--swarm), both sealed with the key derived from the room secret. Failures
- * that end the peer (unreachable signalling, a wrong room key) go to `fail`.
+ * that end the peer (unreachable signalling) go to `fail`. A wrong room key is not
+ * one of them: the link's key check refuses it before we get here (invite/link.ts);
+ * payloads that do not open are strangers' and are only counted.
  */
 import WebSocket from 'ws'
 import { keyId, toBase64url, type Identity } from '../identity/index.ts'
@@ -36,7 +38,6 @@ export async function openTransport(opts: TransportOptions, invite: Invite, iden
   if (opts.swarm) {
     const inner = createSwarmBus({ topic: discovery, selfId, bootstrap: opts.swarm.bootstrap })
     const bus = new SealedBus(inner, key)
-    bus.on('wrong-secret', () => fail(new PeerFailure('wrong-secret', 'This link does not open this room (wrong room key).')))
     return { bus, close: () => bus.destroy() }
   }
   const url = opts.signal ?? signalUrlFor(invite)
@@ -44,8 +45,7 @@ export async function openTransport(opts: TransportOptions, invite: Invite, iden
   let opened = false
   client.on('open', () => (opened = true))
   client.on('error', (err: SignalError) => {
-    if (err.code === 'wrong-secret') fail(new PeerFailure('wrong-secret', err.message))
-    else if (err.code === 'signal-unreachable' && !opened) fail(new PeerFailure('signal-unreachable', `Cannot reach the signalling server at ${url}.`))
+    if (err.code === 'signal-unreachable' && !opened) fail(new PeerFailure('signal-unreachable', `Cannot reach the signalling server at ${url}.`))
   })
   const bus = new WsBus({ client, topic: toBase64url(discovery), key, selfId })
   return {

@@ -1,20 +1,40 @@
 /**
- * Invite links: `https://<host>/#/r/<roomId>?k=<secret>[&g=<link grant>]`.
+ * Invite links: `https://<host>/#/r/<roomId>?k=<secret>&c=<key check>[&o=<genesis>][&g=<link grant>]`.
  *
  * Everything that matters sits in the URL fragment, which browsers never send
  * to a server: the room id, the 256-bit room secret (transport encryption key
- * material) and optionally a link pass: a signed grant (speaker/moderator) plus
- * the one-time holder key that proves possession when redeeming. The host is
- * only where the app is served from.
+ * material), a check binding that secret to the room id, and optionally a link
+ * pass: a signed grant (speaker/moderator) plus the one-time holder key that
+ * proves possession when redeeming. The host is only where the app is served from.
+ *
+ * Key check: `c = base64url(HMAC-SHA256(HKDF-SHA256(secret, info "stoop/link-check"), roomId)[0..12])`.
+ * It lets a joiner know, offline and at once, that the key in its link is not this room's
+ * (a mistyped or edited link). It is decided here, never from what arrives on the room's
+ * signalling topic: anyone may publish there, so "payloads do not open" says nothing about our
+ * key. Links made before the check (no `c`) stay valid and are not checked.
  *
  * `parseInvite` never throws: it returns a code and a sentence a person can act
- * on. It checks structure, the grant's room and expiry; the grant's signature
- * is checked when it is redeemed (it is async, see room/actor.ts).
+ * on. It checks structure, the key check, the grant's room and expiry; the grant's
+ * signature is checked when it is redeemed (it is async, see room/actor.ts).
  */
-import { fromBase64url, toBase64url } from '../identity/index.ts'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { hmac } from '@noble/hashes/hmac.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesEqual, fromBase64url, toBase64url } from '../identity/index.ts'
 import { decodeEntry, decodePass, encodePass, isRoomId, type LinkGrant, type LinkPass } from '../room/index.ts'
 
 export const SECRET_BYTES = 32
+/** Length of the key check: enough that a wrong key passes by chance once in 2^96. */
+export const KEY_CHECK_BYTES = 12
+export const WRONG_SECRET_MESSAGE = 'This link does not open this room (wrong room key).'
+
+const CHECK_INFO = new TextEncoder().encode('stoop/link-check')
+
+/** The key check of `secret` for `roomId` (see the module comment). */
+export function roomKeyCheck(roomId: string, secret: Uint8Array): Uint8Array {
+  const key = hkdf(sha256, secret, new Uint8Array(0), CHECK_INFO, 32)
+  return hmac(sha256, key, new TextEncoder().encode(roomId)).subarray(0, KEY_CHECK_BYTES)
+}
 
 export interface Invite {
   roomId: string
@@ -35,7 +55,7 @@ export interface Invite {
   genesis?: Uint8Array
 }
 
-export type InviteErrorCode = 'not-a-link' | 'missing-room' | 'bad-room-id' | 'missing-secret' | 'bad-secret' | 'bad-grant' | 'expired'
+export type InviteErrorCode = 'not-a-link' | 'missing-room' | 'bad-room-id' | 'missing-secret' | 'bad-secret' | 'wrong-secret' | 'bad-grant' | 'expired'
 
 export type ParseInviteResult = { ok: true; invite: Invite } | { ok: false; code: InviteErrorCode; message: string }
 
@@ -54,9 +74,10 @@ export interface FormatInviteOptions {
 export function formatInvite(opts: FormatInviteOptions): string {
   if (!isRoomId(opts.roomId)) throw new RangeError('roomId is not a room id')
   const secret = typeof opts.secret === 'string' ? opts.secret : toBase64url(opts.secret)
-  if (fromBase64url(secret)?.length !== SECRET_BYTES) throw new RangeError('secret must be 32 bytes')
+  const secretBytes = fromBase64url(secret)
+  if (secretBytes?.length !== SECRET_BYTES) throw new RangeError('secret must be 32 bytes')
   const base = opts.origin.replace(/#.*$/, '').replace(/\/+$/, '')
-  let link = `${base}/#/r/${opts.roomId}?k=${secret}`
+  let link = `${base}/#/r/${opts.roomId}?k=${secret}&c=${toBase64url(roomKeyCheck(opts.roomId, secretBytes))}`
   if (opts.genesis) link += `&o=${toBase64url(opts.genesis)}`
   if (opts.grant) link += `&g=${toBase64url(encodePass(opts.grant))}`
   return link
@@ -92,6 +113,12 @@ export function parseInvite(input: string | URL, now: number): ParseInviteResult
   if (secret === null || secret === '') return fail('missing-secret', 'The link has no room key ("k=..."). Without it you cannot join; ask for the full link.')
   const secretBytes = fromBase64url(secret)
   if (!secretBytes || secretBytes.length !== SECRET_BYTES) return fail('bad-secret', 'The room key ("k=...") in the link is damaged (expected 43 characters). The link may be cut off.')
+  const check = params.get('c')
+  if (check !== null) {
+    const given = fromBase64url(check)
+    if (!given || given.length !== KEY_CHECK_BYTES) return fail('bad-secret', 'The room key check ("c=...") in the link is damaged. The link may be cut off.')
+    if (!bytesEqual(given, roomKeyCheck(roomId, secretBytes))) return fail('wrong-secret', WRONG_SECRET_MESSAGE)
+  }
   const invite: Invite = { roomId, secret, secretBytes, ...(origin ? { origin } : {}) }
   const o = params.get('o')
   if (o !== null) {

@@ -5,11 +5,14 @@
  * plan names. What to connect to is decided elsewhere (topology.ts): the mesh
  * only carries a plan out.
  *
- * Authentication: every SDP description is signed with the sender's identity
- * key and checked against the key its participant id names. The SDP carries the
- * DTLS fingerprint, so a verified description binds the encrypted connection
- * to that key: a participant id on a connection is proven, not claimed, and the
- * room model's "is this a speaker" check can be applied to its audio.
+ * Authentication: every control message (hello, description, candidate) is signed with the
+ * sender's identity key over the sender, the addressee and both nonces (mesh-wire.ts), and
+ * checked against the key its participant id names before anything acts on it; unsigned or
+ * badly signed ones are dropped and counted (`badSignature`). The bus itself does not say who
+ * sent a message, so without this any member could speak for another, e.g. announce a "newer
+ * connection" in its name and cut its link. The SDP carries the DTLS fingerprint, so a verified
+ * description binds the encrypted connection to that key: a participant id on a connection is
+ * proven, not claimed, and the room model's "is this a speaker" check can be applied to its audio.
  *
  * Connection identity: each Peer this mesh creates gets a nonce, increasing within a process
  * (and across restarts, being clock-based). Every message names its sender's nonce and, once
@@ -21,14 +24,15 @@
  * could stay silent until every ICE restart had failed.
  *
  * Invariants: signals to and from each peer keep their order (signing and
- * verifying are async, so each direction runs on a per-peer promise chain);
+ * verifying are async, so each direction runs on a per-peer promise chain; incoming messages
+ * are verified before their nonces are looked at, so only the signer moves its connection);
  * messages from peers outside the plan are dropped and counted; a peer whose
  * connection is lost is recreated with backoff while the plan still names it;
  * `destroy()` is idempotent and leaves no peer, timer or listener behind.
  */
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
-import { keyId, publicKeyFromId, verifySignature, type Identity } from '../identity/index.ts'
+import { keyId, type Identity } from '../identity/index.ts'
 import type { BusMessage, SignalBus } from './bus.ts'
 import { Peer, type PeerOptions, type PeerSignal, type PeerStats, type PeerWrtc } from './peer.ts'
 import { PeerLink } from './peer-link.ts'
@@ -36,7 +40,7 @@ import { TypedEmitter } from '../base/emitter.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
 import { backoff } from '../base/retry.ts'
 import { attachSync, createSyncStats, type SyncAttachment, type SyncStats } from './sync.ts'
-import { fromBase64url, toBase64url } from '../identity/index.ts'
+import { encodeWire, parseWire, verifyWire, type ReceivedWire, type WireBody } from './mesh-wire.ts'
 
 export interface MeshPlan {
   connect: readonly string[]
@@ -87,11 +91,7 @@ interface PeerSlot {
   sync: SyncAttachment | null
   sending: boolean
   out: Promise<void>
-  in: Promise<void>
 }
-
-/** `n`: the sender's connection nonce; `r`: the receiver's, as far as the sender knows. */
-type Wire = { k: 'sig'; s: PeerSignal; sig?: string; n: number; r: number | null } | { k: 'hi'; n: number; r: number | null }
 
 let lastNonce = 0
 /** Increasing within the process, and clock-based so a restarted process starts above its past self. */
@@ -100,7 +100,6 @@ function nextNonce(): number {
   return lastNonce
 }
 
-const SDP_CONTEXT = 'stoop/sdp/v1'
 const defaultBackoff = backoff({ initialMs: 500, maxMs: 15_000, factor: 2, jitter: 0 })
 
 export class Mesh extends TypedEmitter<MeshEvents> {
@@ -113,6 +112,8 @@ export class Mesh extends TypedEmitter<MeshEvents> {
   readonly #attempts = new Map<string, number>()
   readonly #retry = new Map<string, unknown>()
   readonly #timers: Timers
+  /** Per sender: incoming messages are verified one at a time, in arrival order. */
+  readonly #inbox = new Map<string, Promise<void>>()
   #plan: MeshPlan = { connect: [], sendAudioTo: [] }
   #local: { track: MediaStreamTrack; stream: MediaStream } | null = null
   #destroyed = false
@@ -187,12 +188,13 @@ export class Mesh extends TypedEmitter<MeshEvents> {
     for (const off of this.#offs) off()
     for (const id of [...this.#retry.keys()]) this.#cancelRetry(id)
     for (const id of [...this.#slots.keys()]) this.#drop(id, null)
+    this.#inbox.clear()
     this.removeAllListeners()
   }
 
   #create(id: string): PeerSlot {
     const peer = new Peer({ ...this.#o.peer, wrtc: this.#o.wrtc, polite: this.selfId < id })
-    const slot: PeerSlot = { peer, nonce: nextNonce(), remote: null, sync: null, sending: false, out: Promise.resolve(), in: Promise.resolve() }
+    const slot: PeerSlot = { peer, nonce: nextNonce(), remote: null, sync: null, sending: false, out: Promise.resolve() }
     this.#slots.set(id, slot)
     peer.on('signal', (s) => {
       slot.out = slot.out.then(() => this.#sendSignal(id, slot, s))
@@ -220,9 +222,7 @@ export class Mesh extends TypedEmitter<MeshEvents> {
     if (this.#local && this.#plan.sendAudioTo.includes(id)) this.#send(slot)
     // Announce the new connection: a polite side would otherwise say nothing until offered to,
     // and the remote may still hold a connection made for an older one of ours.
-    slot.out = slot.out.then(() => {
-      this.#o.bus.send(id, JSON.stringify({ k: 'hi', n: slot.nonce, r: slot.remote } satisfies Wire))
-    })
+    slot.out = slot.out.then(() => this.#sendWire(id, { k: 'hi', n: slot.nonce, r: slot.remote }))
     return slot
   }
 
@@ -270,12 +270,12 @@ export class Mesh extends TypedEmitter<MeshEvents> {
     // A candidate the other side would refuse (same filter on both ends) is not worth a message.
     const accept = this.#o.peer?.acceptCandidate
     if (s.type === 'candidate' && s.candidate !== '' && accept && !accept(s.candidate)) return
-    const wire: Extract<Wire, { k: 'sig' }> = { k: 'sig', s, n: slot.nonce, r: slot.remote }
-    if (s.type === 'description') {
-      const sig = await this.#o.identity.sign(sdpMessage(this.selfId, to, s.sdpType, s.sdp))
-      wire.sig = toBase64url(sig)
-    }
-    this.#o.bus.send(to, JSON.stringify(wire))
+    await this.#sendWire(to, { k: 'sig', s, n: slot.nonce, r: slot.remote })
+  }
+
+  async #sendWire(to: string, body: WireBody): Promise<void> {
+    const wire = await encodeWire(this.#o.identity, this.selfId, to, body)
+    if (!this.#destroyed) this.#o.bus.send(to, wire)
   }
 
   #onBusMessage(from: string, msg: BusMessage): void {
@@ -285,8 +285,27 @@ export class Mesh extends TypedEmitter<MeshEvents> {
       this.counters.malformed++
       return
     }
+    // Before verifying: a stranger's flood costs a lookup, not a signature check.
     if (!this.#plan.connect.includes(from)) {
       this.counters.notPlanned++
+      return
+    }
+    const next = (this.#inbox.get(from) ?? Promise.resolve()).then(async () => {
+      const ok = wire.sig !== null && (await verifyWire(from, this.selfId, wire, wire.sig))
+      if (this.#destroyed) return
+      if (!ok) this.counters.badSignature++
+      else this.#onVerified(from, wire)
+    })
+    this.#inbox.set(from, next)
+    void next.finally(() => {
+      if (this.#inbox.get(from) === next) this.#inbox.delete(from)
+    })
+  }
+
+  /** A message its sender really sent to us: its nonces now decide which connection it is for. */
+  #onVerified(from: string, wire: ReceivedWire): void {
+    if (!this.#plan.connect.includes(from)) {
+      this.counters.notPlanned++ // the plan changed while it was being verified
       return
     }
     let slot = this.#slots.get(from)
@@ -301,59 +320,14 @@ export class Mesh extends TypedEmitter<MeshEvents> {
     }
     if (slot.remote !== null && wire.n > slot.remote) {
       this.counters.replaced++
-      const pending = slot.in
       this.#drop(from, 'remote-replaced')
       slot = this.#create(from)
-      slot.in = pending // what was queued for the old connection still runs first
       if (wire.r !== null) {
         this.counters.stale++ // it was addressed to the connection just dropped
         return
       }
     }
     slot.remote ??= wire.n
-    if (wire.k === 'hi') return
-    const target = slot
-    target.in = target.in.then(async () => {
-      if (wire.s.type === 'description') {
-        const ok = await verifyDescription(from, this.selfId, wire)
-        if (!ok) {
-          this.counters.badSignature++
-          return
-        }
-      }
-      target.peer.signal(wire.s)
-    })
+    if (wire.k === 'sig') slot.peer.signal(wire.s)
   }
-}
-
-function sdpMessage(from: string, to: string, sdpType: string, sdp: string): Uint8Array {
-  return new TextEncoder().encode(`${SDP_CONTEXT}\n${from}\n${to}\n${sdpType}\n${sdp}`)
-}
-
-async function verifyDescription(from: string, to: string, wire: Extract<Wire, { k: 'sig' }>): Promise<boolean> {
-  if (wire.s.type !== 'description' || !wire.sig) return false
-  const pub = publicKeyFromId(from)
-  const sig = fromBase64url(wire.sig)
-  if (!pub || !sig) return false
-  return verifySignature(pub, sdpMessage(from, to, wire.s.sdpType, wire.s.sdp), sig)
-}
-
-function parseWire(msg: BusMessage): Wire | null {
-  if (typeof msg !== 'string' || msg.length > 96 * 1024) return null
-  let data: unknown
-  try {
-    data = JSON.parse(msg)
-  } catch {
-    return null
-  }
-  if (typeof data !== 'object' || data === null) return null
-  const d = data as Record<string, unknown>
-  const nonce = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0
-  if (!nonce(d.n) || (d.r !== null && !nonce(d.r))) return null
-  const ids = { n: d.n, r: d.r as number | null }
-  if (d.k === 'hi') return { k: 'hi', ...ids }
-  if (d.k !== 'sig' || typeof d.s !== 'object' || d.s === null) return null
-  if (d.sig !== undefined && typeof d.sig !== 'string') return null
-  // The Peer validates the signal's own shape (peer-signal.ts) before using it.
-  return { k: 'sig', s: d.s as PeerSignal, ...ids, ...(typeof d.sig === 'string' ? { sig: d.sig } : {}) }
 }

@@ -3,8 +3,8 @@
  * For transports that do not seal on their own (hyperswarm: its connections are
  * encrypted, but anyone who knows the discovery key can open one). Knowing the
  * room secret is what makes a peer a member; messages that do not open are
- * dropped and counted, and after `wrongSecretAfter` such messages with no
- * success, 'wrong-secret' is reported once.
+ * dropped and counted (`stats.unopenable`), never a verdict on our own key:
+ * the discovery key derives from the room id alone, so strangers can send them.
  *
  * Sealing and opening are async, so each direction keeps its own order with a
  * per-peer promise chain.
@@ -13,24 +13,17 @@ import { TypedEmitter } from '../base/emitter.ts'
 import type { BusMessage, SignalBus, SignalBusEvents } from './bus.ts'
 import { openPayload, sealPayload } from './room-crypto.ts'
 
-export interface SealedBusEvents extends SignalBusEvents {
-  'wrong-secret': () => void
-}
-
-export class SealedBus extends TypedEmitter<SealedBusEvents> implements SignalBus {
+export class SealedBus extends TypedEmitter<SignalBusEvents> implements SignalBus {
   readonly stats = { sealed: 0, opened: 0, unopenable: 0 }
   readonly #inner: SignalBus
   readonly #key: CryptoKey
   readonly #chainsOut = new Map<string, Promise<void>>()
   readonly #chainsIn = new Map<string, Promise<void>>()
-  readonly #wrongSecretAfter: number
-  #reported = false
 
-  constructor(inner: SignalBus, key: CryptoKey, opts: { wrongSecretAfter?: number } = {}) {
+  constructor(inner: SignalBus, key: CryptoKey) {
     super()
     this.#inner = inner
     this.#key = key
-    this.#wrongSecretAfter = opts.wrongSecretAfter ?? 3
     inner.on('peer-joined', this.#onJoined)
     inner.on('peer-left', this.#onLeft)
     inner.on('message', this.#onMessage)
@@ -85,10 +78,6 @@ export class SealedBus extends TypedEmitter<SealedBusEvents> implements SignalBu
       const body = parseBody(opened)
       if (body === null) {
         this.stats.unopenable++
-        if (!this.#reported && this.stats.opened === 0 && this.stats.unopenable >= this.#wrongSecretAfter) {
-          this.#reported = true
-          this.emit('wrong-secret')
-        }
         return
       }
       this.stats.opened++

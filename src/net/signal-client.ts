@@ -14,9 +14,9 @@
  * - `open`/`close` events come in pairs. A connection attempt that fails before opening
  *   emits `error` with code `signal-unreachable`, once per outage.
  * - Topics subscribed with a key carry sealed payloads (room-crypto.ts). Payloads that do
- *   not open are dropped and counted; after `wrongSecretAfter` consecutive failures on a
- *   topic with no success ever, `error` with code `wrong-secret` is emitted once. One
- *   garbage frame from a stranger therefore does not end a good session. The client's own
+ *   not open are dropped and counted, and that is all: the server lets anyone publish on a
+ *   topic without subscribing, so however many of them arrive they say nothing about our key
+ *   (a wrong key is told by the invite link's key check, see invite/link.ts). The client's own
  *   echoes (the server fans out to the sender too) are recognised and never count.
  * - `destroy()` is idempotent and leaves no timer and no socket behind.
  */
@@ -70,19 +70,14 @@ export interface SignalClientOptions {
   /** A connection still not open after this long counts as failed. Default 10 s. */
   connectTimeoutMs?: number
   maxMessageBytes?: number
-  /** Consecutive unopenable payloads (with no success) before `wrong-secret`. Default 3. */
-  wrongSecretAfter?: number
 }
 
 export type SignalErrorCode =
   | 'signal-unreachable' // could not connect (emitted once per outage)
   | 'signal-rejected' // the server closed us for breaking a limit (4001-4003)
-  | 'wrong-secret' // payloads on a keyed topic do not open with our key
   | 'invalid-url' // misuse: thrown by the constructor
   | 'not-subscribed' // misuse: publish on a topic we did not subscribe to
   | 'destroyed' // misuse: call after destroy()
-
-export const WRONG_SECRET_MESSAGE = 'This link does not open this room (wrong room key).'
 
 export class SignalError extends CodedError<SignalErrorCode> {}
 
@@ -114,9 +109,6 @@ export interface SignalClientStats {
 
 interface TopicState {
   key: CryptoKey | undefined
-  opened: number
-  failedInRow: number
-  wrongSecretReported: boolean
 }
 
 const OPEN = 1
@@ -133,7 +125,6 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
   private readonly pingIntervalMs: number
   private readonly connectTimeoutMs: number
   private readonly maxMessageBytes: number
-  private readonly wrongSecretAfter: number
 
   private readonly topicStates = new Map<string, TopicState>()
   private readonly sentSealed = new Set<string>()
@@ -168,7 +159,6 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
     this.pingIntervalMs = opts.pingIntervalMs ?? 15_000
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000
     this.maxMessageBytes = opts.maxMessageBytes ?? MAX_SIGNAL_MESSAGE_BYTES
-    this.wrongSecretAfter = opts.wrongSecretAfter ?? 3
     this.connect()
   }
 
@@ -197,7 +187,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
       existing.key = opts.key
       return
     }
-    this.topicStates.set(topic, { key: opts.key, opened: 0, failedInRow: 0, wrongSecretReported: false })
+    this.topicStates.set(topic, { key: opts.key })
     this.send({ type: 'subscribe', topics: [topic] })
   }
 
@@ -393,20 +383,12 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
       return
     }
     const opened = typeof data === 'string' ? await openPayload(key, data, this.maxMessageBytes) : null
-    const state = this.topicStates.get(topic)
-    if (this.destroyed || !state) return
+    if (this.destroyed || !this.topicStates.has(topic)) return
     if (opened === null) {
       this.stats.openFailures++
       this.drop('open-failed')
-      state.failedInRow++
-      if (state.opened === 0 && state.failedInRow >= this.wrongSecretAfter && !state.wrongSecretReported) {
-        state.wrongSecretReported = true
-        this.emit('error', new SignalError('wrong-secret', WRONG_SECRET_MESSAGE))
-      }
       return
     }
-    state.opened++
-    state.failedInRow = 0
     this.emit('message', { topic, data: opened, clients })
   }
 }

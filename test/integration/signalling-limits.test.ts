@@ -12,7 +12,7 @@ import { createMetrics, type Metrics } from '../../relay/metrics.ts'
 import { startRelay } from '../../relay/server.ts'
 import { attachSignalling, type Signalling, type SignallingOptions } from '../../relay/signalling.ts'
 import { deriveSignalKey, sealPayload } from '../../src/net/room-crypto.ts'
-import { SignalClient, WRONG_SECRET_MESSAGE, type SignalError, type SignalMessageEvent } from '../../src/net/signal-client.ts'
+import { SignalClient, type SignalError, type SignalMessageEvent } from '../../src/net/signal-client.ts'
 import { SignalCloseCode } from '../../src/net/signal-protocol.ts'
 import { waitFor as waitUntil } from '../helpers/wait.ts'
 
@@ -226,7 +226,9 @@ describe('signalling server connection limits and liveness', () => {
 })
 
 describe('wrong room secret over a real server', () => {
-  it('a client with another key gets wrong-secret; one stray frame does not trip a good client', async () => {
+  // No client is ever told "wrong secret" by the network: anyone may publish on a topic, so that
+  // verdict would be a stranger's to give (a wrong key is caught by the link's key check instead).
+  it('frames that do not open are counted, never an error, for a client with another key or a good one', async () => {
     const s = await startServer()
     const good = await deriveSignalKey(new Uint8Array(32).fill(1))
     const bad = await deriveSignalKey(new Uint8Array(32).fill(2))
@@ -248,9 +250,9 @@ describe('wrong room secret over a real server', () => {
     const noise = await deriveSignalKey(new Uint8Array(32).fill(9))
     stranger.ws.send(JSON.stringify({ type: 'publish', topic: 'topic', data: await sealPayload(noise, 'noise') }))
     for (let i = 0; i < 3; i++) await alice.publish('topic', { n: i })
-    await waitFor(() => bobGot.length === 3 && errors.mallory!.length === 1, 10_000, 'delivery and wrong-secret')
+    await waitFor(() => bobGot.length === 3 && mallory.stats.openFailures === 4, 10_000, 'delivery, and failures counted')
     expect(bobGot).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }])
-    expect(errors.mallory!.map((e) => [e.code, e.message])).toEqual([['wrong-secret', WRONG_SECRET_MESSAGE]])
+    expect(errors.mallory).toEqual([])
     expect(errors.alice).toEqual([])
     expect(errors.bob).toEqual([])
     expect(bob.stats.openFailures).toBe(1)

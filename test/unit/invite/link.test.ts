@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { generateIdentity, randomBytes, toBase64url } from '../../../src/identity/index.ts'
+import { fromBase64url, generateIdentity, randomBytes, toBase64url } from '../../../src/identity/index.ts'
 import { createLinkGrant, deriveRoomId, encodePass } from '../../../src/room/index.ts'
-import { formatInvite, parseInvite } from '../../../src/invite/index.ts'
+import { formatInvite, parseInvite, roomKeyCheck } from '../../../src/invite/index.ts'
+import { createRoomLinks } from '../../../src/cli/room-create.ts'
 
 const T = 1_700_000_000_000
 
@@ -17,7 +18,7 @@ describe('invite links', () => {
   it('round-trips with and without a grant; secrets stay in the fragment', async () => {
     const { roomId, secret, grant } = await setup()
     const plain = formatInvite({ origin: 'https://stoop.example/', roomId, secret })
-    expect(plain).toBe(`https://stoop.example/#/r/${roomId}?k=${secret}`)
+    expect(plain).toBe(`https://stoop.example/#/r/${roomId}?k=${secret}&c=${toBase64url(roomKeyCheck(roomId, fromBase64url(secret)!))}`)
     const p = parseInvite(plain, T)
     expect(p).toMatchObject({ ok: true, invite: { roomId, secret, origin: 'https://stoop.example' } })
     const withGrant = formatInvite({ origin: 'https://stoop.example', roomId, secret, grant })
@@ -49,6 +50,7 @@ describe('invite links', () => {
       [base, 'missing-secret'],
       [`${base}?k=`, 'missing-secret'],
       [`${base}?k=${secret.slice(0, 20)}`, 'bad-secret'],
+      [`${base}?k=${secret}&c=${toBase64url(roomKeyCheck(roomId, fromBase64url(secret)!)).slice(0, 10)}`, 'bad-secret'],
       [`${base}?k=${secret}&g=${toBase64url(encodePass(grant)).slice(0, 40)}`, 'bad-grant'],
       [`${base}?k=${secret}&g=!!!`, 'bad-grant'],
       [`${base}?k=${secret}&g=${toBase64url(encodePass(grant))}`, 'expired'],
@@ -70,6 +72,37 @@ describe('invite links', () => {
       expect(typeof r.ok).toBe('boolean')
     }
     expect(parseInvite(link, T).ok).toBe(true)
+  })
+
+  it('a link whose room key was changed is refused offline: this link does not open this room', async () => {
+    const { roomId, secret, grant } = await setup()
+    const link = formatInvite({ origin: 'https://h.example', roomId, secret, grant })
+    expect(parseInvite(link, T).ok).toBe(true)
+    const wrongKey = { ok: false, code: 'wrong-secret', message: 'This link does not open this room (wrong room key).' }
+    // Another key, one character changed, the key of another room: all caught without the network.
+    const other = toBase64url(randomBytes(32))
+    const oneOff = (secret[0] === 'A' ? 'B' : 'A') + secret.slice(1)
+    expect(parseInvite(link.replace(`k=${secret}`, `k=${other}`), T)).toEqual(wrongKey)
+    expect(parseInvite(link.replace(`k=${secret}`, `k=${oneOff}`), T)).toEqual(wrongKey)
+    const elsewhere = await setup()
+    const moved = formatInvite({ origin: 'https://h.example', roomId: elsewhere.roomId, secret })
+    expect(parseInvite(moved.replace(elsewhere.roomId, roomId), T)).toMatchObject({ ok: false, code: 'wrong-secret' })
+  })
+
+  it('every link stoop room create makes carries the check', async () => {
+    const links = await createRoomLinks(await generateIdentity(), { title: 'Checked', topic: '', origin: 'https://h.example' })
+    for (const link of [links.moderator, links.speaker, links.listener]) {
+      expect(link).toMatch(/[?&]c=[A-Za-z0-9_-]{16}(&|$)/)
+      expect(parseInvite(link, Date.now()).ok).toBe(true)
+      expect(parseInvite(link.replace(/k=[^&]+/, `k=${'A'.repeat(43)}`), Date.now())).toMatchObject({ ok: false, code: 'wrong-secret' })
+    }
+  })
+
+  it('links made before the key check stay valid, unchecked', async () => {
+    const { roomId, secret } = await setup()
+    const old = `https://h.example/#/r/${roomId}?k=${secret}`
+    expect(parseInvite(old, T)).toMatchObject({ ok: true, invite: { roomId, secret } })
+    expect(parseInvite(`https://h.example/#/r/${roomId}?k=${toBase64url(randomBytes(32))}`, T).ok).toBe(true)
   })
 
   it('formatInvite refuses invalid ids and secrets', () => {

@@ -1,0 +1,199 @@
+/**
+ * Test doubles for mesh unit tests: an in-memory signalling bus and a scripted
+ * RTCPeerConnection that "connects" once it has completed an offer/answer exchange.
+ *
+ * The hub delivers like the WebSocket bus does (ws-bus.ts): the sender id a
+ * receiver sees is whatever the sender wrote, so `forge` is what any member
+ * holding the room key can do by publishing `{t:'msg', from: <anyone>, ...}`.
+ */
+import { TypedEmitter } from '../../../src/base/emitter.ts'
+import type { BusMessage, SignalBus, SignalBusEvents } from '../../../src/net/bus.ts'
+import type { PeerWrtc } from '../../../src/net/peer.ts'
+
+export interface Sent {
+  from: string
+  to: string
+  msg: BusMessage
+}
+
+export class MemoryHub {
+  readonly buses = new Map<string, MemoryBus>()
+  /** Every message sent by a bus, in order (what a member on the topic can read). */
+  readonly log: Sent[] = []
+
+  join(id: string): MemoryBus {
+    const bus = new MemoryBus(this, id)
+    for (const other of this.buses.values()) {
+      other.arrive(id)
+      bus.arrive(other.selfId)
+    }
+    this.buses.set(id, bus)
+    return bus
+  }
+
+  /** Delivers `msg` to `to` as coming from `from`, whoever really sent it. */
+  forge(from: string, to: string, msg: BusMessage): void {
+    const bus = this.buses.get(to)
+    if (!bus) return
+    bus.arrive(from)
+    bus.deliver(from, msg)
+  }
+
+  leave(id: string): void {
+    this.buses.delete(id)
+    for (const other of this.buses.values()) other.depart(id)
+  }
+}
+
+export class MemoryBus extends TypedEmitter<SignalBusEvents> implements SignalBus {
+  readonly #peers = new Set<string>()
+  #destroyed = false
+
+  constructor(
+    readonly hub: MemoryHub,
+    readonly selfId: string,
+  ) {
+    super()
+  }
+
+  get peers(): ReadonlySet<string> {
+    return this.#peers
+  }
+
+  arrive(id: string): void {
+    if (this.#peers.has(id) || id === this.selfId) return
+    this.#peers.add(id)
+    this.emit('peer-joined', id)
+  }
+
+  deliver(from: string, msg: BusMessage): void {
+    if (!this.#destroyed) this.emit('message', from, msg)
+  }
+
+  depart(id: string): void {
+    if (this.#peers.delete(id)) this.emit('peer-left', id)
+  }
+
+  publish(msg: BusMessage): void {
+    for (const id of this.#peers) this.send(id, msg)
+  }
+
+  send(to: string, msg: BusMessage): boolean {
+    if (this.#destroyed || !this.#peers.has(to)) return false
+    this.hub.log.push({ from: this.selfId, to, msg })
+    setImmediate(() => this.hub.buses.get(to)?.deliver(this.selfId, msg))
+    return true
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    this.hub.leave(this.selfId)
+    for (const id of [...this.#peers]) this.depart(id)
+    this.removeAllListeners()
+  }
+}
+
+const SDP = (tag: string): string =>
+  `v=0\r\no=- ${tag} 1 IN IP4 127.0.0.1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n`
+let sdpCounter = 0
+
+class FakeDC extends EventTarget {
+  readyState: RTCDataChannelState = 'connecting'
+  binaryType = 'blob'
+  bufferedAmount = 0
+  send(): void {}
+  close(): void {
+    this.readyState = 'closed'
+  }
+  open(): void {
+    this.readyState = 'open'
+    this.dispatchEvent(new Event('open'))
+  }
+}
+
+/** Completes an exchange like a real connection would, and then opens its data channel. */
+export class FakePC extends EventTarget {
+  static instances: FakePC[] = []
+  signalingState: RTCSignalingState = 'stable'
+  connectionState: RTCPeerConnectionState = 'new'
+  localDescription: RTCSessionDescriptionInit | null = null
+  remoteDescription: RTCSessionDescriptionInit | null = null
+  /** Remote descriptions applied, in order. */
+  readonly applied: string[] = []
+  dc = new FakeDC()
+  closed = false
+
+  constructor() {
+    super()
+    FakePC.instances.push(this)
+    // A negotiated data channel needs an SCTP m-line: real implementations ask to negotiate.
+    queueMicrotask(() => this.dispatchEvent(new Event('negotiationneeded')))
+  }
+  createDataChannel(): FakeDC {
+    return this.dc
+  }
+  async createOffer(): Promise<RTCSessionDescriptionInit> {
+    return { type: 'offer', sdp: SDP(`offer${++sdpCounter}`) }
+  }
+  async createAnswer(): Promise<RTCSessionDescriptionInit> {
+    if (this.signalingState !== 'have-remote-offer') throw new Error('createAnswer in ' + this.signalingState)
+    return { type: 'answer', sdp: SDP(`answer${++sdpCounter}`) }
+  }
+  async setLocalDescription(d: RTCSessionDescriptionInit): Promise<void> {
+    if (d.type === 'rollback') {
+      this.signalingState = 'stable'
+      return
+    }
+    this.signalingState = d.type === 'offer' ? 'have-local-offer' : 'stable'
+    this.localDescription = d
+    queueMicrotask(() =>
+      this.dispatchEvent(
+        Object.assign(new Event('icecandidate'), { candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'u' } }),
+      ),
+    )
+    this.#maybeOpen()
+  }
+  async setRemoteDescription(d: RTCSessionDescriptionInit): Promise<void> {
+    const s = this.signalingState
+    if ((d.type === 'offer' && s !== 'stable') || (d.type === 'answer' && s !== 'have-local-offer')) throw new Error(`SRD ${d.type} in ${s}`)
+    this.signalingState = d.type === 'offer' ? 'have-remote-offer' : 'stable'
+    this.remoteDescription = d
+    this.applied.push(d.type ?? '')
+    this.#maybeOpen()
+  }
+  async addIceCandidate(): Promise<void> {
+    if (!this.remoteDescription) throw new Error('no remote description')
+  }
+  addTrack(track: MediaStreamTrack): RTCRtpSender {
+    queueMicrotask(() => this.dispatchEvent(new Event('negotiationneeded')))
+    return { track } as unknown as RTCRtpSender
+  }
+  removeTrack(): void {
+    queueMicrotask(() => this.dispatchEvent(new Event('negotiationneeded')))
+  }
+  async getStats(): Promise<Map<string, unknown>> {
+    return new Map()
+  }
+  close(): void {
+    this.closed = true
+    this.signalingState = 'closed'
+    this.connectionState = 'closed'
+  }
+  #maybeOpen(): void {
+    if (this.signalingState !== 'stable' || !this.localDescription || !this.remoteDescription || this.dc.readyState !== 'connecting') return
+    setImmediate(() => {
+      if (this.closed) return
+      this.connectionState = 'connected'
+      this.dispatchEvent(new Event('connectionstatechange'))
+      this.dc.open()
+    })
+  }
+}
+
+export const fakeWrtc: PeerWrtc = { RTCPeerConnection: FakePC as unknown as PeerWrtc['RTCPeerConnection'] }
+
+/** Lets queued microtasks, immediates and the async crypto they start run out. */
+export async function settle(rounds = 30): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setTimeout(r, 1))
+}
