@@ -19,6 +19,9 @@
  *   bad signature, no auth in time, binary or    refused + close 4005  auth-failed / auth-timeout / unexpected
  *     control before auth
  *   bad JSON, unknown type, bad fields           frame dropped          bad-json / unknown-type / bad-field / ...
+ *   a key banned in the room state: at the       refused + close 4008  banned
+ *     handshake, at sync, or when its ban arrives
+ *     (subscribe/publish refused with `banned`)
  *   room update refused by the gate              update dropped         gate:<reason> (and sync counters)
  *   a socket whose send buffer is over           close 4003             backpressure (stoop_relay_dropped_total)
  *     maxBufferedBytes (it resyncs on reconnect)

@@ -8,7 +8,9 @@
  * relay, so it cannot be replayed anywhere else (src/net/relay-protocol.ts).
  * Anything out of order, a bad signature, or no welcome within authTimeoutMs:
  * refused and closed 4005. Capacity (maxRooms, maxPeersPerRoom): refused and
- * closed 4004. The same key again replaces its older connection.
+ * closed 4004. A key banned in the room state the relay holds: refused
+ * (`banned`) and closed 4008, before it is sent anything of the room. The same
+ * key again replaces its older connection.
  */
 import { randomBytes } from 'node:crypto'
 import { CodedError } from '../../src/base/errors.ts'
@@ -118,6 +120,9 @@ export class Handshake {
 
   async #join(conn: Conn, room: RelayRoom): Promise<void> {
     const { registry, maxPeersPerRoom } = this.#opts
+    // Entries that arrived before this connection (a ban among them) may still be verifying.
+    await room.replica?.whenSettled()
+    if (conn.closing) return registry.unloadWhenIdle(room)
     const old = room.peers.get(conn.key)
     if (!old && room.peers.size >= maxPeersPerRoom) {
       this.#opts.rejected('room-full')
@@ -131,6 +136,13 @@ export class Handshake {
       await room.leave(old)
       // It may have gone while the old connection left: joining now would leave a ghost in the room.
       if (conn.closing) return registry.unloadWhenIdle(room)
+    }
+    // Checked last, with no wait before joining: a ban verified from here on cuts the connection.
+    const admitted = room.admit(conn.key)
+    if (!admitted.ok) {
+      refuse(conn, 'auth', admitted.reason, admitted.message)
+      conn.close(RelayCloseCode.Banned, 'banned')
+      return registry.unloadWhenIdle(room)
     }
     this.stop(conn)
     conn.room = room

@@ -62,7 +62,7 @@ export function describeRelayMetrics(m: Metrics): void {
   m.describe('stoop_relay_packets_total', 'RTP packets received from publishers (in) and sent to subscribers (out)')
   m.describe('stoop_relay_bytes_total', 'RTP payload bytes received (in) and sent (out)')
   m.describe('stoop_relay_dropped_total', 'Packets or messages not delivered, by reason')
-  m.describe('stoop_relay_rejected_publish_total', 'Publish requests refused, by reason (not-speaker: a listener tried to publish)')
+  m.describe('stoop_relay_rejected_publish_total', 'Publish requests refused, by reason (not-speaker: a listener tried to publish; banned: a banned key did)')
   m.describe('stoop_relay_revoked_publish_total', 'Publishers the relay stopped forwarding because they lost their seat')
   m.describe('stoop_relay_rejected_total', 'Relay frames, connections or room updates rejected, by reason')
   m.describe('stoop_relay_messages_total', 'Valid control messages received, by type')

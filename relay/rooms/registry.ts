@@ -15,7 +15,7 @@ import { RoomStore } from './store.ts'
 
 export type RoomRegistryErrorCode = 'rooms-full'
 
-export const REGISTRY_REJECT_REASONS = ['store-corrupt', 'doc-full', ...ROOM_GATE_REASONS.map((r) => `gate:${r}` as const)] as const
+export const REGISTRY_REJECT_REASONS = ['store-corrupt', 'doc-full', 'banned', ...ROOM_GATE_REASONS.map((r) => `gate:${r}` as const)] as const
 
 export interface RoomRegistryOptions {
   log: Logger
@@ -59,6 +59,7 @@ export class RoomRegistry {
         })
       : null
     m.counter('stoop_relay_rejected_publish_total', { reason: 'not-speaker' })
+    m.counter('stoop_relay_rejected_publish_total', { reason: 'banned' })
     m.counter('stoop_relay_revoked_publish_total')
   }
 
@@ -165,6 +166,7 @@ export class RoomRegistry {
       events: {
         rejectedPublish: (reason) => m.counter('stoop_relay_rejected_publish_total', { reason }).inc(),
         revokedPublish: () => m.counter('stoop_relay_revoked_publish_total').inc(),
+        refusedBanned: () => rejected('banned'),
         rejectedUpdate: (reason) => rejected(reason === 'doc-full' ? 'doc-full' : `gate:${reason}`),
         changed: (r) => this.#store?.schedule(r.discovery, () => r.encode()),
         error: (err) => log.warn('forwarder error', { room: discovery.slice(0, 12), err: String(err) }),

@@ -20,7 +20,7 @@ export async function serveRequest(conn: Conn, room: RelayRoom, msg: ClientMessa
       const r = await room.publish(conn, msg.sdp)
       if (r.ok) conn.send({ type: 'published', sdp: r.sdp })
       else {
-        if (r.reason === 'not-speaker') opts.log.info('publish refused', { room: conn.discovery.slice(0, 12), key: conn.key, why: r.message })
+        if (r.reason === 'not-speaker' || r.reason === 'banned') opts.log.info('publish refused', { room: conn.discovery.slice(0, 12), key: conn.key, why: r.message })
         refuse(conn, 'publish', r.reason, r.message)
       }
       return
@@ -31,7 +31,7 @@ export async function serveRequest(conn: Conn, room: RelayRoom, msg: ClientMessa
       const r = room.subscribe(conn, msg.standby === true)
       if (r.ok) conn.send({ type: 'subscribed' })
       else {
-        opts.rejected('room-full')
+        if (r.reason === 'room-full') opts.rejected('room-full') // a ban is counted by the room
         refuse(conn, 'subscribe', r.reason, r.message)
       }
       return

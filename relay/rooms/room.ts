@@ -19,6 +19,13 @@
  * who lost their seat (moved to the audience, left, banned, room ended) stop
  * being forwarded at once and are told `unpublished`.
  *
+ * Ban policy: a key banned in the validated state is refused everything the
+ * relay offers (`admit` at the handshake, sync and with it presence,
+ * subscribe, publish), and a connected key is cut off (close 4008 `banned`,
+ * its sync, presence, subscription and publication dropped) as soon as its
+ * ban is in the state. The relay enforces what every client computes; a
+ * banned client that ignores its own ban still gets nothing here.
+ *
  * Invariants: one connection per key (a newer one replaces the older); every
  * forwarder id is a participant key proven by the socket's signed challenge;
  * `destroy()` is idempotent and leaves no timer, listener or connection.
@@ -60,6 +67,8 @@ export interface RoomLimits {
 export interface RoomEvents {
   /** A publish was refused (for metrics). */
   rejectedPublish(reason: RefuseReason): void
+  /** A banned key was refused (joining, syncing, subscribing) or cut off when its ban arrived. */
+  refusedBanned(): void
   /** A publisher lost its seat and is no longer forwarded. */
   revokedPublish(): void
   /** A remote update was refused by the gate or the doc size cap. */
@@ -86,6 +95,10 @@ export interface RelayRoomOptions {
 export const REMOTE_LINGER_MS = 4000
 
 export type PublishResult = { ok: true; sdp: string } | { ok: false; reason: RefuseReason; message: string }
+export type Verdict = { ok: true } | { ok: false; reason: RefuseReason; message: string }
+
+/** What a banned key is told. */
+export const BANNED_MESSAGE = 'a moderator banned this key from the room'
 
 export class RelayRoom {
   readonly discovery: string
@@ -170,14 +183,28 @@ export class RelayRoom {
     return Y.encodeStateAsUpdate(this.doc)
   }
 
+  /** Whether `key` may be served at all (the handshake asks before welcoming it). A refusal is counted. */
+  admit(key: string): Verdict {
+    if (!this.state?.banned.has(key)) return { ok: true }
+    this.#opts.events.refusedBanned()
+    return { ok: false, reason: 'banned', message: BANNED_MESSAGE }
+  }
+
   join(peer: RoomPeer): void {
     this.#assertAlive()
     this.peers.set(peer.key, peer)
   }
 
-  /** Starts the room sync with `peer` over `link` (called at its first binary frame). */
-  attachSync(peer: RoomPeer, link: Link): void {
+  /**
+   * Starts the room sync (and presence) with `peer` over `link` (called at its first binary
+   * frame). A banned key gets none: it is cut off instead, and false is returned.
+   */
+  attachSync(peer: RoomPeer, link: Link): boolean {
     this.#assertAlive()
+    if (!this.admit(peer.key).ok) {
+      this.#cut(peer)
+      return false
+    }
     this.#syncs.get(peer)?.()
     const attachment = attachSync(this.doc, this.awareness, link, {
       origin: link,
@@ -191,6 +218,7 @@ export class RelayRoom {
       },
     })
     this.#syncs.set(peer, attachment)
+    return true
   }
 
   /** Stops the room sync with `peer` (a cascade link that is not a joined peer). */
@@ -216,11 +244,11 @@ export class RelayRoom {
   }
 
   /** Whether `key` may publish, by the room state this relay holds. */
-  mayPublish(key: string): { ok: true } | { ok: false; reason: RefuseReason; message: string } {
+  mayPublish(key: string): Verdict {
     const state = this.state
     if (!state || !state.exists) return { ok: false, reason: 'no-room-state', message: 'the relay does not hold this room\'s log yet (sync it first)' }
     if (state.ended) return { ok: false, reason: 'not-speaker', message: 'the room has ended' }
-    if (state.banned.has(key)) return { ok: false, reason: 'not-speaker', message: 'this key is banned from the room' }
+    if (state.banned.has(key)) return { ok: false, reason: 'banned', message: BANNED_MESSAGE }
     if (!state.seatOf.has(key)) return { ok: false, reason: 'not-speaker', message: 'this key is not on stage in the room state' }
     return { ok: true }
   }
@@ -233,6 +261,7 @@ export class RelayRoom {
       return { ok: false, reason, message }
     }
     if (peer.cascade) return refuse('not-speaker', 'a cascade link does not publish')
+    if (this.state?.banned.has(peer.key)) return refuse('banned', BANNED_MESSAGE)
     if (this.#publishing.has(peer.key)) return refuse('already-publishing', 'this key already publishes in this room')
     // Entries that arrived before the request may still be verifying.
     await this.#replica?.whenSettled()
@@ -286,8 +315,10 @@ export class RelayRoom {
    * client's failover reserve). Subscribing again switches between the two at once. A standby
    * subscriber holds a listener place: it is the capacity its client will need on failover.
    */
-  subscribe(peer: RoomPeer, standby = false): { ok: true } | { ok: false; reason: RefuseReason; message: string } {
+  subscribe(peer: RoomPeer, standby = false): Verdict {
     this.#assertAlive()
+    const admitted = this.admit(peer.key)
+    if (!admitted.ok) return admitted
     const fwd = this.#ensureForwarder()
     if (fwd.hasSubscriber(peer.key)) {
       fwd.setStandby(peer.key, standby && !peer.cascade)
@@ -306,7 +337,7 @@ export class RelayRoom {
   }
 
   /** Applies a subscriber's answer. */
-  async answer(peer: RoomPeer, sdp: string): Promise<{ ok: true } | { ok: false; reason: RefuseReason; message: string }> {
+  async answer(peer: RoomPeer, sdp: string): Promise<Verdict> {
     const fwd = this.#forwarder
     if (!fwd?.hasSubscriber(peer.key)) return { ok: false, reason: 'not-subscribed', message: 'no subscription to answer for' }
     try {
@@ -396,6 +427,11 @@ export class RelayRoom {
       this.#recheck = setTimeout(() => this.#replica?.recompute(), Math.max(0, state.recheckAt - this.#now()) + 10)
       this.#recheck.unref()
     }
+    for (const peer of [...this.peers.values()]) {
+      if (!state.banned.has(peer.key)) continue
+      this.#opts.events.refusedBanned()
+      this.#cut(peer)
+    }
     this.#syncRemote()
     const fwd = this.#forwarder
     if (!fwd) return
@@ -441,6 +477,17 @@ export class RelayRoom {
       }
     }
     if (changed) this.#announcePublishers()
+  }
+
+  /**
+   * Cuts a banned peer off: its socket closes (4008 `banned`), and its sync, presence,
+   * subscription and publication go with it (through the endpoint's leave, and here for
+   * peers that are not sockets).
+   */
+  #cut(peer: RoomPeer): void {
+    this.#opts.log.info('relay cut off a banned key', { room: this.discovery.slice(0, 12), key: peer.key })
+    peer.close(RelayCloseCode.Banned, 'banned')
+    void this.leave(peer)
   }
 
   #announcePublishers(): void {

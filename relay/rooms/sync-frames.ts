@@ -25,8 +25,9 @@ export class SyncFrames {
   receive(conn: Conn, room: RelayRoom, data: Buffer): void {
     if (!conn.link) {
       const link = new ServerLink((bytes) => this.#send(conn, bytes))
+      // A banned key gets no sync (nor presence): the room cuts it off instead.
+      if (!room.attachSync(conn, link)) return link.close()
       conn.link = link
-      room.attachSync(conn, link)
     }
     // A copy: Yjs keeps views of what it decodes, which must not pin the socket's buffers.
     conn.link.receive(new Uint8Array(data))

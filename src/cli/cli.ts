@@ -1,69 +1,32 @@
 /**
- * The `stoop` command: `stoop relay`, `stoop peer`, `stoop room create`.
+ * The `stoop` command: `stoop relay`, `stoop peer`, `stoop room create`, `stoop mod`.
  * Returns an exit code instead of exiting so tests can call it in-process.
  * Failures a person can act on print one line (`stoop: <reason>`), no stack.
  */
-import { homedir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createLogger, type Level } from '../../relay/log.ts'
 import { startRelay } from '../../relay/server.ts'
 import { PeerFailure, startHeadlessPeer, type SpeakSource } from '../headless/headless-peer.ts'
 import { createRoomFromCli } from './room-create.ts'
+import { moderate } from './mod.ts'
+import { exitCodeOf, positiveInt, reachOf, REACH_OPTIONS } from './options.ts'
+import { DEFAULT_KEY, PEER_USAGE, RELAY_USAGE, ROOM_CREATE_USAGE, USAGE, usageOf, wantsHelp } from './usage.ts'
 import { parseBootstrap } from '../node/dht.ts'
 import { DEFAULT_LIMITS } from '../net/topology.ts'
-
-const DEFAULT_KEY = join(homedir(), '.stoop', 'identity.key')
-
-const USAGE = `Usage:
-  stoop relay [options]
-      Serves the app, WebSocket signalling (/signal), the audio relay (/relay),
-      /healthz and /metrics. Every option also reads an environment variable.
-      --port N             HTTP port (STOOP_PORT, default 8787)
-      --host ADDR          listen address (STOOP_HOST, default 127.0.0.1; 0.0.0.0 for all)
-      --data DIR           keep room logs here across restarts (STOOP_DATA)
-      --max-rooms N        rooms served at once (STOOP_MAX_ROOMS, default 100)
-      --max-listeners N    listeners per room (STOOP_MAX_LISTENERS, default 500)
-      --public-url URL     the address clients reach this relay at (STOOP_PUBLIC_URL),
-                           when behind a proxy that rewrites Host
-      --udp-ports MIN-MAX  UDP port range for relayed audio (STOOP_UDP_PORTS)
-      --swarm              find the other relays serving the same rooms on hyperswarm
-                           and cascade with them (STOOP_SWARM=1; needs --bootstrap)
-      --bootstrap H:P,...  hyperswarm bootstrap nodes (STOOP_BOOTSTRAP)
-      --log-level LEVEL    debug|info|warn|error (STOOP_LOG_LEVEL, default info)
-  stoop room create --title T [--topic T] [--key FILE] [--origin URL]
-      Creates a room owned by the key in FILE (default ${DEFAULT_KEY}, created
-      with mode 0600 if missing) and prints its moderator and listener links.
-  stoop peer <invite-link> [options]
-      Joins a room as a headless participant.
-      --signal URL         signalling server (default: the link's host, /signal)
-      --swarm              find peers on hyperswarm instead (needs --bootstrap)
-      --bootstrap H:P,...  hyperswarm bootstrap nodes
-      --name NAME          display name
-      --speak tone:440     send a sine tone while on stage (or --speak file.wav)
-      --record out.wav     record what this peer hears (speakers, mixed)
-      --raise-hand         raise a hand after joining
-      --invite-hands       as a moderator, invite everyone who raises a hand to the stage
-      --duration SECONDS   leave after this long
-      --key FILE           identity key file (default: a fresh key each run)
-      --ice-loopback       only use 127.0.0.1/::1 ICE candidates (single-machine use)
-      --relay URL          relay (SFU) for rooms past mesh size (default: the link's host, /relay);
-                           repeat it or separate URLs by commas: the next is used when one fails
-      --no-relay           never use a relay
-      --mesh-size N        largest room kept as a direct mesh (default ${DEFAULT_LIMITS.meshSize})
-      --json               one JSON line per event on stdout
-  Environment: STOOP_PORT, STOOP_HOST, STOOP_LOG_LEVEL.`
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   try {
     switch (command) {
       case 'relay':
-        return await relay(rest)
+        return help(rest, RELAY_USAGE) ?? (await relay(rest))
       case 'peer':
-        return await peer(rest)
+        return help(rest, PEER_USAGE) ?? (await peer(rest))
+      case 'mod':
+        return await moderate(rest)
       case 'room':
-        if (rest[0] === 'create') return await createRoomFromCli(rest.slice(1), DEFAULT_KEY)
+        if (rest[0] === 'create') return help(rest, ROOM_CREATE_USAGE) ?? (await createRoomFromCli(rest.slice(1), DEFAULT_KEY))
+        if (wantsHelp(rest)) return help(rest, ROOM_CREATE_USAGE)!
         process.stderr.write(`stoop: unknown room command "${rest[0] ?? ''}" (try "stoop room create --title T")\n`)
         return 2
       case undefined:
@@ -76,10 +39,16 @@ export async function main(argv: string[]): Promise<number> {
         return 2
     }
   } catch (err) {
-    const code = (err as { code?: string }).code
     process.stderr.write(`stoop: ${err instanceof Error ? err.message : String(err)}\n`)
-    return code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? 2 : 1
+    return exitCodeOf(err)
   }
+}
+
+/** `stoop <command> --help`: its usage on stdout, exit 0; null when help was not asked for. */
+function help(args: readonly string[], block: string): number | null {
+  if (!wantsHelp(args)) return null
+  process.stdout.write(usageOf(block) + '\n')
+  return 0
 }
 
 function untilSignal(): Promise<void> {
@@ -142,12 +111,6 @@ async function relay(args: string[]): Promise<number> {
   return 0
 }
 
-function positiveInt(flag: string, value: string, min = 1): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < min) throw new PeerFailure('bad-option', `${flag} must be a whole number >= ${min}, got "${value}"`)
-  return n
-}
-
 function parseSpeak(value: string | undefined): SpeakSource | undefined {
   if (value === undefined) return undefined
   const tone = /^tone:(\d+(?:\.\d+)?)$/.exec(value)
@@ -165,9 +128,7 @@ async function peer(args: string[]): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      signal: { type: 'string' },
-      swarm: { type: 'boolean', default: false },
-      bootstrap: { type: 'string' },
+      ...REACH_OPTIONS,
       name: { type: 'string' },
       speak: { type: 'string' },
       record: { type: 'string' },
@@ -176,7 +137,6 @@ async function peer(args: string[]): Promise<number> {
       duration: { type: 'string' },
       key: { type: 'string' },
       json: { type: 'boolean', default: false },
-      'ice-loopback': { type: 'boolean', default: false },
       relay: { type: 'string', multiple: true },
       'no-relay': { type: 'boolean', default: false },
       'mesh-size': { type: 'string' },
@@ -188,7 +148,7 @@ async function peer(args: string[]): Promise<number> {
   if (duration !== undefined && !(duration > 0)) throw new PeerFailure('bad-option', `--duration must be a positive number of seconds, got "${values.duration}"`)
   const meshSize = values['mesh-size'] === undefined ? undefined : Number(values['mesh-size'])
   if (meshSize !== undefined && !(Number.isInteger(meshSize) && meshSize >= 2)) throw new PeerFailure('bad-option', `--mesh-size must be a whole number >= 2, got "${values['mesh-size']}"`)
-  if (values.swarm && !values.bootstrap) throw new PeerFailure('bad-option', '--swarm needs --bootstrap host:port (the DHT bootstrap of your deployment)')
+  const reach = reachOf(values)
   const print = values.json
     ? (ev: object) => process.stdout.write(JSON.stringify(ev) + '\n')
     : (ev: { event: string } & Record<string, unknown>) => {
@@ -199,15 +159,13 @@ async function peer(args: string[]): Promise<number> {
       }
   const handle = await startHeadlessPeer({
     link,
-    ...(values.signal ? { signal: values.signal } : {}),
-    ...(values.swarm ? { swarm: { bootstrap: parseBootstrap(values.bootstrap!) } } : {}),
+    ...reach,
     ...(values.name ? { name: values.name } : {}),
     ...(values.record ? { record: values.record } : {}),
     ...(values.key ? { keyFile: values.key } : {}),
     speak: parseSpeak(values.speak),
     raiseHand: values['raise-hand'],
     inviteHands: values['invite-hands'],
-    loopbackOnly: values['ice-loopback'],
     ...(values['no-relay'] ? { relay: false as const } : values.relay ? { relay: values.relay.flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean) } : {}),
     ...(meshSize ? { limits: { ...DEFAULT_LIMITS, meshSize, hardCap: Math.max(DEFAULT_LIMITS.hardCap, meshSize) } } : {}),
     onEvent: print,

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import { loadOrCreateIdentity } from '../identity/store-node.ts'
 import { formatInvite } from '../invite/index.ts'
-import { createRoom, RoomActor, RoomReplica } from '../room/index.ts'
+import { createRoom, RoomActor, RoomReplica, type LinkRole } from '../room/index.ts'
 
 export async function createRoomFromCli(args: string[], defaultKey: string): Promise<number> {
   const { values } = parseArgs({
@@ -43,6 +43,25 @@ export interface RoomLinks {
   listener: string
 }
 
+/** What every link of a room carries: where the app is, the room, its secret and (so the first joiner can seed it) its genesis. */
+export interface LinkBase {
+  origin: string
+  roomId: string
+  secret: string
+  genesis?: Uint8Array
+}
+
+/** Links `actor` may mint under the room rules (docs/room-rules.md §5): moderator (reusable; owner only), speaker (single use; owner or moderator), listener. */
+export async function mintLinks(actor: RoomActor, base: LinkBase): Promise<{ moderator: string | null; speaker: string; listener: string }> {
+  const withGrant = async (role: LinkRole, singleUse: boolean): Promise<string> => formatInvite({ ...base, grant: await actor.createLinkGrant({ role, singleUse }) })
+  await actor.replica.whenSettled() // the role is read from the verified state
+  return {
+    moderator: actor.role === 'owner' ? await withGrant('moderator', false) : null,
+    speaker: await withGrant('speaker', true),
+    listener: formatInvite(base),
+  }
+}
+
 /** Creates a room and its three links: moderator (reusable), speaker (single use), listener. */
 export async function createRoomLinks(
   identity: Parameters<typeof createRoom>[0],
@@ -51,15 +70,9 @@ export async function createRoomLinks(
   const room = await createRoom(identity, { title: opts.title, topic: opts.topic, joinStage: false })
   const replica = new RoomReplica(room.doc, { roomId: room.roomId })
   try {
-    const actor = new RoomActor(replica, identity)
     const genesis = room.doc.getArray<Uint8Array>('log').get(0)
-    const base = { origin: opts.origin, roomId: room.roomId, secret: room.secret, genesis }
-    return {
-      roomId: room.roomId,
-      moderator: formatInvite({ ...base, grant: await actor.createLinkGrant({ role: 'moderator', singleUse: false }) }),
-      speaker: formatInvite({ ...base, grant: await actor.createLinkGrant({ role: 'speaker', singleUse: true }) }),
-      listener: formatInvite(base),
-    }
+    const links = await mintLinks(new RoomActor(replica, identity), { origin: opts.origin, roomId: room.roomId, secret: room.secret, genesis })
+    return { roomId: room.roomId, moderator: links.moderator!, speaker: links.speaker, listener: links.listener }
   } finally {
     replica.destroy()
   }

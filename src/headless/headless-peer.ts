@@ -24,7 +24,7 @@ import { RelayFinder } from '../node/relay-finder.ts'
 import { PeerFailure } from './failure.ts'
 import { NodePlayback } from './node-playback.ts'
 import { loadSpeech, startSpeech, type SpeakSource } from './speech.ts'
-import { followStage, type Emit } from './stage.ts'
+import { followStage, watchRemoval, type Emit } from './stage.ts'
 import { openTransport, relayUrlFor } from './transport.ts'
 
 export { PeerFailure } from './failure.ts'
@@ -105,6 +105,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   if (source) client.setLocalAudio({ track: source.track, stream: source.stream })
 
   followStage(client, { acceptInvites: opts.acceptInvites ?? speech !== null, raiseHand: opts.raiseHand ?? false, inviteHands: opts.inviteHands ?? false }, emit)
+  watchRemoval(client, emit, life.fail)
   reportRouting(client, emit)
   const joining = joinWhenPresent(client, { name: opts.name, takeStage: speech !== null }, emit, life.fail)
   const report = setInterval(() => void reportAudio(client, playback, emit), (opts.reportEvery ?? 1) * 1000)
@@ -182,6 +183,7 @@ function reportRouting(client: RoomClient, emit: Emit): void {
   client.on('route', (via, relay) => emit('route', { via, relay }))
   client.on('plan', (plan) => emit('plan', { mode: plan.mode, connect: plan.connect.length, sending: plan.sendAudioTo.length, playFrom: plan.playFrom, ...(plan.reason ? { reason: plan.reason } : {}) }))
   client.mesh.on('peer-connected', (peer) => emit('peer-connected', { peer }))
+  client.mesh.on('peer-synced', (peer) => emit('peer-synced', { peer }))
   client.mesh.on('peer-disconnected', (peer, reason) => emit('peer-disconnected', { peer, reason }))
 }
 

@@ -2,10 +2,15 @@
  * What a headless participant does on its own as the room changes: report the
  * state, accept stage invites (when it has something to say), raise its hand
  * once (--raise-hand), and as a moderator invite every raised hand
- * (--invite-hands). Each reply is written once per invite or hand.
+ * (--invite-hands). Each reply is written once per invite or hand. A ban of
+ * its own key ends it (`watchRemoval`).
  */
 import type { RoomClient } from '../participant/room-client.ts'
 import type { RoomDiff, RoomState } from '../room/index.ts'
+import { PeerFailure } from './failure.ts'
+
+/** The one line `stoop peer` ends with when its key is banned. */
+export const REMOVED_MESSAGE = 'a moderator removed you from this room'
 
 export interface StageBehaviour {
   acceptInvites: boolean
@@ -57,4 +62,23 @@ function describe(state: RoomState, diff: RoomDiff): Record<string, unknown> {
     ended: state.ended,
     diff: changed,
   }
+}
+
+/**
+ * Ends the participant once its own validated state says its key is banned: a `banned`
+ * event (with who banned it), then `fail` with PeerFailure 'banned'. Once only.
+ */
+export function watchRemoval(client: RoomClient, emit: Emit, fail: (err: PeerFailure) => void): () => void {
+  let removed = false
+  const check = (state: RoomState): void => {
+    const bans = state.banned.get(client.selfId)
+    if (removed || !bans) return
+    removed = true
+    const by = [...new Set(bans.map((id) => client.replica.get(id)?.author).filter((a) => a !== undefined))]
+    emit('banned', { id: client.selfId, by })
+    fail(new PeerFailure('banned', REMOVED_MESSAGE))
+  }
+  const off = client.on('state', check)
+  check(client.state)
+  return off
 }

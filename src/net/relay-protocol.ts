@@ -78,6 +78,8 @@ export type RelayOp = 'hello' | 'auth' | 'publish' | 'subscribe' | 'answer'
  * - bad-offer / bad-answer: the description was refused by the forwarder
  * - already-publishing / not-subscribed / too-early: protocol order
  * - room-full / rooms-full / server-full: capacity limits
+ * - banned: a moderator banned this key in the room log the relay holds; the relay refuses it
+ *   everything (connection, sync, presence, subscribe, publish) and closes with `Banned`
  */
 export type RefuseReason =
   | 'not-speaker'
@@ -94,6 +96,7 @@ export type RefuseReason =
   | 'bad-version'
   | 'replaced'
   | 'internal'
+  | 'banned'
 
 export type RelayMessage =
   | { type: 'challenge'; nonce: string; relay: string }
@@ -129,6 +132,8 @@ export const RelayCloseCode = {
   Replaced: 4006,
   /** A media connection of this client failed on the relay's side; reconnect. */
   MediaFailed: 4007,
+  /** The key is banned in the room log the relay holds (at the handshake, or when the ban arrives): do not reconnect. */
+  Banned: 4008,
   /** The relay is shutting down (after `bye`). */
   GoingAway: 1001,
 } as const

@@ -1,0 +1,118 @@
+/**
+ * What `stoop mod` does once its session has synced: read the validated
+ * state, or act through the RoomActor (every entry signed by the session's
+ * key; the room rules decide, as on every replica). IDs on the command line
+ * are participant ids or unique prefixes of the ids this member knows of.
+ */
+import { CodedError } from '../base/errors.ts'
+import { publicKeyFromId } from '../identity/index.ts'
+import type { Invite } from '../invite/index.ts'
+import type { RoomClient } from '../participant/room-client.ts'
+import { roleOf, type RoomState } from '../room/index.ts'
+import { UsageError } from './options.ts'
+import { mintLinks } from './room-create.ts'
+
+export const MOD_ACTIONS = ['state', 'invite', 'move', 'ban', 'unban', 'revoke', 'links', 'end', 'rotate'] as const
+export type ModAction = (typeof MOD_ACTIONS)[number]
+const WITH_ID: readonly ModAction[] = ['invite', 'move', 'ban', 'unban', 'revoke']
+
+export interface ModCommand {
+  action: ModAction
+  /** The ID as typed (a prefix is resolved once the state is known). */
+  target: string | null
+}
+
+export type ModErrorCode = 'unknown-participant' | 'ambiguous-participant' | 'not-moderator'
+
+export class ModError extends CodedError<ModErrorCode> {}
+
+/** `<action> [ID]`, checked before anything is joined (UsageError: exit 2). */
+export function parseModCommand(words: readonly string[]): ModCommand {
+  const [action, target, ...extra] = words
+  if (action === undefined) throw new UsageError(`stoop mod needs an action: ${MOD_ACTIONS.filter((a) => a !== 'rotate').join(', ')}`)
+  if (!(MOD_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown stoop mod action "${action}" (try: ${MOD_ACTIONS.join(', ')})`)
+  const act = action as ModAction
+  const needsId = WITH_ID.includes(act)
+  if (needsId && !target) throw new UsageError(`stoop mod ${act} needs a participant ID (or a unique prefix of one)`)
+  const unexpected = needsId ? extra : target === undefined ? [] : [target, ...extra]
+  if (unexpected.length > 0) throw new UsageError(`stoop mod ${act}: unexpected "${unexpected.join(' ')}"`)
+  return { action: act, target: needsId ? target! : null }
+}
+
+/** Every participant id this member knows of: keys named by the validated state, and who is present now. */
+export function knownParticipants(state: RoomState, present: Iterable<string>): Set<string> {
+  const ids = new Set<string>([...state.participants, ...present, ...state.moderators.keys(), ...state.banned.keys(), ...state.profiles.keys()])
+  for (const s of state.stage) ids.add(s.key)
+  for (const h of state.hands) ids.add(h.key)
+  for (const i of state.invites) ids.add(i.subject)
+  if (state.owner) ids.add(state.owner)
+  return ids
+}
+
+/** The full id `input` names: a known id it is a prefix of (exactly one), or itself when it is a whole participant id. */
+export function resolveParticipant(input: string, known: Iterable<string>): string {
+  const matches = [...new Set(known)].filter((id) => id.startsWith(input)).sort()
+  if (matches.length === 1) return matches[0]!
+  if (matches.includes(input)) return input
+  if (matches.length > 1) {
+    const shown = matches.slice(0, 5).map((id) => id.slice(0, Math.max(input.length + 4, 8)) + '...')
+    throw new ModError('ambiguous-participant', `"${input}" is the start of ${matches.length} participant ids (${shown.join(', ')}${matches.length > 5 ? ', ...' : ''}): give more of it`)
+  }
+  if (publicKeyFromId(input) !== null) return input // a participant not seen yet (e.g. banned ahead)
+  throw new ModError('unknown-participant', `no participant id known in this room starts with "${input}"`)
+}
+
+export interface Person {
+  id: string
+  name: string
+}
+
+/** The `state` result: the validated state, plus who is present now (as far as this member can see). */
+export function describeRoom(state: RoomState, self: string, present: Iterable<string>): Record<string, unknown> {
+  const person = (id: string): Person => ({ id, name: state.profiles.get(id)?.name ?? '' })
+  const audience = [...new Set(present)].filter((id) => id !== self && !state.seatOf.has(id) && !state.banned.has(id)).sort()
+  return {
+    room: state.roomId,
+    title: state.title,
+    topic: state.topic,
+    ended: state.ended,
+    you: { id: self, role: roleOf(state, self) },
+    owner: state.owner,
+    moderators: [...state.moderators.keys()].map(person),
+    stage: state.stage.map((s) => person(s.key)),
+    audience: audience.map(person),
+    hands: state.hands.map((h) => person(h.key)),
+    invites: state.invites.map((i) => ({ ...person(i.subject), by: i.by })),
+    bans: [...state.banned.keys()].map(person),
+  }
+}
+
+/** Performs a write action (not `state`, not `rotate`); the result names what was written. */
+export async function runModAction(cmd: ModCommand, client: RoomClient, invite: Invite): Promise<Record<string, unknown>> {
+  const { actor } = client
+  const role = actor.role
+  if (role !== 'owner' && role !== 'moderator') {
+    throw new ModError('not-moderator', `this key is ${role === 'banned' ? 'banned from' : `a ${role} in`} this room, not a moderator: use a moderator link, or --key with the owner's key`)
+  }
+  if (cmd.action === 'links') {
+    const genesis = invite.genesis ?? (client.state.genesisId ? client.replica.get(client.state.genesisId)?.bytes : undefined)
+    const origin = invite.origin ?? process.env.STOOP_ORIGIN ?? 'http://localhost:8787'
+    return { room: client.state.roomId, ...(await mintLinks(actor, { origin, roomId: invite.roomId, secret: invite.secret, ...(genesis ? { genesis } : {}) })) }
+  }
+  if (cmd.action === 'end') return { entries: [await actor.endRoom()] }
+  const id = resolveParticipant(cmd.target!, knownParticipants(client.state, client.mesh.present))
+  switch (cmd.action) {
+    case 'invite':
+      return { id, entries: [await actor.inviteToStage(id)] }
+    case 'move':
+      return { id, entries: await actor.moveToAudience(id) }
+    case 'ban':
+      return { id, entries: [await actor.ban(id)] }
+    case 'unban':
+      return { id, entries: await actor.unban(id) }
+    case 'revoke':
+      return { id, entries: await actor.revokeModerator(id) }
+    default:
+      throw new UsageError(`stoop mod ${cmd.action} writes nothing`)
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The `stoop` usage text, one block per command: `stoop --help` prints them
+ * all, `stoop <command> --help` its own. The flags are a public interface
+ * (README.md, "A room from the terminal"): add, do not rename.
+ */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { DEFAULT_LIMITS } from '../net/topology.ts'
+
+export const DEFAULT_KEY = join(homedir(), '.stoop', 'identity.key')
+
+export const RELAY_USAGE = `  stoop relay [options]
+      Serves the app, WebSocket signalling (/signal), the audio relay (/relay),
+      /healthz and /metrics. Every option also reads an environment variable.
+      --port N             HTTP port (STOOP_PORT, default 8787)
+      --host ADDR          listen address (STOOP_HOST, default 127.0.0.1; 0.0.0.0 for all)
+      --data DIR           keep room logs here across restarts (STOOP_DATA)
+      --max-rooms N        rooms served at once (STOOP_MAX_ROOMS, default 100)
+      --max-listeners N    listeners per room (STOOP_MAX_LISTENERS, default 500)
+      --public-url URL     the address clients reach this relay at (STOOP_PUBLIC_URL),
+                           when behind a proxy that rewrites Host
+      --udp-ports MIN-MAX  UDP port range for relayed audio (STOOP_UDP_PORTS)
+      --swarm              find the other relays serving the same rooms on hyperswarm
+                           and cascade with them (STOOP_SWARM=1; needs --bootstrap)
+      --bootstrap H:P,...  hyperswarm bootstrap nodes (STOOP_BOOTSTRAP)
+      --log-level LEVEL    debug|info|warn|error (STOOP_LOG_LEVEL, default info)`
+
+export const ROOM_CREATE_USAGE = `  stoop room create --title T [--topic T] [--key FILE] [--origin URL] [--json]
+      Creates a room owned by the key in FILE (default ${DEFAULT_KEY}, created
+      with mode 0600 if missing) and prints its moderator, speaker and listener links
+      (--json: one object {roomId, moderator, speaker, listener}).`
+
+/** Options `stoop peer` and `stoop mod` share: how the room is reached. */
+const REACH_OPTIONS = `      --signal URL         signalling server (default: the link's host, /signal)
+      --swarm              find peers on hyperswarm instead (needs --bootstrap)
+      --bootstrap H:P,...  hyperswarm bootstrap nodes
+      --ice-loopback       only use 127.0.0.1/::1 ICE candidates (single-machine use)`
+
+export const PEER_USAGE = `  stoop peer <invite-link> [options]
+      Joins a room as a headless participant.
+${REACH_OPTIONS}
+      --name NAME          display name
+      --speak tone:440     send a sine tone while on stage (or --speak file.wav)
+      --record out.wav     record what this peer hears (speakers, mixed)
+      --raise-hand         raise a hand after joining
+      --invite-hands       as a moderator, invite everyone who raises a hand to the stage
+      --duration SECONDS   leave after this long
+      --key FILE           identity key file (default: a fresh key each run)
+      --relay URL          relay (SFU) for rooms past mesh size (default: the link's host, /relay);
+                           repeat it or separate URLs by commas: the next is used when one fails
+      --no-relay           never use a relay
+      --mesh-size N        largest room kept as a direct mesh (default ${DEFAULT_LIMITS.meshSize})
+      --json               one JSON line per event on stdout
+      Exit: 0 stopped (--duration, SIGINT/SIGTERM), 1 failed, 2 unknown option,
+      3 a moderator banned this key ("stoop: a moderator removed you from this room").`
+
+export const MOD_USAGE = `  stoop mod <link> [options] <action> [ID]
+      Moderates a room from the terminal: joins it (no audio), waits until its state
+      has synced, does one thing signed by the key, waits until it reached a member
+      or the relay, and exits. ID: a participant id, or a unique prefix of one.
+        state              print the room: stage, audience present, hands, moderators, bans
+        invite ID          invite to the stage
+        move ID            move from the stage to the audience
+        ban ID | unban ID  ban from the room (the relay cuts the key off too) / lift it
+        revoke ID          revoke a moderator (owner only)
+        links              mint links: moderator (owner only), speaker, listener
+        end                end the room (owner only)
+        rotate             not available yet (needs room epochs)
+      --key FILE           identity key file (default ${DEFAULT_KEY}: the owner's
+                           key if it created the room; a moderator link makes it a moderator)
+      --json               one JSON object on stdout with the result ({"ok":false,...} on failure)
+      --relay URL          relay to sync the room log with (default: the link's host, /relay)
+      --no-relay           reach members over the mesh only
+      --timeout SECONDS    give up when nobody answered within this (default 15)
+${REACH_OPTIONS}
+      Exit: 0 done, 1 failed (not allowed, unknown or ambiguous ID, nobody reachable),
+      2 bad usage (missing or unknown action, missing ID, unknown option, rotate),
+      3 this key is banned.`
+
+export const USAGE = `Usage:
+${RELAY_USAGE}
+${ROOM_CREATE_USAGE}
+${PEER_USAGE}
+${MOD_USAGE}
+  Environment: STOOP_PORT, STOOP_HOST, STOOP_LOG_LEVEL, STOOP_ORIGIN (room create).`
+
+/** `Usage:` and one command's block. */
+export function usageOf(block: string): string {
+  return `Usage:\n${block}`
+}
+
+/** Whether the arguments ask for help (before any other parsing, so `--help` always works). */
+export function wantsHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h')
+}
