@@ -12,12 +12,12 @@
  */
 import * as Y from 'yjs'
 import { keyId, randomBytes, toBase64url, verifySignature, type Identity } from '../identity/index.ts'
-import { signEntry, type EntryBody } from './entry.ts'
+import { MAX_PREV, signEntry, type Entry, type EntryBody } from './entry.ts'
 import { RoomError } from './errors.ts'
 import { createLinkGrant, decodeLinkGrant, signRedeemProof, HOLDER_SEED_BYTES, type LinkPass, type LinkRole } from './link-grant.ts'
 import { deriveDiscoveryKey, deriveRoomId } from './room-id.ts'
 import { logOf, RoomReplica } from './replica.ts'
-import { roleOf, type Role, type RoomState } from './state.ts'
+import { byTimeThenId, roleOf, type Role, type RoomState } from './state.ts'
 import { blobId } from './codec.ts'
 
 export interface CreateRoomOptions {
@@ -50,8 +50,8 @@ export async function createRoom(identity: Identity, opts: CreateRoomOptions): P
   const genesisId = blobId(genesis)
   const entries = [genesis]
   if (opts.joinStage ?? true) {
-    const invite = await signEntry(identity, roomId, t, { kind: 'invite', auth: genesisId, subject: keyId(identity.publicKey) })
-    entries.push(invite, await signEntry(identity, roomId, t, { kind: 'accept', invite: blobId(invite) }))
+    const invite = await signEntry(identity, roomId, t, { kind: 'invite', auth: genesisId, subject: keyId(identity.publicKey) }, [genesisId])
+    entries.push(invite, await signEntry(identity, roomId, t, { kind: 'accept', invite: blobId(invite) }, [blobId(invite)]))
   }
   const doc = opts.doc ?? new Y.Doc()
   const log = logOf(doc)
@@ -276,15 +276,39 @@ export class RoomActor {
     return auth
   }
 
+  /**
+   * What a new entry names: our latest entry (one no other of ours names) first, then the newest heads.
+   * Naming our own latest keeps our entries a chain, so what we had seen only
+   * grows from one entry to the next even when someone floods the log with
+   * more heads than an entry can name (the issuer's view decides races, §3a).
+   */
+  private seen(): Entry[] {
+    const mine = this.replica.index.byAuthor.get(this.key) ?? []
+    const named = new Set(mine.flatMap((e) => e.prev))
+    let own: Entry | undefined
+    for (const e of mine) if (!named.has(e.id) && (!own || byTimeThenId(e, own) > 0)) own = e
+    const heads = this.replica.index.heads()
+    if (!own || heads.includes(own) || heads.some((h) => h.prev.includes(own.id))) return heads
+    return [own, ...heads.slice(0, MAX_PREV - 1)]
+  }
+
   private pendingInvite(s: RoomState, inviteId?: string) {
     const inv = s.invites.find((i) => i.subject === this.key && (inviteId === undefined || i.id === inviteId))
     if (!inv) throw err('no-invite', inviteId ? 'That invite is not open for you' : 'You have no open invite')
     return inv
   }
 
-  /** Signs all bodies, appends them in one transaction, waits until verified; returns their ids. */
-  private async write(bodies: EntryBody[], time = this.now()): Promise<string[]> {
-    const bytes = await Promise.all(bodies.map((b) => signEntry(this.identity, this.replica.roomId, time, b)))
+  /**
+   * Signs all bodies, appends them in one transaction, waits until verified;
+   * returns their ids. Each names as seen (§3a) our own latest entry and the
+   * newest heads of our log, and is dated no earlier than they are: our clock
+   * may run behind a peer's, and an entry dated before what it names is void.
+   */
+  private async write(bodies: EntryBody[], at = this.now()): Promise<string[]> {
+    const seen = this.seen()
+    const prev = seen.map((e) => e.id)
+    const time = Math.max(at, ...seen.map((e) => e.time))
+    const bytes = await Promise.all(bodies.map((b) => signEntry(this.identity, this.replica.roomId, time, b, prev)))
     this.replica.doc.transact(() => this.replica.log.push(bytes))
     await this.replica.whenSettled()
     return bytes.map(blobId)

@@ -11,10 +11,14 @@
  *
  * Entries dated beyond the horizon (now + skew) wait in `future` and are
  * admitted by `admit(horizon)`; the replica's clock is assumed not to go back
- * (an entry once admitted stays admitted).
+ * (an entry once admitted stays admitted). An admitted entry that names in
+ * `prev` an entry not here yet waits in `held` as an 'unknown-reference' until
+ * it arrives; one dated before an entry it names is held as 'backdated' for
+ * good (docs/room-rules.md §3a). Only the rest take part ("placed").
  */
 import type { Entry, EntryKind } from './entry.ts'
-import { KIND } from './entry.ts'
+import { KIND, MAX_PREV } from './entry.ts'
+import { CausalGraph } from './causal-graph.ts'
 import { push } from './derive/collections.ts'
 
 export type Of<K extends EntryKind> = Extract<Entry, { kind: K }>
@@ -37,12 +41,16 @@ export class EntryIndex {
   readonly buckets: Buckets
   readonly wrongRoom: Entry[] = []
   future: Entry[] = []
+  /** Admitted entries that do not take part: naming an unknown entry in `prev` (for now), or dated before one they name. */
+  readonly held = new Map<string, 'unknown-reference' | 'backdated'>()
+  /** Who names whom as seen, for every entry of the room. */
+  readonly graph = new CausalGraph()
   duplicates = 0
   /** Winning profile per author: highest seq, then highest id. */
   readonly bestProfile = new Map<string, Profile>()
   readonly profilesByAuthor = new Map<string, Of<'profile'>[]>()
-  /** Admitted entries per author. */
-  readonly authorCount = new Map<string, number>()
+  /** Entries taking part, per author. */
+  readonly byAuthor = new Map<string, Entry[]>()
   /** Hands: raises by author, and per author the raises no same-author lower points at. */
   readonly raisesByAuthor = new Map<string, Of<'raise'>[]>()
   readonly openRaises = new Map<string, Map<string, Of<'raise'>>>()
@@ -54,6 +62,9 @@ export class EntryIndex {
   readonly metaGroups = new Map<string, { entries: Of<'meta'>[]; best: Of<'meta'> }>()
   private readonly raiseById = new Map<string, Of<'raise'>>()
   private readonly loweredBy = new Map<string, Set<string>>()
+  /** Per entry, how many of its `prev` are not here; per missing id, the entries waiting for it. */
+  private readonly missingPrev = new Map<string, number>()
+  private readonly awaiting = new Map<string, Entry[]>()
   private horizon: number
 
   constructor(roomId: string, horizon: number) {
@@ -71,10 +82,63 @@ export class EntryIndex {
       return false
     }
     this.byId.set(e.id, e)
-    if (e.roomId !== this.roomId) this.wrongRoom.push(e)
-    else if (e.time > this.horizon) this.future.push(e)
-    else this.place(e)
+    if (e.roomId !== this.roomId) {
+      this.wrongRoom.push(e)
+      return true
+    }
+    this.graph.add(e)
+    let missing = 0
+    for (const p of e.prev) {
+      if (this.inRoom(p)) continue
+      push(this.awaiting, p, e)
+      missing++
+    }
+    if (missing > 0) this.missingPrev.set(e.id, missing)
+    for (const w of this.awaiting.get(e.id) ?? []) this.prevArrived(w)
+    this.awaiting.delete(e.id)
+    if (e.time > this.horizon) this.future.push(e)
+    else this.settle(e)
     return true
+  }
+
+  /** Whether an entry takes part in the state: this room, admitted, not held. */
+  isPlaced(e: Entry): boolean {
+    return e.roomId === this.roomId && e.time <= this.horizon && !this.held.has(e.id)
+  }
+
+  /**
+   * What an honest author names as seen (§3a): the resolved entries taking part
+   * that no other such entry names, newest first, at most MAX_PREV. Past the
+   * bound the oldest heads wait for the next entry to name them.
+   */
+  heads(): Entry[] {
+    const out: Entry[] = []
+    const counts = (e: Entry): boolean => this.graph.isResolved(e.id) && this.isPlaced(e)
+    for (const id of this.graph.resolved) {
+      const e = this.byId.get(id)!
+      if (counts(e) && !this.graph.children(id).some(counts)) out.push(e)
+    }
+    return out.sort((a, b) => b.time - a.time || (a.id < b.id ? -1 : 1)).slice(0, MAX_PREV)
+  }
+
+  private inRoom(id: string): boolean {
+    return this.byId.get(id)?.roomId === this.roomId
+  }
+
+  private prevArrived(w: Entry): void {
+    const n = this.missingPrev.get(w.id)! - 1
+    if (n > 0) return void this.missingPrev.set(w.id, n)
+    this.missingPrev.delete(w.id)
+    if (this.held.get(w.id) !== 'unknown-reference') return
+    this.held.delete(w.id)
+    this.settle(w)
+  }
+
+  /** An admitted entry waits for what it names, is refused for good if dated before it, and otherwise takes part. */
+  private settle(e: Entry): void {
+    if (this.missingPrev.has(e.id)) this.held.set(e.id, 'unknown-reference')
+    else if (e.prev.some((p) => this.byId.get(p)!.time > e.time)) this.held.set(e.id, 'backdated')
+    else this.place(e)
   }
 
   /** Moves entries that are no longer in the future into the buckets. */
@@ -85,13 +149,13 @@ export class EntryIndex {
     const still: Entry[] = []
     for (const e of this.future) {
       if (e.time > horizon) still.push(e)
-      else this.place(e)
+      else this.settle(e)
     }
     this.future = still
   }
 
   private place(e: Entry): void {
-    this.authorCount.set(e.author, (this.authorCount.get(e.author) ?? 0) + 1)
+    push(this.byAuthor, e.author, e)
     if (e.kind === 'profile') {
       push(this.profilesByAuthor, e.author, e)
       const cur = this.bestProfile.get(e.author)

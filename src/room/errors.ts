@@ -13,6 +13,7 @@ export type RejectReason =
   | 'bad-signature'
   | 'wrong-room'
   | 'future-time'
+  | 'backdated'
   | 'no-authority'
   | 'revoked'
   | 'unknown-reference'
@@ -27,6 +28,7 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'bad-signature',
   'wrong-room',
   'future-time',
+  'backdated',
   'no-authority',
   'revoked',
   'unknown-reference',

@@ -8,6 +8,10 @@
  * dated beyond `now + skewMs` ('future-time'); they count once the clock passes
  * (`recheckAt` says when to recompute).
  *
+ * Where two claims compete for one invite or single-use link, and where a
+ * closing entry (revoke, move, leave, ban) meets a claim, causal order decides
+ * before time: what each entry names as seen (`prev`, derive/causality.ts).
+ *
  * Authority is resolved in layers so that no rule depends on itself:
  *   1. genesis (self-certifying: it must derive the room id) -> owner
  *   2. owner-only entries -> end time, owner bans, moderator authorities
@@ -33,11 +37,12 @@ import { banSet, ownerBans } from './derive/bans.ts'
 import { sortedEntries, sortedMap } from './derive/collections.ts'
 import { handsOf, type Hand } from './derive/hands.ts'
 import { Ledger } from './derive/ledger.ts'
-import { moderatorRedeems, speakerRedeems, type LinkWindow } from './derive/links.ts'
+import { Causality } from './derive/causality.ts'
+import { moderatorRedeems, speakerRedeems, type LinkChecks } from './derive/links.ts'
 import { metaOf, participantsOf, profilesOf } from './derive/profiles.ts'
-import { checkRevokeTargets, moderatorRevokes, ownerRevokes } from './derive/revokes.ts'
+import { checkRevokeTargets, moderatorRevokes, ownerRevokes, Retirements } from './derive/revokes.ts'
 import {
-  acceptedInvites, allSeats, closedSeats, declinedInvites, pendingInvites, stageOf, validInvites, type PendingInvite, type Seat,
+  acceptedInvites, allClaims, closedSeats, declinedInvites, pendingInvites, stageOf, validInvites, type PendingInvite, type Seat,
 } from './derive/stage.ts'
 
 export { byTimeThenId } from './derive/collections.ts'
@@ -134,9 +139,11 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
   const endedAt = endTime(b.end, root, ledger)
   const revokedByOwner = ownerRevokes(b.revoke, root, ledger)
   const bannedByOwner = ownerBans(b.ban, b.unban, root, ledger)
-  const linkWindow: LinkWindow = { roomId, endedAt, skewMs }
+  // §3a: what each entry had seen, for single use, expiry and retired passes.
+  const causality = new Causality(index)
+  const checks: LinkChecks = { roomId, endedAt, skewMs, causality, retired: new Retirements(revokedByOwner.valid, index.byId, causality) }
   const grants = moderatorGrants(b.grant, root, endedAt, revokedByOwner.revoked, bannedByOwner.banned, ledger)
-  const links = moderatorRedeems(b.redeem, root, linkWindow, revokedByOwner.revoked, bannedByOwner.banned, ledger)
+  const links = moderatorRedeems(b.redeem, root, checks, revokedByOwner.revoked, bannedByOwner.banned, ledger)
   const authority = new Authority(root, [grants, links], index.byId)
 
   // Layer 3 (§3 bans): moderators' bans and all unbans, against the moderator set.
@@ -148,19 +155,19 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
   const { revocations, valid: modRevokes } = moderatorRevokes(revokedByOwner, authority, bans, ledger)
   const invites = validInvites(b.invite, authority, bans, revocations, endedAt, ledger)
   const declined = declinedInvites(b.decline, invites, bans, ledger)
-  const accepted = acceptedInvites(b.accept, invites, declined, bans, ledger)
-  const redeemed = speakerRedeems(links.speaker, authority, bans, revocations, linkWindow, ledger)
+  const accepted = acceptedInvites(b.accept, invites, declined, bans, causality, ledger)
+  const redeemed = speakerRedeems(links.speaker, authority, bans, revocations, checks, ledger)
   checkRevokeTargets(modRevokes, links.speaker, index.byId, ledger)
-  const seats = allSeats(accepted.seats, redeemed)
-  const closed = closedSeats(b.leave, b.move, seats, authority, bans, ledger)
+  const claims = allClaims(accepted.claims, redeemed)
+  const closed = closedSeats(b.leave, b.move, claims, authority, bans, causality, ledger)
   const ended = endedAt !== Infinity
-  const { stage, seatOf, liveSeats } = stageOf(seats, closed, ended)
+  const { stage, seatOf, liveSeats } = stageOf(claims, closed, ended, ledger)
   const { hands, handOf, openRaises } = handsOf(index, bans, seatOf, ended, ledger)
   const profiles = profilesOf(index, bans, ledger)
   const { title, topic } = metaOf(index.metaGroups, genesis, authority, bans, ledger)
-  const pending = pendingInvites(invites, accepted.answered, seatOf, bans, ended)
+  const pending = pendingInvites(invites, accepted.answered, seatOf, bans, ended, causality)
   // Last: a participant is a key with an entry that survived every step.
-  const participants = participantsOf(index.authorCount, ledger)
+  const participants = participantsOf(index.byAuthor, ledger)
 
   return {
     roomId,

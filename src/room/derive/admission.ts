@@ -12,7 +12,10 @@ import type { Ledger } from './ledger.ts'
  * §1/§6: copies of the same bytes count once ('duplicate'); entries naming
  * another room are 'wrong-room'; entries dated beyond now + skew wait as
  * 'future-time' so that a fast clock cannot jump the queue, and count once the
- * clock passes. None of these is held against its author's admitted entries.
+ * clock passes. §3a: an entry whose `prev` names an entry not here yet waits as
+ * 'unknown-reference' (its causal past, hence its place in the order, is not
+ * known), and one dated before an entry it names is 'backdated'. None of these
+ * is held against its author's admitted entries.
  * Returns when the earliest waiting entry becomes admissible (recheckAt).
  */
 export function admitEntries(index: EntryIndex, now: number, skewMs: number, ledger: Ledger): number | null {
@@ -25,6 +28,7 @@ export function admitEntries(index: EntryIndex, now: number, skewMs: number, led
     const at = e.time - skewMs
     if (recheckAt === null || at < recheckAt) recheckAt = at
   }
+  for (const [id, reason] of index.held) ledger.reject(index.byId.get(id)!, reason, false)
   return recheckAt
 }
 

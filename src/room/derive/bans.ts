@@ -8,6 +8,7 @@ import type { Of } from '../entry-index.ts'
 import type { RejectReason } from '../errors.ts'
 import type { Authority, Root } from './authority.ts'
 import { signedByOwner } from './authority.ts'
+import type { Causality } from './causality.ts'
 import { push } from './collections.ts'
 import type { Ledger } from './ledger.ts'
 
@@ -42,17 +43,22 @@ export function ownerBans(bans: readonly Of<'ban'>[], unbans: readonly Of<'unban
   return out
 }
 
-/** Layer 3 resolved: who is banned, and up to when each key's seats and raises are spent. */
+/** Layer 3 resolved: who is banned, and what each key's bans spent. */
 export class Bans {
   /** Banned key -> ids of the bans in force (sorted). */
   readonly banned: ReadonlyMap<string, readonly string[]>
   /** Per subject, the time of its latest valid ban, lifted or not. */
   readonly lastBan: ReadonlyMap<string, number>
   private readonly owner: string
+  /** Per subject, its valid bans, lifted or not. */
+  private readonly bansOf: ReadonlyMap<string, readonly Of<'ban'>[]>
 
-  constructor(owner: string, banned: ReadonlyMap<string, readonly string[]>, lastBan: ReadonlyMap<string, number>) {
+  constructor(owner: string, banned: ReadonlyMap<string, readonly string[]>, bansOf: ReadonlyMap<string, readonly Of<'ban'>[]>) {
     this.owner = owner
     this.banned = banned
+    this.bansOf = bansOf
+    const lastBan = new Map<string, number>()
+    for (const [key, list] of bansOf) lastBan.set(key, Math.max(...list.map((b) => b.time)))
     this.lastBan = lastBan
   }
 
@@ -65,6 +71,21 @@ export class Bans {
   spent(e: Entry): boolean {
     const t = this.lastBan.get(e.author)
     return t !== undefined && e.time <= t
+  }
+
+  /**
+   * §3: a ban also spends the invites its subject had: an invite counts after
+   * an unban only if it comes after every ban of its subject (names it as
+   * seen, or is dated later: the inviter, not the subject, chose that date).
+   */
+  spendsInvite(inv: Of<'invite'>, causality: Causality): boolean {
+    return (this.bansOf.get(inv.subject) ?? []).some((b) => !causality.after(inv, b))
+  }
+
+  /** §3: ...and the links it had: a speaker redeem of a link issued at or before a ban of the redeemer. */
+  spendsPass(r: Of<'redeem'>): boolean {
+    const t = this.lastBan.get(r.author)
+    return t !== undefined && r.link.issuedAt <= t
   }
 }
 
@@ -93,13 +114,13 @@ export function banSet(owner: OwnerBans, unbans: readonly Of<'unban'>[], authori
     else lifted.add(u.target)
   }
   const banned = new Map<string, string[]>()
-  const lastBan = new Map<string, number>()
+  const bansOf = new Map<string, Of<'ban'>[]>()
   for (const b of valid) {
-    lastBan.set(b.subject, Math.max(lastBan.get(b.subject) ?? -1, b.time))
+    push(bansOf, b.subject, b)
     if (!lifted.has(b.id)) push(banned, b.subject, b.id)
   }
   for (const list of banned.values()) if (list.length > 1) list.sort()
-  return new Bans(authority.owner, banned, lastBan)
+  return new Bans(authority.owner, banned, bansOf)
 }
 
 /**

@@ -8,7 +8,6 @@
  */
 import type { Entry, EntryKind } from '../entry.ts'
 import { emptyRejectCounts, type RejectReason } from '../errors.ts'
-import { byTimeThenId } from './collections.ts'
 
 export class Ledger {
   /** Rejected entries by reason, including counts decided before the derivation. */
@@ -49,16 +48,5 @@ export class Ledger {
     if (!t || !kinds.includes(t.kind)) return 'unknown-reference'
     const r = this.reasons.get(id)
     return r === 'revoked' || r === 'no-authority' ? r : 'unknown-reference'
-  }
-
-  /**
-   * One use per invite or single-use link grant: among otherwise valid rivals
-   * the lowest (time, id) wins and the rest are 'used', an order every replica
-   * agrees on. Returns the winner; `list` must not be empty.
-   */
-  keepEarliest<E extends Entry>(list: E[]): E {
-    if (list.length > 1) list.sort(byTimeThenId)
-    for (let i = 1; i < list.length; i++) this.reject(list[i]!, 'used')
-    return list[0]!
   }
 }

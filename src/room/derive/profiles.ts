@@ -39,8 +39,8 @@ export function metaOf(
 }
 
 /** Keys that authored at least one valid entry; decided last, once every rejection is known. */
-export function participantsOf(authorCount: ReadonlyMap<string, number>, ledger: Ledger): string[] {
+export function participantsOf(byAuthor: EntryIndex['byAuthor'], ledger: Ledger): string[] {
   const participants: string[] = []
-  for (const [key, n] of authorCount) if (ledger.rejectedOf(key) < n) participants.push(key)
+  for (const [key, list] of byAuthor) if (ledger.rejectedOf(key) < list.length) participants.push(key)
   return participants
 }

@@ -7,12 +7,15 @@ import type { Entry } from '../entry.ts'
 import type { Of } from '../entry-index.ts'
 import type { Authority, Root } from './authority.ts'
 import { privilegeReason, type Bans } from './bans.ts'
+import type { Causality } from './causality.ts'
 import { push } from './collections.ts'
 import type { Ledger } from './ledger.ts'
 
 export interface OwnerRevokes {
   /** Ids the owner revoked: grants, link grants, single redeems, invites. */
   revoked: Set<string>
+  /** The owner's valid revokes. */
+  valid: Of<'revoke'>[]
   /** Revokes by anyone else, judged in layer 4. */
   byOthers: Of<'revoke'>[]
 }
@@ -23,18 +26,47 @@ export interface OwnerRevokes {
  * never counted.
  */
 export function ownerRevokes(revokes: readonly Of<'revoke'>[], root: Root, ledger: Ledger): OwnerRevokes {
-  const out: OwnerRevokes = { revoked: new Set(), byOthers: [] }
+  const out: OwnerRevokes = { revoked: new Set(), valid: [], byOthers: [] }
   for (const r of revokes) {
     if (r.author !== root.owner) out.byOthers.push(r)
-    else if (r.auth === root.genesisId) out.revoked.add(r.target)
-    else ledger.reject(r, 'no-authority')
+    else if (r.auth === root.genesisId) {
+      out.revoked.add(r.target)
+      out.valid.push(r)
+    } else ledger.reject(r, 'no-authority')
   }
   return out
 }
 
+/**
+ * §5 revoke of a redeem (what `revokeModerator` writes for a moderator who came
+ * through a link): it voids that redeem and retires its pass. The redeemer can
+ * never use the pass again, whatever it dates or names; anyone else's redeem
+ * counts only if the revoke had seen it, so a demoted moderator cannot hand the
+ * pass on either (attack A). A version-1 revoke names nothing as seen, so it
+ * retires the pass for the redeemer only and a log written before causal
+ * references keeps its other redeems.
+ */
+export class Retirements {
+  private readonly byLink = new Map<string, { key: string; revoke: Of<'revoke'> }[]>()
+  private readonly causality: Causality
+
+  constructor(ownerRevokes: readonly Of<'revoke'>[], byId: ReadonlyMap<string, Entry>, causality: Causality) {
+    this.causality = causality
+    for (const rv of ownerRevokes) {
+      const t = byId.get(rv.target)
+      if (t?.kind === 'redeem') push(this.byLink, t.link.id, { key: t.author, revoke: rv })
+    }
+  }
+
+  retired(r: Of<'redeem'>): boolean {
+    const list = this.byLink.get(r.link.id)
+    return list !== undefined && list.some((x) => x.key === r.author || (x.revoke.prev.length > 0 && !this.causality.precedes(r.id, x.revoke.id)))
+  }
+}
+
 /** Which ids are revoked, and for moderators' revokes, under which authority. */
 export class Revocations {
-  readonly byOwner: ReadonlySet<string>
+  private readonly byOwner: ReadonlySet<string>
   private readonly byModerator: ReadonlyMap<string, readonly string[]>
 
   constructor(byOwner: ReadonlySet<string>, byModerator: ReadonlyMap<string, readonly string[]>) {

@@ -2,26 +2,43 @@
  * Property tests: random operations by 3-6 actors (one of them an attacker
  * writing straight into its own doc), replicas on separate Y.Docs synced
  * pairwise in random order (partitions happen naturally), then a full sync.
+ * The attacker is also an insider: it may be invited and accept, leave, be
+ * moved or banned, and it has seen every invite link; it then tries to undo
+ * what was done to it (insider-attacks.ts: backdated redeems, re-redeems after
+ * a revoke, earlier-dated accepts, redeems naming nothing to win a race).
  * Checks: every replica computes the same state, the incremental replica
- * agrees with the pure computeState, the attacker never gains a role without a
- * valid chain, and every update that crossed the wire passed the guard.
+ * agrees with the pure computeState, so does a fresh index fed the final
+ * entries in many random orders (interleavings), the attacker never gains a
+ * role without a valid chain and holds a seat only through its honest accept,
+ * not one insider attack entry counts, and every update that crossed the wire
+ * passed the guard.
  */
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import * as Y from 'yjs'
 import { keyId, randomBytes, type Identity } from '../../../src/identity/index.ts'
 import {
-  RoomActor, RoomError, RoomReplica, attachSignature, checkRemoteUpdate, computeState, createLinkGrant, createRoom, decodeEntry, encodeUnsigned, entryId,
-  logOf, signEntry, signRedeemProof, snapshotState, type EntryBody, type LinkPass,
+  DEFAULT_SKEW_MS, EntryIndex, RoomActor, RoomError, RoomReplica, attachSignature, checkRemoteUpdate, computeFromIndex, computeState, createLinkGrant,
+  createRoom, decodeEntry, decodeLinkGrant, encodeUnsigned, entryId, logOf, signEntry, signRedeemProof, snapshotState, type Entry, type EntryBody,
+  type LinkPass,
 } from '../../../src/room/index.ts'
 import { identities, T0 } from './helpers.ts'
+import { backdatedRedeem, earlierDatedAccept, reRedeemAfterRevoke, strippedRedeemOfSeenLink, type InsiderView } from './insider-attacks.ts'
 
 type Op =
   | { t: 'act'; who: number; action: number; target: number }
   | { t: 'sync'; from: number; to: number }
   | { t: 'attack'; kind: number; pick: number }
+  | { t: 'insider'; leave: boolean }
+  | { t: 'story'; kind: number; pick: number }
 
-const ACTIONS = ['raise', 'lower', 'invite', 'accept', 'decline', 'leave', 'move', 'grant', 'revokeMod', 'ban', 'unban', 'profile', 'meta', 'link', 'end'] as const
+const ACTIONS = [
+  'raise', 'lower', 'invite', 'accept', 'decline', 'leave', 'move', 'grant', 'revokeMod', 'ban', 'unban', 'profile', 'meta', 'link', 'end', 'revokeLink',
+] as const
+
+/** Orders in which a fresh index receives the final entries, per scenario. */
+const INTERLEAVINGS = 25
+const RUNS = 400
 
 const opArb = (actors: number): fc.Arbitrary<Op> =>
   fc.oneof(
@@ -36,11 +53,39 @@ const opArb = (actors: number): fc.Arbitrary<Op> =>
       }),
     },
     { weight: 4, arbitrary: fc.record({ t: fc.constant('sync' as const), from: fc.nat(actors - 1), to: fc.nat(actors - 1) }) },
-    { weight: 2, arbitrary: fc.record({ t: fc.constant('attack' as const), kind: fc.nat(11), pick: fc.nat(1000) }) },
+    { weight: 3, arbitrary: fc.record({ t: fc.constant('attack' as const), kind: fc.nat(15), pick: fc.nat(1000) }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('insider' as const), leave: fc.boolean() }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('story' as const), kind: fc.nat(1), pick: fc.nat(1000) }) },
+    // The insider attacks (kinds 11-14) once more, so that they often follow a story.
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('attack' as const), kind: fc.integer({ min: 11, max: 14 }), pick: fc.nat(1000) }) },
   )
 
 /** Coverage counters, printed with STOOP_PROP_STATS=1. */
-const stats = { runs: 0, ok: 0, refused: 0, stage: 0, mods: 0, banned: 0, rejected: 0, ended: 0 }
+const stats = {
+  runs: 0, ok: 0, refused: 0, stage: 0, mods: 0, banned: 0, rejected: 0, ended: 0, insiderActs: 0,
+  /** Insider attack entries written, and how many of them counted in any interleaving (must stay 0). */
+  insider: { earlierAccept: 0, reRedeem: 0, backdated: 0, stripped: 0 }, interleavings: 0, accepted: 0,
+}
+
+/** A small seeded PRNG (mulberry32), so that fast-check replays the same interleavings. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = Math.imul(a ^ (a >>> 15), 1 | a)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function shuffled<T>(list: readonly T[], random: () => number): T[] {
+  const out = [...list]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}
 
 interface Peer {
   identity: Identity
@@ -49,7 +94,7 @@ interface Peer {
   actor: RoomActor
 }
 
-async function runScenario(all: Identity[], nActors: number, ops: Op[]): Promise<void> {
+async function runScenario(all: Identity[], nActors: number, ops: Op[], seed: number): Promise<void> {
   let t = T0
   const now = () => (t += 7)
   const owner = all[0]!
@@ -71,6 +116,9 @@ async function runScenario(all: Identity[], nActors: number, ops: Op[]): Promise
   const xKey = X.actor.key
   const links: LinkPass[] = []
   const attackerPrivileged = new Set<string>()
+  /** Entries X wrote through its actor (counted for coverage), and insider attack entries (none may count). */
+  const xHonest = new Set<string>()
+  const insiderClaims = new Set<string>()
   let ownerBannedX = false
 
   const sync = (from: Peer, to: Peer): void => {
@@ -89,15 +137,72 @@ async function runScenario(all: Identity[], nActors: number, ops: Op[]): Promise
     return bytes
   }
 
+  /**
+   * Short honest sequences that give the insider something to undo, between
+   * which partitions and other ops happen as usual. 0: the owner invites X, X
+   * accepts, then the owner moves X, X leaves, or the owner bans (and maybe
+   * unbans) X. 1: the owner makes a link, peer 1 redeems it, then the owner
+   * revokes that redeem, the link, or just writes a profile (having seen it).
+   */
+  const story = async (kind: number, pick: number): Promise<void> => {
+    const O = peers[0]!.actor
+    if (kind === 0) {
+      await O.inviteToStage(xKey)
+      sync(peers[0]!, X)
+      xHonest.add(await X.actor.acceptInvite())
+      sync(X, peers[0]!)
+      await peers[0]!.replica.whenSettled()
+      if (pick % 3 === 0) await O.moveToAudience(xKey)
+      else if (pick % 3 === 1) for (const id of await X.actor.leaveStage()) xHonest.add(id)
+      else {
+        await O.ban(xKey)
+        ownerBannedX = pick % 2 === 0
+        if (!ownerBannedX) await O.unban(xKey)
+      }
+      return
+    }
+    const pass = await O.createLinkGrant({ role: pick % 2 ? 'moderator' : 'speaker', singleUse: pick % 4 < 2 })
+    links.push(pass)
+    const R = peers[1]!
+    sync(peers[0]!, R)
+    const redeemId = await R.actor.redeemLinkGrant(pass)
+    sync(R, peers[0]!)
+    await peers[0]!.replica.whenSettled()
+    if (pick % 3 === 0) await O.revoke(redeemId)
+    else if (pick % 3 === 1) await O.revoke(decodeLinkGrant(pass.grant)!.id)
+    else await O.setProfile({ name: `seen ${pick}` })
+  }
+
   for (const op of ops) {
     if (op.t === 'sync') {
       if (op.from !== op.to) sync(peers[op.from]!, peers[op.to]!)
       continue
     }
+    if (op.t === 'story') {
+      try {
+        await story(op.kind, op.pick)
+        stats.ok++
+      } catch (err) {
+        if (!(err instanceof RoomError)) throw err
+        stats.refused++
+      }
+      continue
+    }
+    if (op.t === 'insider') {
+      // An insider is online: it reads the owner's log, and its own actions reach the owner.
+      sync(peers[0]!, X)
+      try {
+        for (const id of op.leave ? await X.actor.leaveStage() : [await X.actor.acceptInvite()]) xHonest.add(id)
+      } catch (err) {
+        if (!(err instanceof RoomError)) throw err
+      }
+      sync(X, peers[0]!)
+      continue
+    }
     if (op.t === 'act') {
       const me = peers[op.who]!
       const s = me.replica.state
-      // Honest actors never hand the attacker anything; they may ban or move it.
+      // Honest actors never make the attacker a moderator; they may invite, move, ban or unban it.
       const targetKey = peers[op.target]!.actor.key
       const friendly = targetKey === xKey ? honestKeys[op.target % honestKeys.length]! : targetKey
       const a = me.actor
@@ -105,7 +210,7 @@ async function runScenario(all: Identity[], nActors: number, ops: Op[]): Promise
         switch (ACTIONS[op.action]!) {
           case 'raise': await a.raiseHand(); break
           case 'lower': await a.lowerHand(); break
-          case 'invite': await a.inviteToStage(friendly); break
+          case 'invite': await a.inviteToStage(targetKey); break
           case 'accept': await a.acceptInvite(); break
           case 'decline': await a.declineInvite(); break
           case 'leave': await a.leaveStage(); break
@@ -116,7 +221,10 @@ async function runScenario(all: Identity[], nActors: number, ops: Op[]): Promise
             await a.ban(targetKey)
             if (targetKey === xKey && a.key === s.owner) ownerBannedX = true
             break
-          case 'unban': await a.unban(friendly); break
+          case 'unban':
+            await a.unban(targetKey)
+            if (targetKey === xKey && a.key === s.owner) ownerBannedX = false
+            break
           case 'profile': await a.setProfile({ name: `n${op.target}`, muted: op.target % 2 === 0 }); break
           case 'meta': await a.setTitle(`title ${op.target}`); break
           case 'link': {
@@ -126,6 +234,15 @@ async function runScenario(all: Identity[], nActors: number, ops: Op[]): Promise
             break
           }
           case 'end': if (op.target === 0) await a.endRoom(); break
+          case 'revokeLink': {
+            // The owner or a moderator revokes a link, or (owner) one redeem of it.
+            const pass = links[op.target % Math.max(1, links.length)]
+            if (!pass) break
+            const linkId = decodeLinkGrant(pass.grant)!.id
+            const redeemOf = me.replica.entries.find((e) => e.kind === 'redeem' && e.link.id === linkId)
+            await a.revoke(op.target % 2 === 0 && redeemOf ? redeemOf.id : linkId)
+            break
+          }
         }
         stats.ok++
       } catch (err) {
@@ -172,12 +289,27 @@ async function runScenario(all: Identity[], nActors: number, ops: Op[]): Promise
       case 8: // garbage
         xWrite([randomBytes(1 + (op.pick % 200))])
         break
-      case 9: { // accept somebody else's invite; reuse a grant seen in the log, backdated, with the original proof
+      case 9: { // accept somebody else's invite; reuse someone else's grant seen in the log, backdated, with the original proof
         xWrite([await xSign({ kind: 'accept', invite: ref })])
-        const seen = existing.map((b) => decodeEntry(b)).find((e) => e?.kind === 'redeem')
+        const seen = existing.map((b) => decodeEntry(b)).find((e) => e?.kind === 'redeem' && e.author !== xKey)
         if (seen?.kind === 'redeem') {
           xWrite([await signEntry(attacker, roomId, seen.link.issuedAt, { kind: 'redeem', grant: seen.grant, proof: seen.proof })])
         }
+        break
+      }
+      case 11: case 12: case 13: case 14: { // insider: try to undo a move, revoke or ban, or to win a race by backdating
+        sync(peers[0]!, X)
+        await X.replica.whenSettled()
+        const view: InsiderView = { roomId, owner: honestKeys[0]!, x: attacker, xKey, index: X.replica.index, links, pick: op.pick }
+        const written =
+          op.kind === 11 ? await earlierDatedAccept(view)
+          : op.kind === 12 ? await reRedeemAfterRevoke(view, now())
+          : op.kind === 13 ? await backdatedRedeem(view)
+          : await strippedRedeemOfSeenLink(view)
+        const counter = (['earlierAccept', 'reRedeem', 'backdated', 'stripped'] as const)[op.kind - 11]!
+        stats.insider[counter] += written.length
+        for (const b of written) insiderClaims.add(entryId(b))
+        xWrite(written)
         break
       }
       case 10: { // deletion attempt: must be refused by the guard
@@ -228,29 +360,64 @@ async function runScenario(all: Identity[], nActors: number, ops: Op[]): Promise
   stats.rejected += Object.values(state.rejected).reduce((a, b) => a + b, 0)
   stats.ended += state.ended ? 1 : 0
   expect(state.moderators.has(xKey)).toBe(false)
-  expect(state.seatOf.has(xKey)).toBe(false)
+  // X may be on stage, but only by accepting an invite an honest peer gave it.
+  const xSeat = state.seatOf.get(xKey)
+  if (xSeat) {
+    const accept = peers[0]!.replica.get(xSeat.seatId)
+    const invite = accept?.kind === 'accept' ? peers[0]!.replica.get(accept.invite) : undefined
+    const given = invite?.kind === 'invite' && invite.subject === xKey && honestKeys.includes(invite.author)
+    expect(given, 'X holds a seat it was not given').toBe(true)
+  }
+  stats.insiderActs += xHonest.size
   expect(state.authorities.size).toBeGreaterThan(0)
   for (const id of attackerPrivileged) expect(state.reasons.has(id), `attacker entry ${id} counted`).toBe(true)
+  for (const p of peers) for (const id of insiderClaims) expect(p.replica.state.reasons.has(id), `insider entry ${id} counted`).toBe(true)
   if (ownerBannedX) expect(state.banned.has(xKey)).toBe(true)
+  checkInterleavings(peers[0]!.replica.entries, roomId, fixedNow, snaps[0]!, insiderClaims, seed)
   for (const p of peers) p.replica.destroy()
 }
 
+/**
+ * A fresh index fed the final entries in random orders (entries arrive before
+ * what they name, future ones wait...) computes the same state and the same
+ * heads, and no insider attack entry counts in any of them.
+ */
+function checkInterleavings(entries: readonly Entry[], roomId: string, now: number, expected: Record<string, unknown>, insider: ReadonlySet<string>, seed: number): void {
+  const random = rng(seed)
+  let heads: string[] | null = null
+  for (let k = 0; k < INTERLEAVINGS; k++) {
+    const index = new EntryIndex(roomId, now + DEFAULT_SKEW_MS)
+    for (const e of shuffled(entries, random)) index.add(e)
+    const s = computeFromIndex(index, { roomId, now })
+    expect(snapshotState(s)).toEqual(expected)
+    const h = index.heads().map((e) => e.id).sort()
+    expect(h).toEqual((heads ??= h))
+    for (const id of insider) if (!s.reasons.has(id)) stats.accepted++
+    stats.interleavings++
+  }
+  expect(stats.accepted).toBe(0)
+}
+
 describe('convergence under random order, partitions and an attacker', () => {
-  it('replicas converge and the attacker gains nothing (fast-check, 400 runs)', async () => {
+  it(`replicas converge and the attacker gains nothing (fast-check, ${RUNS} runs x ${INTERLEAVINGS} interleavings)`, async () => {
     const all = await identities(6)
     await fc.assert(
       fc.asyncProperty(
-        fc.integer({ min: 3, max: 6 }).chain((n) => fc.tuple(fc.constant(n), fc.array(opArb(n), { minLength: 6, maxLength: 30 }))),
-        async ([n, ops]) => {
-          await runScenario(all, n, ops)
+        fc.integer({ min: 3, max: 6 }).chain((n) => fc.tuple(fc.constant(n), fc.array(opArb(n), { minLength: 6, maxLength: 30 }), fc.integer())),
+        async ([n, ops, seed]) => {
+          await runScenario(all, n, ops, seed)
         },
       ),
-      { numRuns: 400 },
+      { numRuns: RUNS },
     )
-    if (process.env.STOOP_PROP_STATS) console.log(stats)
-    // The scenarios must actually exercise the model.
+    if (process.env.STOOP_PROP_STATS) console.log(JSON.stringify(stats))
+    // The scenarios must actually exercise the model, the insider included.
     expect(stats.ok).toBeGreaterThan(2 * stats.runs)
     expect(stats.stage + stats.mods).toBeGreaterThan(0)
+    expect(stats.interleavings).toBeGreaterThanOrEqual(10_000)
+    for (const n of Object.values(stats.insider)) expect(n).toBeGreaterThan(0)
+    expect(stats.insiderActs).toBeGreaterThan(0)
+    expect(stats.accepted).toBe(0)
   }, 120_000)
 
   it('computeState ignores input order and duplicates (fast-check, 300 runs)', async () => {
