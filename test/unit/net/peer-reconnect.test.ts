@@ -1,32 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { defaultBackoff, ReconnectPolicy } from '../../../src/net/peer-reconnect.ts'
-import type { Timers } from '../../../src/base/timers.ts'
+import { fakeTimers } from '../../helpers/fake-timers.ts'
 
 function setup(maxRestarts = 3) {
-  let now = 0
-  let id = 0
-  const q = new Map<number, { at: number; fn: () => void }>()
-  const timers: Timers = {
-    setTimeout: (fn, ms) => (q.set(++id, { at: now + ms, fn }), id),
-    clearTimeout: (h) => void q.delete(h as number),
-  }
-  const advance = (ms: number) => {
-    const end = now + ms
-    for (;;) {
-      const next = [...q.entries()].sort((a, b) => a[1].at - b[1].at)[0]
-      if (!next || next[1].at > end) break
-      q.delete(next[0])
-      now = next[1].at
-      next[1].fn()
-    }
-    now = end
-  }
+  const { timers, advance, pending } = fakeTimers()
   const log: string[] = []
   const policy = new ReconnectPolicy(
     { timers, graceMs: 1000, maxRestarts, backoff: (n) => n * 100 },
     { restart: (n) => log.push(`restart${n}`), recovered: () => log.push('recovered'), giveUp: () => log.push('giveUp') },
   )
-  return { policy, log, advance, pending: () => q.size }
+  return { policy, log, advance, pending }
 }
 
 describe('ReconnectPolicy', () => {

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Peer, PeerError, type PeerOptions, type PeerSignal } from '../../../src/net/peer.ts'
 import type { Timers } from '../../../src/base/timers.ts'
+import { fakeTimers } from '../../helpers/fake-timers.ts'
 
 const SDP = (tag: string) => `v=0\r\no=- ${tag} 1 IN IP4 127.0.0.1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n`
 let counter = 0
@@ -113,35 +114,16 @@ class FakePC extends EventTarget {
   }
 }
 
-function manualTimers() {
-  let now = 0
-  let id = 0
-  const q = new Map<number, { at: number; fn: () => void }>()
-  const timers: Timers & { pending: number; advance(ms: number): Promise<void> } = {
-    setTimeout(fn, ms) {
-      q.set(++id, { at: now + ms, fn })
-      return id
-    },
-    clearTimeout(h) {
-      q.delete(h as number)
-    },
+/** Timers driven by the test; promises settle after each one fires. */
+function manualTimers(): Timers & { pending: number; advance(ms: number): Promise<void> } {
+  const clock = fakeTimers()
+  return {
+    ...clock.timers,
     get pending() {
-      return q.size
+      return clock.pending()
     },
-    async advance(ms) {
-      const end = now + ms
-      for (;;) {
-        const next = [...q.entries()].sort((a, b) => a[1].at - b[1].at)[0]
-        if (!next || next[1].at > end) break
-        q.delete(next[0])
-        now = next[1].at
-        next[1].fn()
-        await settle()
-      }
-      now = end
-    },
+    advance: (ms) => clock.advanceAsync(ms, settle),
   }
-  return timers
 }
 
 const settle = async () => {

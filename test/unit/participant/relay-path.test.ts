@@ -13,7 +13,7 @@ import { createLinkPair, type Link } from '../../../src/net/link.ts'
 import { createSyncStats } from '../../../src/net/sync.ts'
 import type { Identity } from '../../../src/identity/index.ts'
 import type { PeerWrtc } from '../../../src/net/peer.ts'
-import type { Timers } from '../../../src/base/timers.ts'
+import { fakeTimers } from '../../helpers/fake-timers.ts'
 
 const A = 'wss://a.example/relay'
 const B = 'wss://b.example/relay'
@@ -115,27 +115,6 @@ class FakeClient extends TypedEmitter<RelayClientEvents> {
   }
 }
 
-function fakeTimers() {
-  let now = 0
-  let id = 0
-  const q = new Map<number, { at: number; fn: () => void }>()
-  const timers: Timers = {
-    setTimeout: (fn, ms) => (q.set(++id, { at: now + ms, fn }), id),
-    clearTimeout: (h) => void q.delete(h as number),
-  }
-  const advance = (ms: number): void => {
-    const end = now + ms
-    for (;;) {
-      const next = [...q.entries()].sort((a, b) => a[1].at - b[1].at)[0]
-      if (!next || next[1].at > end) break
-      q.delete(next[0])
-      now = next[1].at
-      next[1].fn()
-    }
-    now = end
-  }
-  return { timers, advance, pending: () => q.size }
-}
 
 const flush = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
