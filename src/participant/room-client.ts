@@ -8,6 +8,11 @@
  * Audio stays outside: callers pass the local track in (`setLocalAudio`) and
  * decide per remote track whether to play it with `mayPlay(id)`, which is
  * true only for speakers in the validated state, whatever a client sends.
+ *
+ * A peer that becomes banned leaves the plan at once (no audio either way), but
+ * its connection is kept for `BAN_GRACE_MS` so the ban itself still reaches it
+ * over sync: dropped at once, the update could die in flight, and in a room of
+ * two nobody else would ever tell it.
  */
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
@@ -25,6 +30,9 @@ import { realTimers, type Timers } from '../base/timers.ts'
 
 export type { Via } from './route-switch.ts'
 type Local = { track: MediaStreamTrack; stream: MediaStream }
+
+/** How long a newly banned peer's connection is kept so the ban reaches it. */
+export const BAN_GRACE_MS = 2_000
 
 export interface RoomClientOptions {
   invite: Invite
@@ -79,6 +87,10 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   /** The same for mesh tracks (the way back from the relay waits for them to settle). */
   readonly #meshTracks = new Map<MediaStreamTrack, TrackSince>()
   readonly #settleTimers = new Set<unknown>()
+  /** Newly banned peers still connected, so the ban reaches them: id -> its drop timer. */
+  readonly #banGrace = new Map<string, unknown>()
+  /** Banned peers whose grace is over (reset if the ban is lifted). */
+  readonly #graceOver = new Set<string>()
   #switch: SwitchState = INITIAL_SWITCH
   readonly #timers: Timers
   readonly #now: () => number
@@ -230,6 +242,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     const state = this.replica.state
     const present = [...this.mesh.present].filter((id) => !state.banned.has(id))
     const selfBanned = state.banned.has(this.selfId)
+    this.#updateBanGrace(state)
     const input = {
       self: this.selfId,
       present: selfBanned ? [] : present,
@@ -271,7 +284,9 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#switch = step.state
     if (step.replanIn !== null) this.#later(step.replanIn)
     if (step.relay === 'start') relay?.start()
-    this.mesh.apply(step.mesh === 'plan' ? plan : meshPlan())
+    const meshNow = step.mesh === 'plan' ? plan : meshPlan()
+    const grace = [...this.#banGrace.keys()].filter((id) => !meshNow.connect.includes(id))
+    this.mesh.apply(grace.length ? { ...meshNow, connect: [...meshNow.connect, ...grace] } : meshNow)
     if (step.relay === 'stop') relay?.stop()
     relay?.setSending(speaking ? this.#local : null)
     if (step.via !== this.#via) {
@@ -280,11 +295,32 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     }
   }
 
+  /** Starts the grace of peers banned while connected; ends it for those no longer banned. */
+  #updateBanGrace(state: RoomState): void {
+    for (const [id, timer] of this.#banGrace) {
+      if (state.banned.has(id)) continue
+      this.#timers.clearTimeout(timer)
+      this.#banGrace.delete(id)
+    }
+    for (const id of this.#graceOver) if (!state.banned.has(id)) this.#graceOver.delete(id)
+    if (state.banned.has(this.selfId)) return
+    for (const id of this.mesh.connected) {
+      if (!state.banned.has(id) || this.#banGrace.has(id) || this.#graceOver.has(id)) continue
+      const timer = this.#timers.setTimeout(() => {
+        this.#banGrace.delete(id)
+        this.#graceOver.add(id)
+        this.replan()
+      }, BAN_GRACE_MS)
+      this.#banGrace.set(id, timer)
+    }
+  }
+
   destroy(): void {
     if (this.#destroyed) return
     this.#destroyed = true
     for (const off of this.#offs) off()
     for (const t of this.#settleTimers) this.#timers.clearTimeout(t)
+    for (const t of this.#banGrace.values()) this.#timers.clearTimeout(t)
     this.relay?.destroy()
     this.mesh.destroy()
     this.awareness.destroy()

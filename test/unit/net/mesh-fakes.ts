@@ -98,29 +98,52 @@ const SDP = (tag: string): string =>
   `v=0\r\no=- ${tag} 1 IN IP4 127.0.0.1\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n`
 let sdpCounter = 0
 
+/**
+ * Carries bytes to the data channel of the connection it was paired with (same SDPs), in order,
+ * while both are open: what is still in flight when the sender closes is lost, as with pc.close().
+ */
 class FakeDC extends EventTarget {
   readyState: RTCDataChannelState = 'connecting'
   binaryType = 'blob'
   bufferedAmount = 0
-  send(): void {}
+  partner: FakeDC | null = null
+  /** Arrived before this end opened (a real channel holds them the same way). */
+  readonly #early: ArrayBuffer[] = []
+  send(data: Uint8Array): void {
+    const to = this.partner
+    const copy = data.slice().buffer
+    if (!to) return
+    if (FakePC.latencyMs > 0) setTimeout(() => to.receive(copy), FakePC.latencyMs)
+    else setImmediate(() => to.receive(copy))
+  }
+  receive(data: ArrayBuffer): void {
+    if (this.readyState === 'connecting') this.#early.push(data)
+    else if (this.readyState === 'open' && this.partner?.readyState !== 'closed') this.dispatchEvent(new MessageEvent('message', { data }))
+  }
   close(): void {
     this.readyState = 'closed'
   }
-  open(): void {
+  open(partner: FakeDC | null): void {
     this.readyState = 'open'
+    this.partner = partner
     this.dispatchEvent(new Event('open'))
+    for (const data of this.#early.splice(0)) this.receive(data)
   }
 }
 
 /** Completes an exchange like a real connection would, and then opens its data channel. */
 export class FakePC extends EventTarget {
   static instances: FakePC[] = []
+  /** Data channel delivery delay (0: the next turn of the event loop). */
+  static latencyMs = 0
   signalingState: RTCSignalingState = 'stable'
   connectionState: RTCPeerConnectionState = 'new'
   localDescription: RTCSessionDescriptionInit | null = null
   remoteDescription: RTCSessionDescriptionInit | null = null
   /** Remote descriptions applied, in order. */
   readonly applied: string[] = []
+  /** Every description set on either side: two connections made for each other share one. */
+  readonly sdps: string[] = []
   dc = new FakeDC()
   closed = false
 
@@ -147,6 +170,7 @@ export class FakePC extends EventTarget {
     }
     this.signalingState = d.type === 'offer' ? 'have-local-offer' : 'stable'
     this.localDescription = d
+    this.sdps.push(d.sdp ?? '')
     queueMicrotask(() =>
       this.dispatchEvent(
         Object.assign(new Event('icecandidate'), { candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0, usernameFragment: 'u' } }),
@@ -159,6 +183,7 @@ export class FakePC extends EventTarget {
     if ((d.type === 'offer' && s !== 'stable') || (d.type === 'answer' && s !== 'have-local-offer')) throw new Error(`SRD ${d.type} in ${s}`)
     this.signalingState = d.type === 'offer' ? 'have-remote-offer' : 'stable'
     this.remoteDescription = d
+    this.sdps.push(d.sdp ?? '')
     this.applied.push(d.type ?? '')
     this.#maybeOpen()
   }
@@ -186,7 +211,8 @@ export class FakePC extends EventTarget {
       if (this.closed) return
       this.connectionState = 'connected'
       this.dispatchEvent(new Event('connectionstatechange'))
-      this.dc.open()
+      const partner = FakePC.instances.find((pc) => pc !== this && pc.sdps.some((sdp) => this.sdps.includes(sdp)))
+      this.dc.open(partner?.dc ?? null)
     })
   }
 }
