@@ -17,24 +17,16 @@
  * on. It checks structure, the key check, the grant's room and expiry; the grant's
  * signature is checked when it is redeemed (it is async, see room/actor.ts).
  */
-import { hkdf } from '@noble/hashes/hkdf.js'
-import { hmac } from '@noble/hashes/hmac.js'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesEqual, fromBase64url, toBase64url } from '../identity/index.ts'
-import { decodeEntry, decodePass, encodePass, isRoomId, type LinkGrant, type LinkPass } from '../room/index.ts'
+import { decodeEntry, decodePass, encodePass, isRoomId, keyCheck, type LinkGrant, type LinkPass } from '../room/index.ts'
 
 export const SECRET_BYTES = 32
 /** Length of the key check: enough that a wrong key passes by chance once in 2^96. */
 export const KEY_CHECK_BYTES = 12
 export const WRONG_SECRET_MESSAGE = 'This link does not open this room (wrong room key).'
 
-const CHECK_INFO = new TextEncoder().encode('stoop/link-check')
-
-/** The key check of `secret` for `roomId` (see the module comment). */
-export function roomKeyCheck(roomId: string, secret: Uint8Array): Uint8Array {
-  const key = hkdf(sha256, secret, new Uint8Array(0), CHECK_INFO, 32)
-  return hmac(sha256, key, new TextEncoder().encode(roomId)).subarray(0, KEY_CHECK_BYTES)
-}
+/** The key check of `secret` for `roomId` (see the module comment); the same check an epoch entry carries. */
+export const roomKeyCheck = keyCheck
 
 export interface Invite {
   roomId: string

@@ -11,7 +11,7 @@
  * + lower hand) are one Yjs transaction, hence one update on the wire.
  */
 import * as Y from 'yjs'
-import { keyId, randomBytes, toBase64url, verifySignature, type Identity } from '../identity/index.ts'
+import { bytesEqual, fromBase64url, keyId, randomBytes, toBase64url, verifySignature, type Identity } from '../identity/index.ts'
 import { MAX_PREV, signEntry, type Entry, type EntryBody } from './entry.ts'
 import { RoomError } from './errors.ts'
 import { createLinkGrant, decodeLinkGrant, signRedeemProof, HOLDER_SEED_BYTES, type LinkPass, type LinkRole } from './link-grant.ts'
@@ -19,6 +19,8 @@ import { deriveDiscoveryKey, deriveRoomId } from './room-id.ts'
 import { logOf, RoomReplica } from './replica.ts'
 import { byTimeThenId, roleOf, type Role, type RoomState } from './state.ts'
 import { blobId } from './codec.ts'
+import { encryptionKey, keyCheck, membershipKey, sealSecret, EPOCH_SECRET_BYTES, type Recipient } from './epoch-keys.ts'
+import { MAX_BOXES } from './entry.ts'
 
 export interface CreateRoomOptions {
   title: string
@@ -249,6 +251,54 @@ export class RoomActor {
     })
   }
 
+  // ---- epochs (docs/room-rules.md §8) ---------------------------------------------
+
+  /** Writes our encryption key for this room, unless the log already has it. */
+  async announceKey(): Promise<string | null> {
+    const s = await this.member()
+    const { publicKey } = await encryptionKey(this.identity, s.roomId)
+    const known = s.epochs.encKeys.get(this.key)
+    if (known && bytesEqual(known, publicKey)) return null
+    return (await this.write([{ kind: 'key', enc: publicKey }]))[0]!
+  }
+
+  /** Writes epoch 0 (the links' secret) when the log has no epoch yet; a moderator's client does it on join. */
+  async startEpochs(linkSecret: Uint8Array): Promise<string | null> {
+    const s = await this.live()
+    const auth = this.authority(s)
+    if (s.epochs.chain.length > 0) return null
+    return (await this.write([epochBody(s.roomId, auth, 0, s.genesisId!, linkSecret)]))[0]!
+  }
+
+  /**
+   * Starts a new epoch with `next` (32 random bytes), sealed to every member's
+   * encryption key but the banned ones; writes epoch 0 first when the log has
+   * none (`linkSecret` is then its secret). Returns the new epoch's id.
+   */
+  async rotate(next: Uint8Array, linkSecret: Uint8Array): Promise<string> {
+    if (next.length !== EPOCH_SECRET_BYTES) throw err('bad-argument', 'An epoch secret is 32 bytes')
+    await this.announceKey()
+    await this.startEpochs(linkSecret)
+    const s = await this.live()
+    const auth = this.authority(s)
+    const parent = s.epochs.current!
+    const epoch = await this.sign(epochBody(s.roomId, auth, parent.n + 1, parent.id, next))
+    const epochId = blobId(epoch)
+    await this.write(sealBodies(s, auth, epochId, parent.n + 1, next, [...s.epochs.encKeys.keys()]), this.now(), [epoch])
+    return epochId
+  }
+
+  /** Seals the current epoch's `secret` to members who have no box yet (joined by link, or unbanned). */
+  async sealMissing(secret: Uint8Array): Promise<number> {
+    const s = await this.live()
+    const auth = this.authority(s)
+    const cur = s.epochs.current
+    if (!cur || cur.n === 0 || !bytesEqual(keyCheck(s.roomId, secret), cur.check)) return 0
+    const bodies = sealBodies(s, auth, cur.id, cur.n, secret, s.epochs.unsealed)
+    if (bodies.length > 0) await this.write(bodies)
+    return s.epochs.unsealed.length
+  }
+
   // ---- internals -----------------------------------------------------------------
 
   private async member(): Promise<RoomState> {
@@ -292,6 +342,12 @@ export class RoomActor {
     return [own, ...heads.slice(0, MAX_PREV - 1)]
   }
 
+  /** Signs one entry naming what we have seen, dated no earlier than it (see `write`). */
+  private sign(body: EntryBody): Promise<Uint8Array> {
+    const seen = this.seen()
+    return signEntry(this.identity, this.replica.roomId, Math.max(this.now(), ...seen.map((e) => e.time)), body, seen.map((e) => e.id))
+  }
+
   private pendingInvite(s: RoomState, inviteId?: string) {
     const inv = s.invites.find((i) => i.subject === this.key && (inviteId === undefined || i.id === inviteId))
     if (!inv) throw err('no-invite', inviteId ? 'That invite is not open for you' : 'You have no open invite')
@@ -304,13 +360,33 @@ export class RoomActor {
    * newest heads of our log, and is dated no earlier than they are: our clock
    * may run behind a peer's, and an entry dated before what it names is void.
    */
-  private async write(bodies: EntryBody[], at = this.now()): Promise<string[]> {
+  private async write(bodies: EntryBody[], at = this.now(), before: Uint8Array[] = []): Promise<string[]> {
     const seen = this.seen()
-    const prev = seen.map((e) => e.id)
+    const prev = before.length > 0 ? [blobId(before.at(-1)!)] : seen.map((e) => e.id)
     const time = Math.max(at, ...seen.map((e) => e.time))
-    const bytes = await Promise.all(bodies.map((b) => signEntry(this.identity, this.replica.roomId, time, b, prev)))
+    const bytes = [...before, ...(await Promise.all(bodies.map((b) => signEntry(this.identity, this.replica.roomId, time, b, prev))))]
     this.replica.doc.transact(() => this.replica.log.push(bytes))
     await this.replica.whenSettled()
     return bytes.map(blobId)
   }
+}
+
+function epochBody(roomId: string, auth: string, n: number, parent: string, secret: Uint8Array): EntryBody {
+  return { kind: 'epoch', auth, n, parent, member: membershipKey(secret).publicKey, check: keyCheck(roomId, secret) }
+}
+
+/** Seal entries giving `secret` to each of `members` (a key entry each; banned ones are skipped). */
+function sealBodies(s: RoomState, auth: string, epoch: string, n: number, secret: Uint8Array, members: readonly string[]): EntryBody[] {
+  const recipients: Recipient[] = []
+  for (const key of members) {
+    const enc = s.epochs.encKeys.get(key)
+    const identityKey = fromBase64url(key)
+    if (enc && identityKey && !s.banned.has(key)) recipients.push({ identityKey, enc })
+  }
+  const bodies: EntryBody[] = []
+  for (let i = 0; i < recipients.length; i += MAX_BOXES) {
+    const { eph, boxes } = sealSecret(secret, n, s.roomId, recipients.slice(i, i + MAX_BOXES), randomBytes(32))
+    if (boxes.length > 0) bodies.push({ kind: 'seal', auth, epoch, eph, boxes })
+  }
+  return bodies
 }

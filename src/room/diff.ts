@@ -27,6 +27,8 @@ export interface RoomDiff {
   ended: boolean
   invites: boolean
   rejected: boolean
+  /** The epoch chain, its boxes, the members' keys or the duties changed (§8). */
+  epochs: boolean
 }
 
 function listDiff<T extends { key: string }>(prev: readonly T[], next: readonly T[], same: (a: T, b: T) => boolean): ListDiff<T> {
@@ -80,11 +82,20 @@ export function diffStates(prev: RoomState, next: RoomState): RoomDiff {
     ended: prev.ended !== next.ended,
     invites: prev.invites.length !== next.invites.length || prev.invites.some((x, i) => x.id !== next.invites[i]!.id),
     rejected,
+    epochs: epochsChanged(prev.epochs, next.epochs),
   }
+}
+
+function epochsChanged(a: RoomState['epochs'], b: RoomState['epochs']): boolean {
+  const boxes = (e: RoomState['epochs']) => [...(e.current?.boxes.values() ?? [])].reduce((n, l) => n + l.length, 0)
+  return (
+    a.current?.id !== b.current?.id || a.encKeys.size !== b.encKeys.size || a.rotationDue !== b.rotationDue ||
+    a.unsealed.length !== b.unsealed.length || boxes(a) !== boxes(b)
+  )
 }
 
 /** True when a diff carries no change at all. */
 export function isEmptyDiff(d: RoomDiff): boolean {
   const empty = (l: ListDiff<unknown>) => l.added.length === 0 && l.updated.length === 0 && l.removed.length === 0
-  return empty(d.stage) && empty(d.hands) && d.roles.length === 0 && d.profiles.length === 0 && !d.meta && !d.ended && !d.invites && !d.rejected
+  return empty(d.stage) && empty(d.hands) && d.roles.length === 0 && d.profiles.length === 0 && !d.meta && !d.ended && !d.invites && !d.rejected && !d.epochs
 }

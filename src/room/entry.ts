@@ -34,6 +34,16 @@ export const MAX_TITLE_BYTES = 200
 export const MAX_TOPIC_BYTES = 1000
 export const MAX_NAME_BYTES = 100
 export const NONCE_BYTES = 16
+/** X25519 public keys (a member's encryption key, an epoch's ephemeral key). */
+export const ENC_KEY_BYTES = 32
+/** An epoch secret's key check (the link's `c`), see room/epoch-keys.ts. */
+export const CHECK_BYTES = 12
+/** A box names its recipient by the first bytes of the recipient's identity key. */
+export const BOX_TAG_BYTES = 8
+/** A box is the 32-byte epoch secret under a one-time key. */
+export const BOX_BYTES = 32
+/** Boxes per seal entry: a full seal entry stays under MAX_ENTRY_BYTES. */
+export const MAX_BOXES = 40
 
 export const KIND = {
   genesis: 0,
@@ -52,6 +62,9 @@ export const KIND = {
   meta: 13,
   end: 14,
   redeem: 15,
+  key: 16,
+  epoch: 17,
+  seal: 18,
 } as const
 
 export type EntryKind = keyof typeof KIND
@@ -75,6 +88,16 @@ export type EntryBody =
   | { kind: 'meta'; auth: string; title: string; topic: string }
   | { kind: 'end'; auth: string }
   | { kind: 'redeem'; grant: Uint8Array; proof: Uint8Array }
+  | { kind: 'key'; enc: Uint8Array }
+  | { kind: 'epoch'; auth: string; n: number; parent: string; member: Uint8Array; check: Uint8Array }
+  | { kind: 'seal'; auth: string; epoch: string; eph: Uint8Array; boxes: readonly SealedBox[] }
+
+/** An epoch secret sealed to one member (docs/room-rules.md §8). */
+export interface SealedBox {
+  /** First BOX_TAG_BYTES of the recipient's identity key. */
+  to: Uint8Array
+  box: Uint8Array
+}
 
 /** Decoded body: like EntryBody, but a redeem also carries its decoded link grant. */
 export type DecodedBody =
@@ -160,7 +183,36 @@ function writeBody(enc: encoding.Encoder, body: EntryBody): void {
       encoding.writeVarUint8Array(enc, body.grant)
       writeFixed(enc, body.proof, SIG_BYTES)
       return
+    case 'key':
+      writeFixed(enc, body.enc, ENC_KEY_BYTES)
+      return
+    case 'epoch':
+      writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
+      encoding.writeVarUint(enc, body.n)
+      writeFixed(enc, idBytes(body.parent, 'parent'), ID_BYTES)
+      writeFixed(enc, body.member, KEY_BYTES)
+      writeFixed(enc, body.check, CHECK_BYTES)
+      return
+    case 'seal':
+      writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
+      writeFixed(enc, idBytes(body.epoch, 'epoch'), ID_BYTES)
+      writeFixed(enc, body.eph, ENC_KEY_BYTES)
+      if (body.boxes.length === 0 || body.boxes.length > MAX_BOXES) throw new RangeError(`a seal holds 1 to ${MAX_BOXES} boxes`)
+      encoding.writeUint8(enc, body.boxes.length)
+      for (const b of body.boxes) {
+        writeFixed(enc, b.to, BOX_TAG_BYTES)
+        writeFixed(enc, b.box, BOX_BYTES)
+      }
+      return
   }
+}
+
+function readBoxes(dec: decoding.Decoder): SealedBox[] {
+  const n = readByte(dec)
+  if (n === 0 || n > MAX_BOXES) throw new MalformedError('bad box count')
+  const boxes: SealedBox[] = []
+  for (let i = 0; i < n; i++) boxes.push({ to: readFixed(dec, BOX_TAG_BYTES), box: readFixed(dec, BOX_BYTES) })
+  return boxes
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -275,6 +327,14 @@ function readBody(dec: decoding.Decoder, kind: EntryKind): DecodedBody {
       if (!link) throw new MalformedError('bad link grant')
       return { kind, grant, proof: readFixed(dec, SIG_BYTES), link }
     }
+    case 'key':
+      return { kind, enc: readFixed(dec, ENC_KEY_BYTES) }
+    case 'epoch':
+      return {
+        kind, auth: readId(dec), n: readUint(dec), parent: readId(dec), member: readFixed(dec, KEY_BYTES), check: readFixed(dec, CHECK_BYTES),
+      }
+    case 'seal':
+      return { kind, auth: readId(dec), epoch: readId(dec), eph: readFixed(dec, ENC_KEY_BYTES), boxes: readBoxes(dec) }
   }
 }
 

@@ -35,6 +35,7 @@ import { admitEntries, findGenesis, rejectOrphans } from './derive/admission.ts'
 import { Authority, endTime, moderatorGrants, type Root } from './derive/authority.ts'
 import { banSet, ownerBans } from './derive/bans.ts'
 import { sortedEntries, sortedMap } from './derive/collections.ts'
+import { epochsOf, type Epoch, type Epochs } from './derive/epochs.ts'
 import { handsOf, type Hand } from './derive/hands.ts'
 import { Ledger } from './derive/ledger.ts'
 import { Causality } from './derive/causality.ts'
@@ -46,7 +47,7 @@ import {
 } from './derive/stage.ts'
 
 export { byTimeThenId } from './derive/collections.ts'
-export type { Hand, PendingInvite, Profile, Seat }
+export type { Epoch, Epochs, Hand, PendingInvite, Profile, Seat }
 
 /** Default tolerance for clocks running ahead: entries dated later than now + 2 min wait. */
 export const DEFAULT_SKEW_MS = 2 * 60_000
@@ -84,6 +85,8 @@ export interface RoomState {
   profiles: ReadonlyMap<string, Profile>
   /** Keys that authored at least one valid entry (order unspecified; snapshotState sorts). */
   participants: readonly string[]
+  /** The epoch chain, members' encryption keys, rotation due (docs/room-rules.md §8). */
+  epochs: Epochs
   /** Rejected entries by reason (including counts passed in as `baseRejected`). */
   rejected: Record<RejectReason, number>
   /** Reason per rejected entry id. */
@@ -166,6 +169,7 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
   const profiles = profilesOf(index, bans, ledger)
   const { title, topic } = metaOf(index.metaGroups, genesis, authority, bans, ledger)
   const pending = pendingInvites(invites, accepted.answered, seatOf, bans, ended, causality)
+  const epochs = epochsOf(b, root.genesisId, authority, bans, ended, ledger)
   // Last: a participant is a key with an entry that survived every step.
   const participants = participantsOf(index.byAuthor, ledger)
 
@@ -190,11 +194,14 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
     invites: pending,
     profiles,
     participants,
+    epochs,
     rejected: ledger.counts,
     reasons: ledger.reasons,
     recheckAt,
   }
 }
+
+const NO_EPOCHS: Epochs = { chain: [], current: null, encKeys: new Map(), rotationDue: false, unsealed: [] }
 
 function emptyState(roomId: string, ledger: Ledger, recheckAt: number | null): RoomState {
   return {
@@ -218,6 +225,7 @@ function emptyState(roomId: string, ledger: Ledger, recheckAt: number | null): R
     invites: [],
     profiles: new Map(),
     participants: [],
+    epochs: NO_EPOCHS,
     rejected: ledger.counts,
     reasons: ledger.reasons,
     recheckAt,
@@ -249,6 +257,10 @@ export function snapshotState(s: RoomState): Record<string, unknown> {
     invites: s.invites,
     profiles: sortedEntries(s.profiles),
     participants: [...s.participants].sort(),
+    epoch: s.epochs.current && { id: s.epochs.current.id, n: s.epochs.current.n, holders: [...s.epochs.current.boxes.keys()].sort() },
+    rotationDue: s.epochs.rotationDue,
+    unsealed: s.epochs.unsealed,
+    encKeys: sortedEntries(s.epochs.encKeys),
     rejected: s.rejected,
     reasons: sortedEntries(s.reasons),
     recheckAt: s.recheckAt,

@@ -1,0 +1,188 @@
+/**
+ * EpochKeeper: one participant's side of the room's epochs (docs/room-rules.md §8).
+ *
+ * - Knows which secret the room uses now: the link's, one opened before, or
+ *   the one in our box of the current epoch; says so with `epoch` whenever it
+ *   changes (the session then moves signalling to the epoch's topic and key,
+ *   and the relay path proves membership with it).
+ * - Says `replaced` when the room moved on to an epoch we hold no box of and we
+ *   are not banned: the link we came with was replaced (after `replacedGraceMs`,
+ *   since a moderator may still be sealing to us).
+ * - Announces our encryption key once the room exists, so the next rotation
+ *   seals to us.
+ * - For moderators: writes epoch 0 when the log has none, rotates when a
+ *   banned key may hold the current secret, and seals to members who joined
+ *   after the rotation. The moderator who wrote the newest ban acts at once;
+ *   others wait a random moment and look again, so that several moderators
+ *   online rarely rotate twice (if they do, the chain picks one: §8).
+ */
+import { TypedEmitter } from '../base/emitter.ts'
+import { realTimers, type Timers } from '../base/timers.ts'
+import { bytesEqual, randomBytes } from '../identity/index.ts'
+import {
+  encryptionKey, epochSecret, epochTopic, membershipKey, roleOf, RoomError, type EncryptionKey, type MembershipKey, type RoomActor,
+  type RoomReplica, type RoomState,
+} from '../room/index.ts'
+
+export interface EpochKeeperOptions {
+  replica: RoomReplica
+  actor: RoomActor
+  /** The secret of the link we joined with. */
+  linkSecret: Uint8Array
+  /** Secrets opened in earlier sessions (stored by the app). */
+  known?: readonly Uint8Array[]
+  timers?: Timers
+  random?: () => number
+  /** How long a moderator who did not write the newest ban waits before rotating (max, ms). */
+  dutyDelayMs?: number
+  replacedGraceMs?: number
+}
+
+export interface CurrentEpoch {
+  /** The epoch entry's id; null while the room has none (the link's secret). */
+  id: string | null
+  /** -1: the room has no epoch entry yet. */
+  n: number
+  secret: Uint8Array
+  /** Signalling / hyperswarm topic: null means the room's discovery key (epochs 0 and -1). */
+  topic: Uint8Array | null
+  member: MembershipKey
+}
+
+export interface EpochKeeperEvents {
+  epoch: (epoch: CurrentEpoch) => void
+  replaced: () => void
+  error: (err: Error) => void
+}
+
+export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
+  readonly #o: EpochKeeperOptions
+  readonly #timers: Timers
+  readonly #known: Uint8Array[]
+  #enc: EncryptionKey | null = null
+  #current: CurrentEpoch
+  #duty: unknown = null
+  #replacedTimer: unknown = null
+  #announced = false
+  #busy = false
+  #again = false
+  #destroyed = false
+  readonly #off: () => void
+
+  constructor(opts: EpochKeeperOptions) {
+    super()
+    this.#o = opts
+    this.#timers = opts.timers ?? realTimers
+    this.#known = [opts.linkSecret, ...(opts.known ?? [])]
+    this.#current = { id: null, n: -1, secret: opts.linkSecret, topic: null, member: membershipKey(opts.linkSecret) }
+    this.#off = opts.replica.on('change', () => void this.#check())
+    void this.#check()
+  }
+
+  /** The epoch in use (the link's until the log says otherwise). */
+  get current(): CurrentEpoch {
+    return this.#current
+  }
+
+  /** Every secret we hold, newest last (for the app to store). */
+  get secrets(): readonly Uint8Array[] {
+    return this.#known
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return
+    this.#destroyed = true
+    this.#off()
+    this.#timers.clearTimeout(this.#duty)
+    this.#timers.clearTimeout(this.#replacedTimer)
+    this.removeAllListeners()
+  }
+
+  async #check(): Promise<void> {
+    if (this.#destroyed) return
+    if (this.#busy) {
+      this.#again = true
+      return
+    }
+    const s = this.#o.replica.state
+    if (!s.exists) return
+    this.#busy = true
+    this.#again = false
+    try {
+      this.#enc ??= await encryptionKey(this.#o.actor.identity, s.roomId)
+      this.#follow(s)
+      await this.#announce(s)
+      this.#planDuties(s)
+    } catch (err) {
+      // A lost race (our authority revoked meanwhile) is not ours to report loudly.
+      if (!(err instanceof RoomError)) this.emit('error', err as Error)
+    } finally {
+      this.#busy = false
+    }
+    if (this.#again) void this.#check()
+  }
+
+  /** Moves to the current epoch's secret when we hold it; otherwise, after a grace, `replaced`. */
+  #follow(s: RoomState): void {
+    const cur = s.epochs.current
+    if (!cur || cur.id === this.#current.id) return
+    const secret = epochSecret(cur, s.roomId, this.#o.actor.identity.publicKey, this.#enc!, this.#known)
+    if (!secret) {
+      if (roleOf(s, this.#o.actor.key) !== 'banned' && this.#replacedTimer === null) {
+        this.#replacedTimer = this.#timers.setTimeout(() => {
+          this.#replacedTimer = null
+          if (!this.#destroyed && this.#o.replica.state.epochs.current?.id === cur.id) this.emit('replaced')
+          else void this.#check()
+        }, this.#o.replacedGraceMs ?? 5_000)
+      }
+      return
+    }
+    if (!this.#known.some((k) => bytesEqual(k, secret))) this.#known.push(secret)
+    this.#current = { id: cur.id, n: cur.n, secret, topic: cur.n === 0 ? null : epochTopic(secret), member: membershipKey(secret) }
+    this.emit('epoch', this.#current)
+  }
+
+  async #announce(s: RoomState): Promise<void> {
+    if (this.#announced || roleOf(s, this.#o.actor.key) === 'banned' || s.ended) return
+    const mine = s.epochs.encKeys.get(this.#o.actor.key)
+    if (!mine || !bytesEqual(mine, this.#enc!.publicKey)) await this.#o.actor.announceKey()
+    this.#announced = true
+  }
+
+  #planDuties(s: RoomState): void {
+    const role = roleOf(s, this.#o.actor.key)
+    if ((role !== 'owner' && role !== 'moderator') || s.ended || this.#duty !== null) return
+    const due = s.epochs.chain.length === 0 || s.epochs.rotationDue || (s.epochs.unsealed.length > 0 && this.#current.n > 0)
+    if (!due) return
+    const delay = this.#wroteNewestBan(s) ? 0 : (this.#o.random ?? Math.random)() * (this.#o.dutyDelayMs ?? 3_000)
+    this.#duty = this.#timers.setTimeout(() => {
+      this.#duty = null
+      void this.#doDuties()
+    }, delay)
+  }
+
+  async #doDuties(): Promise<void> {
+    if (this.#destroyed) return
+    const actor = this.#o.actor
+    const s = this.#o.replica.state
+    try {
+      if (s.epochs.rotationDue) await actor.rotate(randomBytes(32), this.#current.secret)
+      else if (s.epochs.chain.length === 0) await actor.startEpochs(this.#current.secret)
+      else if (s.epochs.unsealed.length > 0) await actor.sealMissing(this.#current.secret)
+    } catch (err) {
+      if (!(err instanceof RoomError)) this.emit('error', err as Error)
+    }
+    void this.#check()
+  }
+
+  #wroteNewestBan(s: RoomState): boolean {
+    let newest: { time: number; author: string } | null = null
+    for (const ids of s.banned.values()) {
+      for (const id of ids) {
+        const e = this.#o.replica.get(id)
+        if (e && (!newest || e.time > newest.time)) newest = e
+      }
+    }
+    return newest?.author === this.#o.actor.key
+  }
+}
