@@ -68,7 +68,7 @@ export interface Signalling {
   close(): Promise<void>
 }
 
-export const REJECT_REASONS = [...SIGNAL_DECODE_REASONS, 'too-many-topics', 'rate-limited', 'server-full', 'protocol'] as const
+export const REJECT_REASONS = [...SIGNAL_DECODE_REASONS, 'too-many-topics', 'rate-limited', 'server-full', 'protocol', 'amplified'] as const
 
 interface Conn extends WsConn {
   topics: Set<string>
@@ -161,6 +161,12 @@ export function attachSignalling(server: Server, opts: SignallingOptions): Signa
     } catch {
       // Unreachable after the decoder's depth cap; counted rather than trusted.
       rejected['bad-field']!.inc()
+      return
+    }
+    // Re-serialising can grow a frame (9e20 comes out as 900000000000000000000): never fan out
+    // more than a client could have sent, or one frame becomes several times its size per subscriber.
+    if (out.length > maxMessageBytes) {
+      rejected['amplified']!.inc()
       return
     }
     // A receiver that is not reading misses this delivery rather than growing its queue.

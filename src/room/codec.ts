@@ -52,11 +52,15 @@ export function readText(dec: decoding.Decoder, maxBytes: number): string {
 }
 
 export function readUint(dec: decoding.Decoder): number {
+  let n: number
   try {
-    return decoding.readVarUint(dec)
+    n = decoding.readVarUint(dec)
   } catch {
     throw new MalformedError('bad varuint')
   }
+  // lib0 reads some varuints past 2^53 without complaint; no field of ours may be one (fuzz).
+  if (!Number.isSafeInteger(n)) throw new MalformedError('varuint beyond 2^53')
+  return n
 }
 
 export function readByte(dec: decoding.Decoder): number {

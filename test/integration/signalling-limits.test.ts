@@ -139,6 +139,23 @@ describe('signalling server limits and bad input', () => {
     await c.closed
   })
 
+  it('does not amplify: a publish that re-serialises past the cap is dropped and counted (attack found by the fuzzer)', async () => {
+    const sub = await raw(s.url)
+    sub.ws.send('{"type":"subscribe","topics":["amp"]}')
+    await roundTrip(sub)
+    const before = rejected(s.metrics, 'amplified')
+    // 150 numbers written as 9e20 (4 chars) come out as 1e+21-ish (21 chars): under 1 KiB in, over it out.
+    const attacker = await raw(s.url)
+    attacker.ws.send(`{"type":"publish","topic":"amp","data":[${Array(150).fill('9e20').join(',')}]}`)
+    await roundTrip(attacker)
+    await roundTrip(sub)
+    expect(rejected(s.metrics, 'amplified')).toBe(before + 1)
+    expect(sub.inbox.filter((m) => (m as { type: string }).type === 'publish')).toEqual([])
+    expect(attacker.ws.readyState).toBe(WebSocket.OPEN)
+    attacker.ws.close()
+    sub.ws.close()
+  })
+
   it('closes 4001 for a frame over the size cap and 1009 above the hard frame ceiling', async () => {
     const a = await raw(s.url)
     a.ws.send(JSON.stringify({ type: 'publish', topic: 't', data: 'x'.repeat(2000) }))
