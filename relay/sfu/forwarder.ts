@@ -14,6 +14,9 @@
  *   plaintext audio (end-to-end encrypted payloads forward as is). Sequence
  *   numbers and timestamps pass through too, except on a reused transceiver,
  *   where they are shifted by a constant (see rtp.ts).
+ * - The packets are written by rtp-out.ts (a header template per stream, SRTP
+ *   with the keys set once, one UDP send, no promise); werift's sendRtp only
+ *   for what that path does not cover. docs/relay.md, "Forwarding cost".
  * - Unsubscribing parks the transceiver (inactive); the subscriber's next
  *   subscription reuses it, so m-sections do not grow with stage churn.
  * - On a subscriber's connection the MediaStream id of a forwarded track is the
@@ -35,6 +38,7 @@ import {
 } from 'werift'
 import { SfuError, SfuErrorCode } from './errors.ts'
 import { forwardedPacket, NO_REBASE, rebaseAfter, type Rebase } from './rtp.ts'
+import { DirectOutput, DirectRoute, ntpTime, type OutPacket } from './rtp-out.ts'
 import { unrejectInactive } from './sdp.ts'
 
 export interface SessionDescription {
@@ -101,8 +105,10 @@ interface OutputSlot {
   publisherId: string | null
   /** Offsets for the current publisher; computed at its first packet. */
   rebase: Rebase | null
-  /** Last packet sent on this slot, for rebasing the next publisher onto it. */
+  /** Last packet sent on this slot, for rebasing the next publisher onto it (updated in place). */
   last: { seq: number; ts: number; at: number } | null
+  /** The direct send path of this slot's sender (rtp-out.ts). */
+  out: DirectOutput
 }
 
 interface Subscriber {
@@ -114,6 +120,8 @@ interface Subscriber {
   standby: boolean
   pc: RTCPeerConnection | undefined
   slots: OutputSlot[]
+  /** SRTP and UDP state of the connection, shared by its slots' direct outputs. */
+  route: DirectRoute
   /** An offer was sent and its answer has not been applied yet. */
   offering: boolean
   /** Subscriptions changed since the outstanding offer was made. */
@@ -146,6 +154,7 @@ export class Forwarder {
     packetsIn: 0,
     bytesIn: 0,
     packetsOut: 0,
+    packetsDirect: 0,
     bytesOut: 0,
     dropped: { notConnected: 0, sendFailed: 0 } as Record<DropReason, number>,
     errors: 0,
@@ -224,7 +233,7 @@ export class Forwarder {
     this.assertOpen()
     checkId(id)
     if (this.subscribers.has(id)) throw new SfuError(SfuErrorCode.DUPLICATE_PEER, `subscriber ${id}`)
-    this.subscribers.set(id, { id, standby: opts.standby === true, pc: undefined, slots: [], offering: false, dirty: false })
+    this.subscribers.set(id, { id, standby: opts.standby === true, pc: undefined, slots: [], route: new DirectRoute(), offering: false, dirty: false })
   }
 
   /** Holds (`true`) or starts (`false`) forwarding to a subscriber; its connection stays as is. */
@@ -248,7 +257,7 @@ export class Forwarder {
     } else {
       sub.pc ??= this.subscriberConnection(sub)
       const transceiver = sub.pc.addTransceiver('audio', { direction: 'sendonly', streams })
-      slot = { subscriber: sub, transceiver, publisherId: null, rebase: null, last: null }
+      slot = { subscriber: sub, transceiver, publisherId: null, rebase: null, last: null, out: new DirectOutput(transceiver.sender, sub.route) }
       sub.slots.push(slot)
     }
     slot.publisherId = publisherId
@@ -349,6 +358,11 @@ export class Forwarder {
     }
   }
 
+  /** Of the packets out, those written by the direct path (rtp-out.ts); the rest went through werift's sendRtp. */
+  get packetsDirect(): number {
+    return this.counters.packetsDirect
+  }
+
   /** Closes every connection. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return
@@ -357,11 +371,21 @@ export class Forwarder {
     await Promise.all([...ids].map((id) => this.removePeer(id)))
   }
 
+  /**
+   * The hot path: one publisher packet to every live slot. Per slot it allocates only the
+   * outgoing buffer (rtp-out.ts); werift's sendRtp is the fallback for what that path
+   * does not cover.
+   */
   private forward(pub: Publisher, rtp: RtpPacket): void {
     const c = this.counters
+    const h = rtp.header
+    const n = rtp.payload.length
     c.packetsIn++
-    c.bytesIn += rtp.payload.length
+    c.bytesIn += n
     const now = this.now()
+    // One object per source packet, patched per slot (DirectOutput.send reads it synchronously).
+    const p: OutPacket = { marker: h.marker, seq: 0, ts: 0, payload: rtp.payload, ntp: ntpTime(now) }
+    const direct = h.csrc.length === 0
     for (const slot of pub.outputs) {
       if (slot.subscriber.standby) continue
       const sender = slot.transceiver.sender
@@ -370,17 +394,26 @@ export class Forwarder {
         c.dropped.notConnected++
         continue
       }
-      if (!slot.rebase) {
+      let rebase = slot.rebase
+      if (!rebase) {
         const { last } = slot
-        slot.rebase = last ? rebaseAfter(last, { seq: rtp.header.sequenceNumber, ts: rtp.header.timestamp }, now - last.at, sender.codec.clockRate) : NO_REBASE
+        rebase = slot.rebase = last ? rebaseAfter(last, { seq: h.sequenceNumber, ts: h.timestamp }, now - last.at, sender.codec.clockRate) : NO_REBASE
       }
-      const out = forwardedPacket(rtp, slot.rebase)
-      slot.last = { seq: out.header.sequenceNumber, ts: out.header.timestamp, at: now }
-      sender.sendRtp(out).catch(() => {
-        c.dropped.sendFailed++
-      })
+      p.seq = (h.sequenceNumber + rebase.seq) & 0xffff
+      p.ts = (h.timestamp + rebase.ts) >>> 0
+      if (slot.last) {
+        slot.last.seq = p.seq
+        slot.last.ts = p.ts
+        slot.last.at = now
+      } else slot.last = { seq: p.seq, ts: p.ts, at: now }
+      if (direct && slot.out.send(p)) c.packetsDirect++
+      else {
+        sender.sendRtp(forwardedPacket(rtp, rebase)).catch(() => {
+          c.dropped.sendFailed++
+        })
+      }
       c.packetsOut++
-      c.bytesOut += rtp.payload.length
+      c.bytesOut += n
     }
   }
 

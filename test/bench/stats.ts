@@ -90,6 +90,21 @@ export async function timeIt(fn: () => unknown, opts: { samples: number; warmup?
 
 export { waitFor } from '../helpers/wait.ts'
 
+/** Least-squares slope of y over x (NaN with fewer than two distinct x). */
+export function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = Math.min(xs.length, ys.length)
+  if (n < 2) return NaN
+  const mx = xs.slice(0, n).reduce((a, b) => a + b, 0) / n
+  const my = ys.slice(0, n).reduce((a, b) => a + b, 0) / n
+  let num = 0
+  let den = 0
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my)
+    den += (xs[i]! - mx) ** 2
+  }
+  return den === 0 ? NaN : num / den
+}
+
 /** A case from raw samples. */
 export function benchCase(name: string, unit: string, samples: readonly number[], extra?: BenchCase['extra']): BenchCase {
   const values = samples.map((v) => (unit === 'ms' ? Math.round(v * 1000) / 1000 : v))

@@ -153,6 +153,8 @@ describe('werift RTP forwarder with wrtc clients', () => {
     // every packet that arrived once all subscriptions were up went out four times
     expect(s.packetsOut).toBeGreaterThan(s.packetsIn)
     expect(s.bytesOut).toBeGreaterThan(s.bytesIn)
+    // libwebrtc decoded all of it from the direct path (rtp-out.ts; AES-CM with wrtc), none from werift's sendRtp.
+    expect(fwd.packetsDirect).toBe(s.packetsOut)
 
     // Unsubscribing stops the stream for that listener only.
     const l1 = listeners.get('l1')!

@@ -104,6 +104,8 @@ describe('forwarded RTP', () => {
     expect(new Set(received.map((r) => r.header.sequenceNumber)).size).toBe(received.length)
     const stats = fwd.stats()
     expect(stats.packetsOut).toBeGreaterThanOrEqual(received.length)
+    // All through the direct path (rtp-out.ts; AES-GCM between werift peers), across the wraps.
+    expect(fwd.packetsDirect).toBe(stats.packetsOut)
     expect(stats.bytesOut).toBeGreaterThanOrEqual(received.reduce((n, r) => n + r.payload.length, 0))
     expect(errors).toEqual([])
   })
