@@ -2,8 +2,8 @@
  * Node audio in and out of WebRTC tracks through @roamhq/wrtc's non-standard
  * RTCAudioSource / RTCAudioSink, plus a WAV file writer for recordings.
  *
- * Sources are paced in real time on a drift-free schedule (src/audio/schedule.ts): frame k is due
- * at start + k·10 ms, computed from the start time, so timer lateness never accumulates; after a
+ * Sources are paced in real time on a drift-free schedule (pacer.ts): frame k is due at
+ * start + k·10 ms, computed from the start time, so timer lateness never accumulates; after a
  * long stall the backlog beyond `maxBurst` frames is skipped rather than flooding the receiver.
  * Sinks hand out 10 ms mono Int16 frames at 48 kHz whatever the track delivers (libwebrtc starts
  * at 16 kHz until the first packet is decoded, and may deliver stereo).
@@ -13,7 +13,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises'
 import { createTone, FRAME_SIZE, SAMPLE_RATE, type ToneOptions } from '../audio/tone.ts'
-import { planFrames } from '../audio/schedule.ts'
+import { pace, type Pacer, type PacingOptions } from './pacer.ts'
 import { createFramer, createResampler, downmix, type Resampler } from '../audio/pcm.ts'
 import { createWavStreamEncoder, type PcmAudio, type PcmFormat } from '../audio/wav.ts'
 import { CodedError } from '../base/errors.ts'
@@ -36,14 +36,7 @@ export interface AudioWrtc {
   }
 }
 
-export interface PacingOptions {
-  /** Monotonic clock in ms. Default performance.now. */
-  now?: () => number
-  setTimeout?: (fn: () => void, ms: number) => unknown
-  clearTimeout?: (handle: unknown) => void
-  /** Most frames sent at once when catching up. Default 10 (100 ms). */
-  maxBurst?: number
-}
+export type { PacingOptions } from './pacer.ts'
 
 export interface AudioSourceHandle {
   track: MediaStreamTrack
@@ -55,53 +48,40 @@ export interface AudioSourceHandle {
   stop(): void
 }
 
-const FRAME_MS = (FRAME_SIZE * 1000) / SAMPLE_RATE
-
 /**
  * A source fed by `nextFrame()` (480 mono samples at 48 kHz) every 10 ms. `nextFrame` returning
  * null ends the source (its track is stopped, `onEnd` called).
  */
 export function createFrameSource(wrtc: AudioWrtc, nextFrame: () => Int16Array | null, opts: PacingOptions & { onEnd?: () => void } = {}): AudioSourceHandle {
-  const now = opts.now ?? (() => performance.now())
-  const setT = opts.setTimeout ?? ((fn, ms) => setTimeout(fn, ms))
-  const clearT = opts.clearTimeout ?? ((h) => clearTimeout(h as ReturnType<typeof setTimeout>))
   const source = new wrtc.nonstandard.RTCAudioSource()
   const track = source.createTrack()
   const stream = new wrtc.MediaStream([track])
-  const start = now()
-  let done = 0
   let sent = 0
   let skipped = 0
-  let timer: unknown = null
   let stopped = false
-
+  let pacer: Pacer | null = null
   const stop = () => {
     if (stopped) return
     stopped = true
-    if (timer !== null) clearT(timer)
-    timer = null
+    pacer?.stop()
     track.stop()
   }
-  const tick = () => {
-    timer = null
-    if (stopped) return
-    const plan = planFrames(start, now(), FRAME_MS, done, opts.maxBurst ?? 10)
-    for (let i = 0; i < plan.skip; i++, done++, skipped++) {
-      if (nextFrame() === null) return end()
+  pacer = pace(opts, (skip) => {
+    const samples = nextFrame()
+    if (samples === null) {
+      stop()
+      opts.onEnd?.()
+      return false
     }
-    for (let i = 0; i < plan.send; i++, done++, sent++) {
-      const samples = nextFrame()
-      if (samples === null) return end()
-      if (samples.length !== FRAME_SIZE) throw new CodedError('frame-size-mismatch', `frame of ${samples.length} samples, expected ${FRAME_SIZE}`)
-      source.onData({ samples, sampleRate: SAMPLE_RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames: FRAME_SIZE })
+    if (skip) {
+      skipped++
+      return true
     }
-    timer = setT(tick, Math.max(0, plan.nextDueMs - now()))
-  }
-  const end = () => {
-    stop()
-    opts.onEnd?.()
-  }
-  tick()
+    if (samples.length !== FRAME_SIZE) throw new CodedError('frame-size-mismatch', `frame of ${samples.length} samples, expected ${FRAME_SIZE}`)
+    source.onData({ samples, sampleRate: SAMPLE_RATE, bitsPerSample: 16, channelCount: 1, numberOfFrames: FRAME_SIZE })
+    sent++
+    return true
+  })
   return {
     track,
     stream,
