@@ -19,6 +19,8 @@ export interface DeviceProfile {
   id: string
   name: string
   microphoneId?: string
+  /** ICE servers from the settings (stun:/turn: URLs); none: the relay's own STUN. */
+  iceServers?: string[]
 }
 
 export class RecentRooms {
@@ -84,7 +86,11 @@ export class ProfileStore {
 
   async set(patch: Partial<Omit<DeviceProfile, 'id'>>): Promise<DeviceProfile> {
     const cur = await this.get()
-    const next = { name: patch.name ?? cur.name, microphoneId: 'microphoneId' in patch ? patch.microphoneId : cur.microphoneId }
+    const next = {
+      name: patch.name ?? cur.name,
+      microphoneId: 'microphoneId' in patch ? patch.microphoneId : cur.microphoneId,
+      iceServers: 'iceServers' in patch ? patch.iceServers : cur.iceServers,
+    }
     await this.db.put('kv', 'profile', next)
     return { ...next, id: cur.id }
   }

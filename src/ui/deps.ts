@@ -18,6 +18,8 @@ export interface Profile {
   name: string
   /** Preferred microphone, if the user picked one. */
   microphoneId?: string
+  /** ICE servers the user listed (stun:/turn: URLs); empty or absent: the relay's own STUN. */
+  iceServers?: string[]
 }
 
 export interface ProfileStore {

@@ -1,11 +1,13 @@
 /**
- * Settings: display name and microphone. Outside a room they go to the
- * profile; inside a room they also go to the session so others see them now.
+ * Settings: display name, microphone and ICE servers. Outside a room they go
+ * to the profile; inside a room name and microphone also go to the session so
+ * others see them now (ICE servers apply from the next room opened).
  */
 import type { RoomSession } from '../../app/types.ts'
 import type { MicrophoneDevice, Profile, UiDeps } from '../deps.ts'
 import { Cell } from './cell.ts'
 import { checkName, type Loaded, type Result } from './home.ts'
+import { parseIceServers } from '../../net/ice.ts'
 
 export interface SettingsData {
   profile: Profile
@@ -49,13 +51,20 @@ export class SettingsModel {
     }
   }
 
-  async save(name: string, microphoneId: string): Promise<Result<Profile>> {
+  /** `ice`: the ICE servers text, one stun:/turn: URL per line (blank: the relay's own STUN); undefined leaves them. */
+  async save(name: string, microphoneId: string, ice?: string): Promise<Result<Profile>> {
     const problem = checkName(name)
     if (problem) return { ok: false, message: problem }
+    const iceServers = ice === undefined ? undefined : iceLines(ice)
+    try {
+      if (iceServers) parseIceServers(iceServers)
+    } catch (err) {
+      return { ok: false, message: (err as Error).message }
+    }
     const current = this.#data.peek()
     const before = current.kind === 'ready' ? current.value.profile : undefined
     try {
-      const profile = await this.#deps.profile.set({ name: name.trim(), microphoneId: microphoneId || undefined })
+      const profile = await this.#deps.profile.set({ name: name.trim(), microphoneId: microphoneId || undefined, ...(iceServers ? { iceServers } : {}) })
       if (this.#session) {
         if (before?.name !== profile.name) await this.#session.setName(profile.name)
         if (microphoneId && before?.microphoneId !== microphoneId) await this.#session.setMicrophone(microphoneId)
@@ -66,6 +75,14 @@ export class SettingsModel {
       return { ok: false, message: err instanceof Error ? err.message : String(err) }
     }
   }
+}
+
+/** The settings' ICE servers text as entries: one per non-blank line. */
+export function iceLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
 }
 
 /** Label for a device that has none yet. */
