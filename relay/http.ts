@@ -2,11 +2,16 @@
  * Static file server for the built PWA (dist/) plus the relay's small HTTP API.
  * Unknown paths fall back to index.html: room routes live in the URL fragment,
  * so every navigation is the app shell.
+ *
+ * Invariant: a request is answered from a file inside the served folder or not
+ * at all. The decoded path is resolved first, then checked to lie inside the
+ * folder by its relative path (a prefix test let `/..%2Fdist-old%2Fx` read the
+ * sibling `dist-old`); a path that does not decode is a 400.
  */
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { extname, join, normalize, resolve } from 'node:path'
+import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path'
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -25,9 +30,8 @@ export type Route = (req: IncomingMessage, res: ServerResponse) => boolean
 export function staticFiles(root: string): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const base = resolve(root)
   return async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://localhost')
-    let path = normalize(join(base, decodeURIComponent(url.pathname)))
-    if (!path.startsWith(base)) return send(res, 400, 'bad path')
+    let path = inside(base, req.url ?? '/')
+    if (path === null) return send(res, 400, 'bad path')
     let info = await stat(path).catch(() => null)
     if (info?.isDirectory()) {
       path = join(path, 'index.html')
@@ -40,14 +44,32 @@ export function staticFiles(root: string): (req: IncomingMessage, res: ServerRes
     }
     const type = TYPES[extname(path)] ?? 'application/octet-stream'
     // Hashed assets can be cached forever; the shell and service worker must revalidate.
-    const immutable = path.includes(`${join(base, 'assets')}`)
+    const immutable = path.startsWith(join(base, 'assets') + sep)
     res.writeHead(200, {
       'content-type': type,
       'content-length': info.size,
       'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
     })
-    createReadStream(path).pipe(res)
+    // The file may vanish between stat and read: an unhandled stream error would end the process.
+    createReadStream(path)
+      .on('error', () => res.destroy())
+      .pipe(res)
   }
+}
+
+/** The file `url` names below `base`, or null when it does not decode or leaves `base`. */
+function inside(base: string, url: string): string | null {
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(new URL(url, 'http://localhost').pathname)
+  } catch {
+    return null // malformed percent-encoding
+  }
+  if (decoded.includes('\0')) return null
+  const path = resolve(base, `.${sep}${decoded}`)
+  const rel = relative(base, path)
+  if (rel === '') return path
+  return rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? null : path
 }
 
 export function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {

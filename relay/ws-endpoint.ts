@@ -1,6 +1,7 @@
 /**
  * The WebSocket plumbing shared by the relay's endpoints (/signal, /relay):
- * upgrade routing by path, a connection cap, a token bucket per connection,
+ * upgrade routing by path, a connection cap (overall and per IP address), token
+ * buckets per connection (frames, and bytes when `bytesPerSecond` is set),
  * sends bounded by what a slow reader may have queued, liveness pings
  * (liveness.ts), and closes that cannot hang: a socket whose peer does not
  * finish a close handshake we started is cut after CLOSE_GRACE_MS.
@@ -17,9 +18,12 @@ import { startPinger, type Pingable } from './liveness.ts'
 const CLOSE_GRACE_MS = 1000
 
 /** Rejections the plumbing itself detects; the endpoint counts them under its own metric. */
-export type WsRejectReason = 'server-full' | 'protocol' | 'too-large'
+export type WsRejectReason = 'server-full' | 'protocol' | 'too-large' | 'ip-full'
 
-/** Frames a connection may send: `burst` at once, refilled at `rate` per second. */
+/** Which budget a connection went over. */
+export type RateLimit = 'frames' | 'bytes'
+
+/** Frames (or bytes) a connection may send: `burst` at once, refilled at `rate` per second. */
 export class TokenBucket {
   #tokens: number
   #refilledAt: number
@@ -33,12 +37,13 @@ export class TokenBucket {
     this.#refilledAt = now()
   }
 
-  take(): boolean {
+  /** Takes `n` tokens if there are that many. */
+  take(n = 1): boolean {
     const t = this.now()
     this.#tokens = Math.min(this.burst, this.#tokens + ((t - this.#refilledAt) * this.rate) / 1000)
     this.#refilledAt = t
-    if (this.#tokens < 1) return false
-    this.#tokens -= 1
+    if (this.#tokens < n) return false
+    this.#tokens -= n
     return true
   }
 }
@@ -46,7 +51,11 @@ export class TokenBucket {
 /** What every connection carries; an endpoint's connection type extends it. */
 export interface WsConn extends Pingable {
   readonly ws: WebSocket
+  /** The remote address the socket came from. */
+  readonly ip: string
   readonly bucket: TokenBucket
+  /** Bytes of frames, when the endpoint sets `bytesPerSecond`. */
+  readonly bytes: TokenBucket | null
   /** A close began (either side), or the socket was found dead: nothing more is read or sent. */
   closing: boolean
 }
@@ -56,8 +65,13 @@ export interface WsEndpointOptions<C extends WsConn> {
   /** Frames above this are refused by `ws` while reading the header (close 1009). */
   maxPayload: number
   maxConnections: number
+  /** Connections from one IP address. Default: no limit. */
+  maxConnectionsPerIp?: number
   ratePerSecond: number
   burst: number
+  /** Frame bytes a connection may send per second, and at once. Default: no limit. */
+  bytesPerSecond?: number
+  burstBytes?: number
   pingIntervalMs: number
   /** `send` refuses while the socket has more than this unsent. */
   maxBufferedBytes: number
@@ -67,14 +81,14 @@ export interface WsEndpointOptions<C extends WsConn> {
   /** Kept at the number of open connections. */
   connections?: Gauge
   rejected(reason: WsRejectReason): void
-  /** How a connection over maxConnections, or arriving during shutdown, is turned away. */
-  refusal(shuttingDown: boolean): { code: number; reason: string; farewell?: string }
+  /** How a connection over maxConnections (or maxConnectionsPerIp: `why`), or arriving during shutdown, is turned away. */
+  refusal(shuttingDown: boolean, why?: 'ip-full'): { code: number; reason: string; farewell?: string }
   /** The endpoint's state for an accepted socket, built on `base`. */
   accept(base: WsConn, req: IncomingMessage): C
   /** A frame within the connection's rate. */
   frame(conn: C, data: Buffer, isBinary: boolean): void
-  /** A frame over the rate: the endpoint counts it and shuts the connection. */
-  rateLimited(conn: C): void
+  /** A frame over a budget: the endpoint counts it and shuts the connection. */
+  rateLimited(conn: C, limit: RateLimit): void
   /** For logging: `ws` has already closed the socket (1009 oversize, 1002/1007 bad framing) and the plumbing counted it. */
   error(conn: C, err: Error & { code?: string }): void
   /** A close began or the socket was found dead: release what the connection holds. Called once. */
@@ -98,6 +112,7 @@ export interface WsEndpoint<C extends WsConn> {
 export function attachWsEndpoint<C extends WsConn>(server: Server, opts: WsEndpointOptions<C>): WsEndpoint<C> {
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayload, perMessageDeflate: false, clientTracking: false })
   const conns = new Set<C>()
+  const perIp = new PerIp(opts.maxConnectionsPerIp ?? Infinity)
   let closed = false
 
   function release(conn: C): void {
@@ -114,15 +129,20 @@ export function attachWsEndpoint<C extends WsConn>(server: Server, opts: WsEndpo
 
   function onConnection(ws: WebSocket, req: IncomingMessage): void {
     if (closed || conns.size >= opts.maxConnections) return turnAway(ws, opts.refusal(closed), opts.rejected)
+    const ip = req.socket.remoteAddress ?? 'unknown'
+    if (!perIp.add(ip)) return turnAway(ws, opts.refusal(false, 'ip-full'), opts.rejected, 'ip-full')
     const bucket = new TokenBucket(opts.ratePerSecond, opts.burst, opts.now)
-    const conn = opts.accept({ ws, bucket, heard: true, pinged: false, closing: false }, req)
+    const bytes = opts.bytesPerSecond === undefined ? null : new TokenBucket(opts.bytesPerSecond, opts.burstBytes ?? opts.bytesPerSecond, opts.now)
+    const conn = opts.accept({ ws, ip, bucket, bytes, heard: true, pinged: false, closing: false }, req)
     conns.add(conn)
     opts.connections?.set(conns.size)
     ws.on('message', (data, isBinary) => {
       if (conn.closing) return
       conn.heard = true
-      if (!conn.bucket.take()) return opts.rateLimited(conn)
-      opts.frame(conn, toBuffer(data), isBinary)
+      const buf = toBuffer(data)
+      if (!conn.bucket.take()) return opts.rateLimited(conn, 'frames')
+      if (conn.bytes && !conn.bytes.take(buf.length)) return opts.rateLimited(conn, 'bytes')
+      opts.frame(conn, buf, isBinary)
     })
     ws.on('pong', () => {
       conn.heard = true
@@ -133,7 +153,7 @@ export function attachWsEndpoint<C extends WsConn>(server: Server, opts: WsEndpo
     })
     ws.on('close', () => {
       release(conn)
-      conns.delete(conn)
+      if (conns.delete(conn)) perIp.remove(ip)
       opts.connections?.set(conns.size)
     })
   }
@@ -177,6 +197,26 @@ export function attachWsEndpoint<C extends WsConn>(server: Server, opts: WsEndpo
   }
 }
 
+/** Open connections per remote address, under a cap. */
+class PerIp {
+  readonly #count = new Map<string, number>()
+  constructor(private readonly max: number) {}
+
+  /** Counts one more from `ip`; false (not counted) at the cap. */
+  add(ip: string): boolean {
+    const n = this.#count.get(ip) ?? 0
+    if (n >= this.max) return false
+    this.#count.set(ip, n + 1)
+    return true
+  }
+
+  remove(ip: string): void {
+    const n = (this.#count.get(ip) ?? 1) - 1
+    if (n > 0) this.#count.set(ip, n)
+    else this.#count.delete(ip)
+  }
+}
+
 /** Starts every close with `goodbye` and waits for them, CLOSE_GRACE_MS at most; what is still open then is cut. */
 async function closeAll<C extends WsConn>(conns: ReadonlySet<C>, goodbye: (conn: C) => void): Promise<void> {
   const pending = [...conns].map(
@@ -193,9 +233,14 @@ async function closeAll<C extends WsConn>(conns: ReadonlySet<C>, goodbye: (conn:
   for (const c of conns) c.ws.terminate()
 }
 
-/** Refuses a socket the endpoint will not serve (counted as server-full, and any error on its way out as protocol). */
-function turnAway(ws: WebSocket, how: { code: number; reason: string; farewell?: string }, rejected: (reason: WsRejectReason) => void): void {
-  rejected('server-full')
+/** Refuses a socket the endpoint will not serve (counted as server-full or ip-full, and any error on its way out as protocol). */
+function turnAway(
+  ws: WebSocket,
+  how: { code: number; reason: string; farewell?: string },
+  rejected: (reason: WsRejectReason) => void,
+  why: 'server-full' | 'ip-full' = 'server-full',
+): void {
+  rejected(why)
   ws.on('error', () => rejected('protocol'))
   if (how.farewell !== undefined) ws.send(how.farewell)
   closeWithinGrace(ws, how.code, how.reason)

@@ -15,7 +15,9 @@
  * Limits, close codes and counters (`stoop_relay_rejected_total{reason}`):
  *   control frame > 72 KiB, binary > 1 MiB      close 4001  too-large
  *   over the token bucket (frames/s)             close 4003  rate-limited
+ *   over the byte budget (bytes/s)               close 4003  byte-rate
  *   at maxConnections / maxRooms / maxPeers      refused + close 4004  server-full / rooms-full / room-full
+ *   at maxConnectionsPerIp / maxRoomsPerIp       refused + close 4004  ip-full / ip-rooms
  *   bad signature, no auth in time, binary or    refused + close 4005  auth-failed / auth-timeout / unexpected
  *     control before auth
  *   bad JSON, unknown type, bad fields           frame dropped          bad-json / unknown-type / bad-field / ...
@@ -23,6 +25,8 @@
  *     handshake, at sync, or when its ban arrives
  *     (subscribe/publish refused with `banned`)
  *   room update refused by the gate              update dropped         gate:<reason> (and sync counters)
+ *   room update past a doc-size cap              update dropped         doc-full / relay-full
+ *   presence or step 1 refused (sync-guard.ts)   message dropped        sync:<reason>
  *   a socket whose send buffer is over           close 4003             backpressure (stoop_relay_dropped_total)
  *     maxBufferedBytes (it resyncs on reconnect)
  * Shutdown (`close()`): stop accepting, send every client `{type:'bye'}`,
@@ -45,6 +49,8 @@ import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
 import { attachWsEndpoint } from '../ws-endpoint.ts'
 import { newConn, refuse, type Conn } from './conn.ts'
+import { IpRooms } from './ip-rooms.ts'
+import type { SyncGuardLimits } from './sync-guard.ts'
 import { Handshake, HANDSHAKE_REJECT_REASONS } from './handshake.ts'
 import { RelayMetricsCollector } from './metrics.ts'
 import { REGISTRY_REJECT_REASONS, RoomRegistry } from './registry.ts'
@@ -60,17 +66,28 @@ export interface RelayRoomsOptions {
   /** Persist room docs here (one file per room). Without it docs live in memory only. */
   dataDir?: string
   maxConnections?: number
+  /** Connections from one IP address. */
+  maxConnectionsPerIp?: number
   maxRooms?: number
+  /** Distinct rooms the connections from one IP address may be in. */
+  maxRoomsPerIp?: number
   /** Listening connections per room. */
   maxListeners?: number
   maxPublishers?: number
   /** Connections (any role) per room. */
   maxPeersPerRoom?: number
+  /** Entry bytes per room doc, and over all loaded rooms. */
   maxDocBytes?: number
+  maxTotalDocBytes?: number
   authTimeoutMs?: number
   /** Token bucket over all frames of a connection. */
   ratePerSecond?: number
   burst?: number
+  /** Token bucket over the bytes of a connection's frames. */
+  bytesPerSecond?: number
+  burstBytes?: number
+  /** Presence and sync step 1 limits per connection (sync-guard.ts). */
+  sync?: Partial<SyncGuardLimits>
   /** WebSocket-level ping to find dead sockets. */
   pingIntervalMs?: number
   /** Close a socket whose unsent data exceeds this. */
@@ -80,6 +97,9 @@ export interface RelayRoomsOptions {
   /** Store debounce (see store.ts). */
   storeDebounceMs?: number
   storeMaxDelayMs?: number
+  /** Bytes all stored docs may take; rooms unused this long are deleted from the store. */
+  storeQuotaBytes?: number
+  storeExpireMs?: number
   /** Host named in challenges. Default: the request's Host header (set it behind a proxy that rewrites Host). */
   publicHost?: string
   /** werift configuration (ICE addresses, port range). */
@@ -104,10 +124,26 @@ export interface RelayRooms {
   close(reason?: string): Promise<void>
 }
 
+/** Defaults of the limits an admin sets (`stoop relay` flags, docs/relay.md). */
+export const RELAY_DEFAULTS = {
+  maxDocBytes: 8 * 1024 * 1024,
+  maxTotalDocBytes: 512 * 1024 * 1024,
+  maxConnectionsPerIp: 100,
+  maxRoomsPerIp: 20,
+  bytesPerSecond: 512 * 1024,
+  /** A whole room log synced at once (its step 2, split under the frame cap) must fit. */
+  burstBytes: 10 * 1024 * 1024,
+  storeQuotaBytes: 1024 * 1024 * 1024,
+  storeExpireMs: 30 * 24 * 60 * 60 * 1000,
+} as const
+
 const REJECT_REASONS = [
   ...RELAY_DECODE_REASONS,
   'rate-limited',
+  'byte-rate',
   'server-full',
+  'ip-full',
+  'ip-rooms',
   'protocol',
   ...HANDSHAKE_REJECT_REASONS,
   ...REGISTRY_REJECT_REASONS,
@@ -135,7 +171,8 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
       limits: {
         maxListeners: opts.maxListeners ?? 1000,
         maxPublishers: opts.maxPublishers ?? 32,
-        maxDocBytes: opts.maxDocBytes ?? 8 * 1024 * 1024,
+        maxDocBytes: opts.maxDocBytes ?? RELAY_DEFAULTS.maxDocBytes,
+        ...(opts.sync ? { sync: opts.sync } : {}),
       },
       syncStats: sync.stats,
       peerConfig: opts.peerConfig,
@@ -144,13 +181,18 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
     },
     maxRooms: opts.maxRooms ?? 1000,
     idleRoomMs: opts.idleRoomMs ?? 30_000,
+    maxTotalDocBytes: opts.maxTotalDocBytes ?? RELAY_DEFAULTS.maxTotalDocBytes,
     dataDir: opts.dataDir,
     storeDebounceMs: opts.storeDebounceMs,
     storeMaxDelayMs: opts.storeMaxDelayMs,
+    storeQuotaBytes: opts.storeQuotaBytes ?? RELAY_DEFAULTS.storeQuotaBytes,
+    storeExpireMs: opts.storeExpireMs ?? RELAY_DEFAULTS.storeExpireMs,
     rejected,
     onRoomOpened: opts.onRoomOpened,
     onRoomClosed: opts.onRoomClosed,
   })
+
+  const ipRooms = new IpRooms(opts.maxRoomsPerIp ?? RELAY_DEFAULTS.maxRoomsPerIp)
 
   const handshake = new Handshake({
     registry,
@@ -165,17 +207,25 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
     path: opts.path ?? '/relay',
     maxPayload: MAX_RELAY_SYNC_BYTES + 1024,
     maxConnections: opts.maxConnections ?? 5000,
+    maxConnectionsPerIp: opts.maxConnectionsPerIp ?? RELAY_DEFAULTS.maxConnectionsPerIp,
     ratePerSecond: opts.ratePerSecond ?? 200,
     burst: opts.burst ?? 400,
+    bytesPerSecond: opts.bytesPerSecond ?? RELAY_DEFAULTS.bytesPerSecond,
+    burstBytes: opts.burstBytes ?? RELAY_DEFAULTS.burstBytes,
     pingIntervalMs: opts.pingIntervalMs ?? 30_000,
     maxBufferedBytes: opts.maxBufferedBytes ?? 8 * 1024 * 1024,
     now,
     backpressure: m.counter('stoop_relay_dropped_total', { reason: 'backpressure' }),
     rejected,
-    refusal: (shuttingDown) => ({
+    refusal: (shuttingDown, why) => ({
       code: shuttingDown ? RelayCloseCode.GoingAway : RelayCloseCode.Full,
       reason: shuttingDown ? 'shutting down' : 'server full',
-      farewell: encodeRelayMessage({ type: 'refused', op: 'hello', reason: 'server-full', message: shuttingDown ? 'the relay is shutting down' : 'the relay is full' }),
+      farewell: encodeRelayMessage({
+        type: 'refused',
+        op: 'hello',
+        reason: 'server-full',
+        message: shuttingDown ? 'the relay is shutting down' : why === 'ip-full' ? 'too many connections from your address' : 'the relay is full',
+      }),
     }),
     accept(base, req) {
       const host = opts.publicHost ?? String(req.headers.host ?? 'localhost').toLowerCase()
@@ -184,12 +234,14 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
       return conn
     },
     frame: (conn, data, isBinary) => (isBinary ? onSync(conn, data) : onControl(conn, data)),
-    rateLimited(conn) {
-      rejected('rate-limited')
-      sockets.shut(conn, RelayCloseCode.RateLimited, 'rate-limited')
+    rateLimited(conn, limit) {
+      const reason = limit === 'bytes' ? 'byte-rate' : 'rate-limited'
+      rejected(reason)
+      sockets.shut(conn, RelayCloseCode.RateLimited, reason)
     },
     error: (_conn, err) => log.warn('relay connection error', { code: err.code, err: err.message }),
     leave(conn) {
+      ipRooms.leave(conn)
       handshake.stop(conn)
       conn.link?.close()
       const room = conn.room
@@ -235,6 +287,11 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
 
   async function handle(conn: Conn, msg: ClientMessage): Promise<void> {
     if (conn.closing) return
+    if (conn.phase === 'hello' && msg.type === 'hello' && !ipRooms.enter(conn, msg.room)) {
+      rejected('ip-rooms')
+      refuse(conn, 'hello', 'rooms-full', `this relay serves at most ${ipRooms.max} rooms to one address`)
+      return conn.close(RelayCloseCode.Full, 'ip-rooms')
+    }
     if (conn.phase !== 'open') return handshake.step(conn, msg)
     return serveRequest(conn, conn.room!, msg, { log, rejected })
   }
@@ -253,7 +310,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
       let unauthenticated = 0
       for (const c of sockets.conns) if (!c.closing && c.phase !== 'open') unauthenticated++
       rooms.peersByRole.unauthenticated = unauthenticated
-      collector.collect({ ...rooms, connections: sockets.conns.size })
+      collector.collect({ ...rooms, connections: sockets.conns.size, docBytes: registry.budget.used, store: registry.storeUsage() })
     },
     async close(reason = 'shutdown') {
       if (sockets.closed) return

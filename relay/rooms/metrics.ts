@@ -31,6 +31,10 @@ export interface RoomsSnapshot {
   standby: number
   /** Totals of every forwarder that ever ran (live ones plus closed ones). */
   forwarders: ForwarderStats
+  /** Entry bytes of every loaded room doc. */
+  docBytes?: number
+  /** What `--data` holds, when set (null until its first scan finished). */
+  store?: { rooms: number; bytes: number } | null
 }
 
 export function emptyForwarderStats(): ForwarderStats {
@@ -67,7 +71,12 @@ export function describeRelayMetrics(m: Metrics): void {
   m.describe('stoop_relay_rejected_total', 'Relay frames, connections or room updates rejected, by reason')
   m.describe('stoop_relay_messages_total', 'Valid control messages received, by type')
   m.describe('stoop_relay_connections_total', 'Relay connections authenticated')
-  m.describe('stoop_relay_doc_writes_total', 'Room doc writes to --data, by result')
+  m.describe('stoop_relay_doc_writes_total', 'Room doc writes to --data, by result (quota: refused, the store is full)')
+  m.describe('stoop_relay_doc_bytes', 'Entry bytes held by the loaded room docs (bounded by --max-total-doc-mb)')
+  m.describe('stoop_relay_store_bytes', 'Bytes of the room docs stored in --data')
+  m.describe('stoop_relay_store_rooms', 'Room docs stored in --data')
+  m.describe('stoop_relay_store_evicted_total', 'Stored room docs deleted, by reason (expired: unused past --room-expiry-days; quota: to make room under --store-quota-mb)')
+  m.describe('stoop_relay_rooms_evicted_total', 'Idle rooms unloaded early to make way for a new room at --max-rooms')
   m.describe('stoop_relay_forwarder_errors_total', 'Async failures inside the forwarders (offers)')
   m.describe('stoop_relay_event_loop_lag_seconds', 'Event-loop delay since the previous scrape (perf_hooks), by quantile')
 }
@@ -92,6 +101,11 @@ export class RelayMetricsCollector {
     m.gauge('stoop_relay_subscribers').set(s.subscribers)
     m.gauge('stoop_relay_standby_subscribers').set(s.standby)
     m.gauge('stoop_relay_streams').set(s.forwarders.streams)
+    if (s.docBytes !== undefined) m.gauge('stoop_relay_doc_bytes').set(s.docBytes)
+    if (s.store) {
+      m.gauge('stoop_relay_store_bytes').set(s.store.bytes)
+      m.gauge('stoop_relay_store_rooms').set(s.store.rooms)
+    }
     const f = s.forwarders
     this.#catchUp('stoop_relay_packets_total', { direction: 'in' }, f.packetsIn)
     this.#catchUp('stoop_relay_packets_total', { direction: 'out' }, f.packetsOut)

@@ -8,7 +8,14 @@
  * keys stay inside a `CryptoKey` and are only extractable when a store asks.
  * Imported public keys are cached by key id, so verifying 10k entries from
  * 1k authors imports each key once.
+ *
+ * Only canonical encodings of points outside the small-order subgroup are
+ * keys (`isValidPublicKey`): WebCrypto verifies without looking at the key,
+ * and with a small-order point as key anyone forges a signature on any message
+ * (R a small-order point, S = 0). They are refused at decode (`publicKeyFromId`)
+ * and by `verifySignature`; no honest key generator produces one.
  */
+import { ed25519 } from '@noble/curves/ed25519.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { toBase64url, fromBase64url } from './base64url.ts'
 import { CodedError } from '../base/errors.ts'
@@ -62,14 +69,39 @@ export async function generateIdentity(): Promise<Identity> {
 
 const keyCache = new Map<string, Promise<CryptoKey | null>>()
 const KEY_CACHE_MAX = 50_000
+/** Point checks cost ~0.1 ms (a square root): each key is checked once. */
+const validKeys = new Map<string, boolean>()
+
+/**
+ * A 32-byte Ed25519 public key that is the canonical encoding (RFC 8032, not
+ * ZIP-215) of a curve point of large order. Never throws.
+ */
+export function isValidPublicKey(pub: Uint8Array): boolean {
+  if (!(pub instanceof Uint8Array) || pub.length !== PUBLIC_KEY_BYTES) return false
+  const id = keyId(pub)
+  let ok = validKeys.get(id)
+  if (ok === undefined) {
+    try {
+      ok = !ed25519.Point.fromBytes(pub, false).isSmallOrder()
+    } catch {
+      // Not a point, or y >= p, or x = 0 with the sign bit set.
+      ok = false
+    }
+    if (validKeys.size >= KEY_CACHE_MAX) validKeys.clear()
+    validKeys.set(id, ok)
+  }
+  return ok
+}
 
 function importPublicKey(pub: Uint8Array): Promise<CryptoKey | null> {
   const id = keyId(pub)
   let p = keyCache.get(id)
   if (!p) {
-    p = subtle()
-      .importKey('raw', own(pub), ALG, false, ['verify'])
-      .then((k) => k, () => null)
+    p = !isValidPublicKey(pub)
+      ? Promise.resolve(null)
+      : subtle()
+          .importKey('raw', own(pub), ALG, false, ['verify'])
+          .then((k) => k, () => null)
     if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear()
     keyCache.set(id, p)
   }
@@ -95,10 +127,10 @@ export function keyId(pub: Uint8Array): string {
   return toBase64url(pub)
 }
 
-/** Inverse of `keyId`; null when the text is not a 32-byte base64url key. */
+/** Inverse of `keyId`; null when the text is not a 32-byte base64url key, or not a valid one (`isValidPublicKey`). */
 export function publicKeyFromId(id: string): Uint8Array | null {
   const bytes = fromBase64url(id)
-  return bytes && bytes.length === PUBLIC_KEY_BYTES ? bytes : null
+  return bytes && isValidPublicKey(bytes) ? bytes : null
 }
 
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567'

@@ -18,6 +18,7 @@
  */
 import { fromBase64url, publicKeyFromId, toBase64url, verifySignature, type Identity } from '../identity/index.ts'
 import type { BusMessage } from './bus.ts'
+import { jsonDepthExceeds } from './json-guard.ts'
 import type { PeerSignal } from './peer.ts'
 
 /** `n`: the sender's connection nonce; `r`: the receiver's, as far as the sender knows. */
@@ -27,6 +28,8 @@ export type Wire = WireBody & { sig: string }
 
 const CONTEXT = 'stoop/mesh/v2'
 const MAX_WIRE_CHARS = 96 * 1024
+/** A wire message nests two deep (the message, its signal). Deeper input is refused before parsing: verifying re-serialises it, and a few thousand levels overflow JSON.stringify's stack. */
+const MAX_WIRE_DEPTH = 8
 
 function signedBytes(from: string, to: string, body: WireBody): Uint8Array {
   const fields = [body.k, body.n, body.r, body.k === 'sig' ? body.s : null]
@@ -44,7 +47,14 @@ export async function verifyWire(from: string, to: string, body: WireBody, sig: 
   const pub = publicKeyFromId(from)
   const bytes = fromBase64url(sig)
   if (!pub || !bytes) return false
-  return verifySignature(pub, signedBytes(from, to, body), bytes)
+  let signed: Uint8Array
+  try {
+    signed = signedBytes(from, to, body)
+  } catch {
+    // A body that does not serialise (too deep, a cycle) was not signed by anyone.
+    return false
+  }
+  return verifySignature(pub, signed, bytes)
 }
 
 /** A message as received: its body, and its signature if it had one. */
@@ -55,7 +65,7 @@ export type ReceivedWire = WireBody & { sig: string | null }
  * signature is a shape the verifier refuses: counted apart from malformed, as a bad signature.
  */
 export function parseWire(msg: BusMessage): ReceivedWire | null {
-  if (typeof msg !== 'string' || msg.length > MAX_WIRE_CHARS) return null
+  if (typeof msg !== 'string' || msg.length > MAX_WIRE_CHARS || jsonDepthExceeds(msg, MAX_WIRE_DEPTH)) return null
   let data: unknown
   try {
     data = JSON.parse(msg)

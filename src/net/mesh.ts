@@ -54,7 +54,7 @@ export interface MeshOptions {
   doc: Y.Doc
   awareness: Awareness | null
   /** Gate for remote Yjs updates (the room guard). */
-  acceptUpdate: (update: Uint8Array) => boolean
+  acceptUpdate: (update: Uint8Array) => boolean | Promise<boolean>
   peer?: Omit<PeerOptions, 'wrtc' | 'polite'>
   /** Delay before recreating a lost connection, by attempt (1-based). */
   reconnectBackoff?: (attempt: number) => number

@@ -14,11 +14,19 @@
  * changes and awareness changes flow as they happen. After both step2s the
  * two documents hold the same updates; Yjs makes them converge.
  *
+ * Logs of any size: what a step1 lacked is sent as updates each under the
+ * message cap, in causal order (sync-split.ts), the last of them as the step2;
+ * a link is ordered, so step2 arriving means all of it arrived, and a peer
+ * that sends one step2 reads the same. A local or forwarded transaction over
+ * the cap is cut the same way.
+ *
  * Invariants:
  * - Bytes from the link are untrusted. Every message is size-capped before
  *   decoding, decoded inside try/catch, checked structurally (`Y.decodeUpdate`)
  *   and passed through the injected `acceptUpdate` gate before it touches the
- *   document. A refused message is counted in `stats.rejected[reason]` and
+ *   document. The gate may answer later (a Promise: signatures are checked
+ *   asynchronously); meanwhile the link's later messages wait, in order, up to
+ *   BACKLOG_MESSAGES_FACTOR whole messages ('overloaded' past that). A refused message is counted in `stats.rejected[reason]` and
  *   dropped; nothing here throws because of remote input. JavaScript cannot
  *   pre-empt a synchronous decode, so the size cap is the time budget: the
  *   decoders used here are linear in their input. `Y.mergeUpdates*` is never
@@ -41,14 +49,23 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import { applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates, type Awareness } from 'y-protocols/awareness'
 import type { Link } from './link.ts'
+import { encodeStateAsUpdates } from './sync-split.ts'
 
 export const MSG_SYNC_STEP1 = 0
 export const MSG_SYNC_STEP2 = 1
 export const MSG_UPDATE = 2
 export const MSG_AWARENESS = 3
 
-/** Default cap for one sync message: 1 MiB (a whole room doc must fit in one step2). */
+/** Default cap for one sync message: 1 MiB (a larger doc goes as several). */
 export const DEFAULT_MAX_SYNC_MESSAGE_BYTES = 1 << 20
+/** A message's type byte and payload length prefix, at most. */
+const MESSAGE_OVERHEAD = 8
+
+/** While an async gate decides, a link may queue this many times `maxMessageBytes` more. */
+export const BACKLOG_MESSAGES_FACTOR = 4
+
+/** Gate for a remote update: true to apply it; a Promise when the answer takes time (it applies once resolved). */
+export type UpdateGate = (update: Uint8Array) => boolean | Promise<boolean>
 
 /** A decoded sync message. */
 export type SyncMessage =
@@ -78,6 +95,8 @@ export type SyncRejectReason =
   | 'apply-error'
   /** An awareness entry that is not an object or null, or that `acceptAwareness` refused. */
   | 'awareness-invalid'
+  /** More arrived while an async gate was deciding than the backlog holds. */
+  | 'overloaded'
 
 export const SYNC_REJECT_REASONS: readonly SyncRejectReason[] = [
   'oversize',
@@ -86,6 +105,7 @@ export const SYNC_REJECT_REASONS: readonly SyncRejectReason[] = [
   'gate',
   'apply-error',
   'awareness-invalid',
+  'overloaded',
 ]
 
 /** Counters for one attachment, or shared by several (pass the same object in). */
@@ -147,9 +167,18 @@ export function encodeStep1(doc: Y.Doc): Uint8Array {
   return encodeSyncMessage({ type: 'step1', stateVector: Y.encodeStateVector(doc) })
 }
 
-/** Step 2: what a peer with `stateVector` lacks. Throws if `stateVector` is malformed. */
+/** Step 2 as one message: what a peer with `stateVector` lacks. Throws if `stateVector` is malformed. */
 export function encodeStep2(doc: Y.Doc, stateVector: Uint8Array): Uint8Array {
   return encodeSyncMessage({ type: 'step2', update: Y.encodeStateAsUpdate(doc, stateVector) })
+}
+
+/**
+ * Step 2 as messages of at most `maxMessageBytes` (a single struct larger than
+ * that excepted): updates, then the step2. Throws if `stateVector` is malformed.
+ */
+export function encodeStep2Messages(doc: Y.Doc, stateVector: Uint8Array, maxMessageBytes = DEFAULT_MAX_SYNC_MESSAGE_BYTES): Uint8Array[] {
+  const updates = encodeStateAsUpdates(doc, Y.decodeStateVector(stateVector), { maxBytes: maxMessageBytes - MESSAGE_OVERHEAD })
+  return updates.map((update, i) => encodeSyncMessage({ type: i === updates.length - 1 ? 'step2' : 'update', update }))
 }
 
 export function encodeUpdate(update: Uint8Array): Uint8Array {
@@ -168,33 +197,38 @@ export interface SyncContext {
   /** Transaction / awareness origin for what is applied. */
   origin: unknown
   /** Gate for remote updates (the room guard); false drops the update. */
-  acceptUpdate?: (update: Uint8Array) => boolean
+  acceptUpdate?: UpdateGate
   /** Gate for remote awareness states; false drops the whole awareness message. */
   acceptAwareness?: (clientId: number, state: Record<string, unknown>) => boolean
+  /** Cap on one reply message. Default {@link DEFAULT_MAX_SYNC_MESSAGE_BYTES}. */
+  maxMessageBytes?: number
 }
 
-/** Outcome of reading one message: a reply to send, a rejection to count, or that step 2 arrived. */
+/** Outcome of reading one message: replies to send in order, a rejection to count, or that step 2 arrived. */
 export interface ReadResult {
-  reply?: Uint8Array
+  replies?: Uint8Array[]
   rejected?: SyncRejectReason
   synced?: boolean
 }
 
-/** Apply one decoded message to `ctx`. Never throws. */
-export function readSyncMessage(message: SyncMessage, ctx: SyncContext): ReadResult {
+/** Apply one decoded message to `ctx`. Never throws (nor rejects, when the gate answers later). */
+export function readSyncMessage(message: SyncMessage, ctx: SyncContext): ReadResult | Promise<ReadResult> {
   switch (message.type) {
     case 'step1':
       try {
-        return { reply: encodeStep2(ctx.doc, message.stateVector) }
+        return { replies: encodeStep2Messages(ctx.doc, message.stateVector, ctx.maxMessageBytes) }
       } catch {
         // Yjs throws on a malformed state vector; the caller counts the reason.
         return { rejected: 'malformed' }
       }
     case 'step2':
     case 'update': {
+      // A step1 that lacked nothing is answered with an empty update: no entry to gate or apply.
+      if (message.type === 'step2' && message.update.byteLength === 2 && message.update[0] === 0 && message.update[1] === 0) return { synced: true }
+      const done = (rejected: SyncRejectReason | undefined): ReadResult =>
+        rejected !== undefined ? { rejected } : message.type === 'step2' ? { synced: true } : {}
       const rejected = applyRemoteUpdate(ctx, message.update)
-      if (rejected !== undefined) return { rejected }
-      return message.type === 'step2' ? { synced: true } : {}
+      return rejected instanceof Promise ? rejected.then(done) : done(rejected)
     }
     case 'awareness': {
       const rejected = applyRemoteAwareness(ctx, message.update)
@@ -203,20 +237,29 @@ export function readSyncMessage(message: SyncMessage, ctx: SyncContext): ReadRes
   }
 }
 
-function applyRemoteUpdate(ctx: SyncContext, update: Uint8Array): SyncRejectReason | undefined {
+type Rejection = SyncRejectReason | undefined
+
+function applyRemoteUpdate(ctx: SyncContext, update: Uint8Array): Rejection | Promise<Rejection> {
   try {
     Y.decodeUpdate(update) // structural check first: a malformed tail must not leave half an update applied
   } catch {
     return 'malformed'
   }
-  if (ctx.acceptUpdate !== undefined) {
-    try {
-      if (!ctx.acceptUpdate(update)) return 'gate'
-    } catch {
-      // A gate that throws refuses.
-      return 'gate'
-    }
+  if (ctx.acceptUpdate === undefined) return applyNow(ctx, update)
+  let verdict: boolean | Promise<boolean>
+  try {
+    verdict = ctx.acceptUpdate(update)
+  } catch {
+    // A gate that throws refuses.
+    return 'gate'
   }
+  if (!(verdict instanceof Promise)) return verdict ? applyNow(ctx, update) : 'gate'
+  // A gate that rejects refuses. A verified update still applies if the link closed meanwhile:
+  // it is valid, and a writer that left at once (a one-shot CLI) must not lose it.
+  return verdict.then((ok) => (!ok ? 'gate' : ctx.doc.isDestroyed ? undefined : applyNow(ctx, update)), () => 'gate' as const)
+}
+
+function applyNow(ctx: SyncContext, update: Uint8Array): Rejection {
   try {
     Y.applyUpdate(ctx.doc, update, ctx.origin)
   } catch {
@@ -298,8 +341,8 @@ function encodeAwarenessEntries(entries: AwarenessEntry[]): Uint8Array {
 export interface AttachSyncOptions {
   /** Origin of remote changes applied to the doc and awareness. Default: the link. */
   origin?: unknown
-  /** Gate for remote updates (plug the room guard in here). */
-  acceptUpdate?: (update: Uint8Array) => boolean
+  /** Gate for remote updates (plug the room guard in here); it may answer with a Promise. */
+  acceptUpdate?: UpdateGate
   /** Gate for remote awareness states (presence schema). */
   acceptAwareness?: (clientId: number, state: Record<string, unknown>) => boolean
   /** Cap on one message, in and out. Default {@link DEFAULT_MAX_SYNC_MESSAGE_BYTES}. */
@@ -338,7 +381,7 @@ export function attachSync(
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_SYNC_MESSAGE_BYTES
   const forwardAwareness = options.forwardAwareness ?? false
   const stats = options.stats ?? createSyncStats()
-  const ctx: SyncContext = { doc, awareness, origin, acceptUpdate: options.acceptUpdate, acceptAwareness: options.acceptAwareness }
+  const ctx: SyncContext = { doc, awareness, origin, acceptUpdate: options.acceptUpdate, acceptAwareness: options.acceptAwareness, maxMessageBytes: maxBytes }
   /** Client ids whose awareness arrived over this link. */
   const remoteClients = new Set<number>()
   let synced = false
@@ -346,25 +389,25 @@ export function attachSync(
 
   const send = countedSender(link, maxBytes, stats)
 
-  const onMessage = (bytes: Uint8Array): void => {
-    stats.messagesIn++
-    stats.bytesIn += bytes.byteLength
-    const decoded = decodeSyncMessage(bytes, maxBytes)
-    if (!decoded.ok) {
-      stats.rejected[decoded.reason]++
-      return
-    }
-    const result = readSyncMessage(decoded.message, ctx)
+  const finish = (result: ReadResult): void => {
     if (result.rejected !== undefined) stats.rejected[result.rejected]++
-    if (result.reply !== undefined) send(result.reply)
+    for (const reply of result.replies ?? []) send(reply)
     if (result.synced === true && !synced) {
       synced = true
       options.onSynced?.()
     }
   }
 
-  const onDocUpdate = (update: Uint8Array, updateOrigin: unknown): void => {
-    if (updateOrigin !== origin) send(encodeUpdate(update))
+  const backlog = orderedReader(ctx, maxBytes, stats, finish, () => detached, () => send(encodeStep1(doc)))
+
+  const onMessage = (bytes: Uint8Array): void => {
+    stats.messagesIn++
+    stats.bytesIn += bytes.byteLength
+    backlog.push(bytes)
+  }
+
+  const onDocUpdate = (update: Uint8Array, updateOrigin: unknown, _doc: Y.Doc, tr: Y.Transaction): void => {
+    if (updateOrigin !== origin) for (const message of updateMessages(doc, update, tr, maxBytes)) send(message)
   }
 
   const onAwarenessUpdate = ({ added, updated, removed }: AwarenessChanges, changeOrigin: unknown): void => {
@@ -383,6 +426,7 @@ export function attachSync(
   const detach = (): void => {
     if (detached) return
     detached = true
+    backlog.clear()
     link.off('message', onMessage)
     link.off('close', detach)
     doc.off('update', onDocUpdate)
@@ -411,6 +455,89 @@ export function attachSync(
     synced: { get: () => synced, enumerable: true },
     detached: { get: () => detached, enumerable: true },
   }) as SyncAttachment
+}
+
+/**
+ * Reads messages in order: one whose gate answers later holds the next ones back until it has.
+ * A remote sends a large step 2 all at once, more than the backlog holds: what overflowed is
+ * asked for again with a step 1 once the backlog is read (the answer is what this doc still lacks).
+ */
+function orderedReader(ctx: SyncContext, maxBytes: number, stats: SyncStats, finish: (r: ReadResult) => void, detached: () => boolean, resync: () => void): Backlog {
+  const read = (bytes: Uint8Array): void => {
+    const decoded = decodeSyncMessage(bytes, maxBytes)
+    if (!decoded.ok) {
+      stats.rejected[decoded.reason]++
+      return
+    }
+    const result = readSyncMessage(decoded.message, ctx)
+    // Once detached, a late verdict only counts: no reply, no onSynced.
+    if (result instanceof Promise) backlog.wait(result.then((r) => (detached() ? undefined : finish(r))))
+    else finish(result)
+  }
+  let lost = false
+  const overflow = (): void => {
+    stats.rejected.overloaded++
+    lost = true
+  }
+  const idle = (): void => {
+    if (!lost || detached()) return
+    lost = false
+    resync()
+  }
+  const backlog = new Backlog(read, maxBytes * BACKLOG_MESSAGES_FACTOR, overflow, idle)
+  return backlog
+}
+
+/** In-order reading around async gates: while one decides, later messages wait here (bounded in bytes). */
+class Backlog {
+  #queue: Uint8Array[] = []
+  #bytes = 0
+  #waiting = false
+  #cleared = false
+
+  constructor(
+    private readonly read: (bytes: Uint8Array) => void,
+    private readonly maxBytes: number,
+    private readonly overflow: () => void,
+    /** Everything queued has been read. */
+    private readonly idle: () => void,
+  ) {}
+
+  push(bytes: Uint8Array): void {
+    if (!this.#waiting) return this.read(bytes)
+    if (this.#bytes + bytes.byteLength > this.maxBytes) return this.overflow()
+    this.#queue.push(bytes)
+    this.#bytes += bytes.byteLength
+  }
+
+  /** Holds every later message until `pending` settles (it never rejects). */
+  wait(pending: Promise<void>): void {
+    this.#waiting = true
+    void pending.then(() => this.#drain())
+  }
+
+  clear(): void {
+    this.#cleared = true
+    this.#queue = []
+    this.#bytes = 0
+  }
+
+  #drain(): void {
+    this.#waiting = false
+    while (!this.#waiting && !this.#cleared && this.#queue.length > 0) {
+      const next = this.#queue.shift()!
+      this.#bytes -= next.byteLength
+      this.read(next)
+    }
+    if (!this.#waiting && !this.#cleared) this.idle()
+  }
+}
+
+/** `update` (made by `tr`) as update messages under `maxBytes`: itself when it fits, else cut from the doc. */
+function updateMessages(doc: Y.Doc, update: Uint8Array, tr: Y.Transaction, maxBytes: number): Uint8Array[] {
+  const message = encodeUpdate(update)
+  if (message.byteLength <= maxBytes) return [message]
+  return encodeStateAsUpdates(doc, tr.beforeState, { maxBytes: maxBytes - MESSAGE_OVERHEAD, deleteSet: tr.deleteSet }).map(encodeUpdate)
 }
 
 /** Sends over `link` what fits the cap; what does not, or what the link refuses, is counted, never thrown. */

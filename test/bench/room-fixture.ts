@@ -10,6 +10,8 @@ import { createRoom, signEntry, entryId, logOf, type EntryBody } from '../../src
 export interface RoomFixture {
   doc: Y.Doc
   roomId: string
+  /** The room secret (base64url), as the links carry it. */
+  secret: string
   owner: Identity
   people: Identity[]
   bytes: Uint8Array[]
@@ -80,5 +82,5 @@ export async function buildRoom(participants: number, entries: number, seed = 1)
     }
   }
   room.doc.transact(() => log.push(bytes.slice(log.length)))
-  return { doc: room.doc, roomId: room.roomId, owner, people, bytes, now: t + 1 }
+  return { doc: room.doc, roomId: room.roomId, secret: room.secret, owner, people, bytes, now: t + 1 }
 }

@@ -79,3 +79,11 @@ describe('checkRemoteUpdate', () => {
     }
   })
 })
+
+describe('the guard refuses an element naming a later element of its own author (found by the fuzzer)', () => {
+  it('a 10-byte update that made Y.applyUpdate throw is refused before it is applied', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const bytes = new Uint8Array(await readFile(new URL('../../fuzz/corpus/guard/crash-origin-after-own-clock.bin', import.meta.url)))
+    expect(checkRemoteUpdate(bytes)).toMatchObject({ ok: false, reason: 'bad-origin' })
+  })
+})
