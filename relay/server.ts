@@ -14,6 +14,7 @@ import { createMetrics, METRICS_CONTENT_TYPE, type Metrics } from './metrics.ts'
 import { attachSignalling } from './signalling.ts'
 import { attachRelayRooms, type RelayRooms, type RelayRoomsOptions } from './rooms/endpoint.ts'
 import { Cascade } from './cascade/cascade.ts'
+import { startStunServer, type StunServer } from './stun.ts'
 import type { BootstrapNode } from '../src/node/dht.ts'
 import { generateIdentity, type Identity } from '../src/identity/index.ts'
 
@@ -36,6 +37,8 @@ export interface RelayOptions {
   identity?: Identity
   /** This relay's public base URL (http(s)://host[:port]); default: the bound address. */
   publicUrl?: string
+  /** Answer STUN Binding requests on this UDP port (relay/stun.ts); host defaults to `host`. Default: none. */
+  stun?: { port: number; host?: string }
 }
 
 export interface Relay {
@@ -48,6 +51,8 @@ export interface Relay {
   readonly url: string
   /** Relay discovery and cascade links, with `swarm`. */
   readonly cascade: Cascade | null
+  /** The UDP port STUN is answered on, with `stun`. */
+  readonly stunPort: number | null
   close(): Promise<void>
 }
 
@@ -56,6 +61,8 @@ const DEFAULT_DIST = fileURLToPath(new URL('../dist', import.meta.url))
 export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const files = staticFiles(opts.dist ?? DEFAULT_DIST)
   const metrics = createMetrics()
+  // Bound first: a port in use then fails the start before anything else runs.
+  const stun: StunServer | null = opts.stun ? await startStunServer({ port: opts.stun.port, host: opts.stun.host ?? opts.host, metrics, log: opts.log }) : null
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]
     if (path === '/healthz') return send(res, 200, JSON.stringify({ ok: true }), 'application/json')
@@ -82,6 +89,9 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   await new Promise<void>((ok, fail) => {
     server.once('error', fail)
     server.listen(opts.port, opts.host, () => ok())
+  }).catch(async (err: unknown) => {
+    await stun?.close()
+    throw err
   })
   const { port } = server.address() as AddressInfo
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host
@@ -108,12 +118,14 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     get cascade() {
       return cascade
     },
+    stunPort: stun?.port ?? null,
     close: async () => {
       // Clients first (bye: they move to another relay now), then the swarm (its
       // destroy waits for the DHT).
       await rooms.close('shutdown')
       await cascade?.close()
       await signalling.close()
+      await stun?.close()
       await new Promise<void>((ok) => {
         server.closeAllConnections()
         server.close(() => ok())

@@ -24,12 +24,21 @@ function setting(key: string): string | null {
     return null // storage disabled: defaults
   }
 }
+const E2EE_SETTINGS = ['auto', 'off', 'script-transform', 'encoded-streams'] as const
 /** The app once its chunk has loaded (parseLink must answer synchronously). */
 let ready: BrowserApp | null = null
 let loaded: ReturnType<typeof loadApp> | null = null
 function loadApp() {
   return import('./app/browser-app.ts').then(({ createBrowserApp, signalUrlFor }) =>
-    (ready = createBrowserApp({ origin: location.origin, signalUrl: signalUrlFor(location), online, loopbackOnly: setting('stoop.ice') === 'loopback' })),
+    (ready = createBrowserApp({
+      origin: location.origin,
+      signalUrl: signalUrlFor(location),
+      online,
+      loopbackOnly: setting('stoop.ice') === 'loopback',
+      // `stoop.e2ee`: off | script-transform | encoded-streams (default auto); `stoop.mesh-size`: a number.
+      e2ee: E2EE_SETTINGS.find((s) => s === setting('stoop.e2ee')) ?? 'auto',
+      meshSize: Number(setting('stoop.mesh-size')) || undefined,
+    })),
   )
 }
 const app = (): ReturnType<typeof loadApp> =>

@@ -19,6 +19,8 @@ export interface Conn extends WsConn, RoomPeer {
   nonce: string
   /** The host named in the challenge (and signed by the client). */
   host: string
+  /** The membership proof sent with `auth` (epoch-gate.ts). */
+  member?: string | undefined
   room: RelayRoom | null
   link: ServerLink | null
   authTimer: NodeJS.Timeout | undefined

@@ -94,6 +94,7 @@ export class Handshake {
       return conn.close(RelayCloseCode.Unauthenticated, 'auth-failed')
     }
     conn.phase = 'joining'
+    conn.member = msg.member
     const room = await this.#open(conn)
     if (!room) return
     if (conn.closing) return this.#opts.registry.unloadWhenIdle(room)
@@ -144,12 +145,18 @@ export class Handshake {
       conn.close(RelayCloseCode.Banned, 'banned')
       return registry.unloadWhenIdle(room)
     }
+    // ... and membership of the current epoch (refused and closed by the gate; an old epoch gets its handoff).
+    if (room.epochs.admit(conn, room.state, conn.member) !== 'ok') return registry.unloadWhenIdle(room)
     this.stop(conn)
     conn.room = room
     conn.phase = 'open'
     registry.join(room, conn)
     this.#opts.joined(conn)
     this.#opts.log.debug('relay peer joined', { room: conn.discovery.slice(0, 12), key: conn.key })
-    conn.send({ type: 'welcome', publishers: room.publishers })
+    // Listeners tell a joiner the room is on a relay, so it joins here without building a mesh first
+    // (other relays' cascade links subscribe wherever the room is loaded: they do not count).
+    const fwd = room.forwarderStats
+    const cascades = [...room.peers.values()].filter((p) => p.cascade).length
+    conn.send({ type: 'welcome', publishers: room.publishers, subscribers: fwd ? Math.max(0, fwd.subscribers - fwd.standby - cascades) : 0 })
   }
 }

@@ -44,6 +44,8 @@ export async function serveRequest(conn: Conn, room: RelayRoom, msg: ClientMessa
       if (!r.ok) refuse(conn, 'answer', r.reason, r.message)
       return
     }
+    case 'member':
+      return room.epochs.answer(conn, room.state, msg.sig)
     default:
       opts.rejected('unexpected') // a confused but authenticated client: drop the frame, keep it
   }

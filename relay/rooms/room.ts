@@ -3,9 +3,12 @@
  *
  * - A replica of the room doc (Yjs), synced with every connected participant
  *   over its relay socket (a star: the relay forwards each update and each
- *   awareness state to the others), gated by `checkRoomUpdate`, persisted by
- *   the RoomStore. The doc holds only signed entries: the relay can validate
- *   them without the room secret (docs/relay.md).
+ *   awareness state to the others), gated by `RoomGate` (every new entry's
+ *   signature checked before the update is applied, the doc-size caps counted
+ *   in entry bytes) and `SyncGuard` (presence bound to its sender's key and
+ *   capped, step 1 answers cached), persisted by the RoomStore. The doc holds
+ *   only signed entries: the relay can validate them without the room secret
+ *   (docs/relay.md).
  * - A RoomReplica once the room id is known (from the first entry whose id
  *   hashes to the discovery key): the same pure room model every client runs.
  * - The SFU fan-out (relay/sfu Forwarder): every publisher's RTP to every
@@ -35,12 +38,14 @@ import { Awareness } from 'y-protocols/awareness'
 import { attachSync, type SyncAttachment, type SyncStats } from '../../src/net/sync.ts'
 import type { Link } from '../../src/net/link.ts'
 import { RelayCloseCode, type RefuseReason, type RelayMessage } from '../../src/net/relay-protocol.ts'
-import { RoomReplica, roleOf, type Role, type RoomState } from '../../src/room/index.ts'
+import { epochHandoff, RoomReplica, roleOf, type Role, type RoomState } from '../../src/room/index.ts'
 import { Forwarder, type ForwarderStats } from '../sfu/forwarder.ts'
 import { SfuError } from '../sfu/errors.ts'
 import type { RTCPeerConnectionConfig, RtpPacket } from 'werift'
 import type { Logger } from '../log.ts'
-import { checkRoomUpdate, type RoomGateReason } from './gate.ts'
+import { RoomGate, type DocBudget, type UpdateRejection } from './gate.ts'
+import { SyncGuard, type SyncGuardLimits, type SyncGuardReason } from './sync-guard.ts'
+import { EpochGate, type Member } from './epoch-gate.ts'
 
 /** One authenticated participant connection, as the room sees it. */
 export interface RoomPeer {
@@ -60,8 +65,12 @@ export interface RoomLimits {
   maxListeners: number
   /** Publishers per room. */
   maxPublishers: number
-  /** Bytes of updates a room doc may take in (a bound on disk and memory per room). */
+  /** Entry bytes a room doc may take in (a bound on disk and memory per room). */
   maxDocBytes: number
+  /** Entry bytes every room of the relay may hold together. */
+  budget?: DocBudget
+  /** Presence and step 1 limits per connection. */
+  sync?: Partial<SyncGuardLimits>
 }
 
 export interface RoomEvents {
@@ -71,12 +80,16 @@ export interface RoomEvents {
   refusedBanned(): void
   /** A publisher lost its seat and is no longer forwarded. */
   revokedPublish(): void
-  /** A remote update was refused by the gate or the doc size cap. */
-  rejectedUpdate(reason: RoomGateReason | 'doc-full'): void
+  /** A remote update was refused by the gate or a doc size cap. */
+  rejectedUpdate(reason: UpdateRejection): void
+  /** A sync message was refused by the sync guard (presence, step 1). */
+  rejectedSync?(reason: SyncGuardReason): void
   /** The doc changed and should be persisted (only once the room is bound). */
   changed(room: RelayRoom): void
   /** The forwarder reported an async failure. */
   error(err: Error): void
+  /** A connection without proof of the current epoch was refused or cut (epoch-gate.ts). */
+  refusedMember?(verdict: 'epoch-replaced' | 'not-member'): void
 }
 
 export interface RelayRoomOptions {
@@ -90,6 +103,9 @@ export interface RelayRoomOptions {
   sdpFilter?: (sdp: string) => string
   now?: () => number
 }
+
+/** How long a connection has to prove membership of a new epoch before it is cut. */
+export const EPOCH_PROVE_GRACE_MS = 5000
 
 /** How long a remote publisher whose relay went away keeps its place (see #lingering). */
 export const REMOTE_LINGER_MS = 4000
@@ -109,7 +125,10 @@ export class RelayRoom {
   #roomId: string | null = null
   #forwarder: Forwarder | null = null
   #syncs = new Map<RoomPeer, SyncAttachment>()
-  #docBytes = 0
+  /** Updates' verification and the doc-size caps (`gate.bytes`: entry bytes taken in). */
+  readonly gate: RoomGate
+  /** Presence and step 1 checks (`syncGuard.encoded`: step 2 answers not served from its cache). */
+  readonly syncGuard: SyncGuard
   #recheck: NodeJS.Timeout | null = null
   #offReplica: (() => void) | null = null
   #destroyed = false
@@ -126,16 +145,27 @@ export class RelayRoom {
   #lingerTimer: NodeJS.Timeout | null = null
   readonly #opts: RelayRoomOptions
   readonly #now: () => number
+  /** Who may stay: members of the current epoch (docs/room-rules.md §8). */
+  readonly epochs: EpochGate
 
   constructor(opts: RelayRoomOptions) {
     this.#opts = opts
     this.discovery = opts.discovery
+    this.epochs = new EpochGate({
+      graceMs: EPOCH_PROVE_GRACE_MS,
+      handoff: () => (this.#replica ? epochHandoff(this.#replica.index, this.#replica.state.epochs.current) : []),
+      counted: (verdict) => opts.events.refusedMember?.(verdict),
+    })
     this.#now = opts.now ?? Date.now
     this.awareness = new Awareness(this.doc)
     // The relay is not a participant: it forwards states, it has none.
     this.awareness.setLocalState(null)
     this.doc.on('update', this.#onDocUpdate)
+    const { maxDocBytes, budget } = opts.limits
+    this.gate = new RoomGate({ doc: this.doc, discovery: this.discovery, maxDocBytes, budget, authority: (key) => ['owner', 'moderator'].includes(this.roleOf(key)) })
+    this.syncGuard = new SyncGuard({ doc: this.doc, limits: opts.limits.sync, stats: opts.syncStats, now: this.#now, rejected: (r) => opts.events.rejectedSync?.(r) })
   }
+
 
   /** The room id, once an entry told it. */
   get roomId(): string | null {
@@ -170,10 +200,11 @@ export class RelayRoom {
     return s ? roleOf(s, key) : 'listener'
   }
 
-  /** Applies stored bytes (from disk) through the same gate as the network. */
-  restore(update: Uint8Array): RoomGateReason | 'doc-full' | null {
-    const verdict = this.#gate(update)
-    if (verdict !== null) return verdict
+  /** Applies stored bytes (from disk) through the gate's shape, room and size checks (signatures: the replica's). */
+  restore(update: Uint8Array): UpdateRejection | null {
+    const verdict = this.gate.restore(update)
+    if (!verdict.ok) return verdict.reason
+    this.#bindOnce(verdict.roomId)
     Y.applyUpdate(this.doc, update, 'store')
     return null
   }
@@ -206,16 +237,11 @@ export class RelayRoom {
       return false
     }
     this.#syncs.get(peer)?.()
-    const attachment = attachSync(this.doc, this.awareness, link, {
+    const attachment = attachSync(this.doc, this.awareness, this.syncGuard.wrap(peer, link), {
       origin: link,
       forwardAwareness: true,
       stats: this.#opts.syncStats,
-      acceptUpdate: (update) => {
-        const verdict = this.#gate(update)
-        if (verdict === null) return true
-        this.#opts.events.rejectedUpdate(verdict)
-        return false
-      },
+      acceptUpdate: (update) => this.#admit(update),
     })
     this.#syncs.set(peer, attachment)
     return true
@@ -225,14 +251,15 @@ export class RelayRoom {
   detachSync(peer: RoomPeer): void {
     this.#syncs.get(peer)?.()
     this.#syncs.delete(peer)
+    this.syncGuard.release(peer)
   }
 
   /** Removes `peer` (its socket closed): stops its sync, its publishing and its subscription. */
   async leave(peer: RoomPeer): Promise<void> {
     if (this.peers.get(peer.key) !== peer) return
     this.peers.delete(peer.key)
-    this.#syncs.get(peer)?.()
-    this.#syncs.delete(peer)
+    if ('nonce' in peer) this.epochs.forget(peer as RoomPeer & Member)
+    this.detachSync(peer)
     const wasPublishing = this.#forwarder?.hasPublisher(peer.key) ?? false
     this.#publishing.delete(peer.key)
     this.#cascadeSubs.delete(peer.key)
@@ -263,8 +290,8 @@ export class RelayRoom {
     if (peer.cascade) return refuse('not-speaker', 'a cascade link does not publish')
     if (this.state?.banned.has(peer.key)) return refuse('banned', BANNED_MESSAGE)
     if (this.#publishing.has(peer.key)) return refuse('already-publishing', 'this key already publishes in this room')
-    // Entries that arrived before the request may still be verifying.
-    await this.#replica?.whenSettled()
+    // Entries that arrived before the request may still be verifying (at the gate, then in the replica).
+    await this.gate.whenSettled().then(() => this.#replica?.whenSettled())
     if (this.#destroyed || this.peers.get(peer.key) !== peer) return refuse('internal', 'connection closed')
     if (this.#publishing.has(peer.key)) return refuse('already-publishing', 'this key already publishes in this room')
     const allowed = this.mayPublish(peer.key)
@@ -385,6 +412,8 @@ export class RelayRoom {
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer)
     for (const detach of this.#syncs.values()) detach()
     this.#syncs.clear()
+    this.syncGuard.destroy()
+    this.gate.destroy()
     this.peers.clear()
     this.#offReplica?.()
     this.#replica?.destroy()
@@ -398,19 +427,19 @@ export class RelayRoom {
 
   // ---- internals ------------------------------------------------------------------------
 
-  /** null when `update` may be applied. Binds the room id on the first entry that names it. */
-  #gate(update: Uint8Array): RoomGateReason | 'doc-full' | null {
-    if (this.#docBytes + update.byteLength > this.#opts.limits.maxDocBytes) return 'doc-full'
-    const verdict = checkRoomUpdate(update, this.discovery, this.#roomId)
-    if (!verdict.ok) return verdict.reason
-    this.#docBytes += update.byteLength
-    if (this.#roomId === null && verdict.roomId !== null) this.#bind(verdict.roomId)
-    return null
+  /** Whether a remote update may be applied (then at once). Binds the room id on the first entry that names it. */
+  async #admit(update: Uint8Array): Promise<boolean> {
+    const verdict = await this.gate.admit(update)
+    if (!verdict.ok) this.#opts.events.rejectedUpdate(verdict.reason)
+    if (!verdict.ok || this.#destroyed) return false
+    this.#bindOnce(verdict.roomId)
+    return true
   }
 
-  #bind(roomId: string): void {
+  #bindOnce(roomId: string | null): void {
+    if (this.#roomId !== null || roomId === null) return
     this.#roomId = roomId
-    const replica = new RoomReplica(this.doc, { roomId, now: this.#now })
+    const replica = new RoomReplica(this.doc, { roomId, now: this.#now, verified: this.gate.isVerified })
     this.#replica = replica
     this.#offReplica = replica.on('change', (_diff, state) => this.#onState(state))
   }
@@ -432,6 +461,7 @@ export class RelayRoom {
       this.#opts.events.refusedBanned()
       this.#cut(peer)
     }
+    this.epochs.onState(state, [...this.peers.values()].filter((p): p is RoomPeer & Member => 'nonce' in p))
     this.#syncRemote()
     const fwd = this.#forwarder
     if (!fwd) return

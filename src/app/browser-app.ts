@@ -19,6 +19,8 @@ import { precheckLink } from './link-precheck.ts'
 import { openRoomSession } from './open-session.ts'
 import { roomDbName, sessionError, type BrowserRoomSession } from './session.ts'
 import type { RecentRoom } from './types.ts'
+import type { E2eeSetting } from './e2ee.ts'
+import { DEFAULT_LIMITS } from '../net/topology.ts'
 
 export interface BrowserAppOptions {
   /** Origin put into invite links (location.origin). */
@@ -29,6 +31,10 @@ export interface BrowserAppOptions {
   now?: () => number
   /** Use only loopback ICE candidates (single-machine tests and demos). */
   loopbackOnly?: boolean
+  /** End-to-end encryption of audio; default 'auto' (see SessionEnv). */
+  e2ee?: E2eeSetting
+  /** Largest room kept on the mesh (default 8; tests put small rooms on the relay). */
+  meshSize?: number
 }
 
 export interface BrowserApp {
@@ -76,6 +82,8 @@ export function createBrowserApp(opts: BrowserAppOptions): BrowserApp {
       sources: current.playback.describe(),
       stats: Object.fromEntries(await current.client.mesh.stats()),
       dropped: current.dropped,
+      e2ee: current.e2ee,
+      epoch: { n: current.client.epochs.current.n, chain: current.client.state.epochs.chain.length, present: [...current.client.mesh.present] },
     },
   }
   ;(globalThis as { __stoop?: StoopDebug }).__stoop = debug
@@ -127,6 +135,8 @@ export function createBrowserApp(opts: BrowserAppOptions): BrowserApp {
         online: opts.online,
         now,
         ...(opts.loopbackOnly ? { loopbackOnly: true } : {}),
+        ...(opts.e2ee ? { e2ee: opts.e2ee } : {}),
+        ...(opts.meshSize ? { limits: { ...DEFAULT_LIMITS, meshSize: opts.meshSize, hysteresis: Math.min(DEFAULT_LIMITS.hysteresis, opts.meshSize - 1) } } : {}),
         onleave: (s) => {
           if (current === s) current = null
         },

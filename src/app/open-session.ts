@@ -9,14 +9,18 @@
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
 import { keyId, toBase64url } from '../identity/index.ts'
-import { deriveDiscoveryKey } from '../room/index.ts'
+import { deriveDiscoveryKey, epochTopic } from '../room/index.ts'
 import { deriveSignalKey } from '../net/room-crypto.ts'
 import { isLoopbackCandidate, loopbackSdp } from '../net/peer.ts'
+import { iceServersFor } from '../net/ice.ts'
 import type { RelayWebSocketClass } from '../net/relay-client.ts'
 import { SignalClient } from '../net/signal-client.ts'
 import { WsBus } from '../net/ws-bus.ts'
+import { SwitchBus } from '../net/switch-bus.ts'
+import { followEpochs, type OpenBus } from '../participant/epoch-bus.ts'
 import { RoomClient } from '../participant/room-client.ts'
 import { BrowserRoomSession, roomDbName, type SessionEnv } from './session.ts'
+import { BrowserE2ee, e2eeMode } from './e2ee.ts'
 
 const RECONNECT_MAX_MS = 5000
 const DB_TIMEOUT_MS = 5000
@@ -36,24 +40,44 @@ export async function openRoomSession(env: SessionEnv): Promise<BrowserRoomSessi
     env.recent.get(env.invite.roomId).catch(() => undefined),
   ])
   const selfId = keyId(env.identity.publicKey)
+  // The relay's own STUN, unless the settings list ICE servers (src/net/ice.ts).
+  const iceServers = iceServersFor({ servers: profile.iceServers, relayUrl: env.signalUrl, loopbackOnly: env.loopbackOnly })
+  // Audio is sealed per epoch; until epochs exist, epoch 0's secret is the link's room secret.
+  const mode = e2eeMode(env.e2ee)
+  const e2ee = mode ? new BrowserE2ee({ mode, self: env.identity.publicKey }) : null
+  e2ee?.setEpoch(env.invite.epoch, env.invite.secretBytes)
   const signal = new SignalClient({ url: env.signalUrl, WebSocket: env.WebSocket, backoff: { maxMs: RECONNECT_MAX_MS } })
-  const bus = new WsBus({ client: signal, topic: toBase64url(deriveDiscoveryKey(env.invite.roomId)), key, selfId })
+  const open: OpenBus = (topic, sealKey) => new WsBus({ client: signal, topic: toBase64url(topic), key: sealKey, selfId })
+  // Members meet on the topic of the link's epoch (docs/room-rules.md §8; epoch 0: the discovery key).
+  const topic = env.invite.epoch > 0 ? epochTopic(env.invite.secretBytes) : deriveDiscoveryKey(env.invite.roomId)
+  const bus = new SwitchBus(open(topic, key))
   const client = new RoomClient({
     invite: env.invite,
     identity: env.identity,
     bus,
-    wrtc: env.wrtc,
+    wrtc: e2ee ? e2ee.wrap(env.wrtc) : env.wrtc,
     doc,
     name: profile.name,
     ...(env.now ? { now: env.now } : {}),
-    ...(env.loopbackOnly ? { mesh: { peer: { acceptCandidate: isLoopbackCandidate } } } : {}),
+    ...(env.limits ? { limits: env.limits } : {}),
+    mesh: { peer: { config: { iceServers }, ...(env.loopbackOnly ? { acceptCandidate: isLoopbackCandidate } : {}) } },
     // The relay that served the page also forwards audio past mesh size.
     relay: {
       url: env.signalUrl.replace(/\/signal$/, '/relay'),
       WebSocket: env.WebSocket as unknown as RelayWebSocketClass,
-      ...(env.loopbackOnly ? { client: { sdpFilter: loopbackSdp } } : {}),
+      client: {
+        // The relay has a public address; only servers the user listed (TURN) help reach it.
+        ...(profile.iceServers?.length ? { rtcConfig: { iceServers } } : {}),
+        ...(env.loopbackOnly ? { sdpFilter: loopbackSdp } : {}),
+      },
     },
   })
+  // A track is opened with the key of whoever the client says it is from (set again when a
+  // relay's reused section changes hands); registered before the session plays anything.
+  if (e2ee) client.on('track', (from, track) => e2ee.attribute(track, from))
+  // Signalling and audio keys follow the room's epochs (docs/room-rules.md §8).
+  followEpochs(client.epochs, bus, env.invite.roomId, open, (err) => console.warn('moving to a new epoch failed', err))
+  if (e2ee) client.epochs.on('epoch', (e) => e2ee.setEpoch(Math.max(e.n, 0), e.secret))
   const session = new BrowserRoomSession(env, {
     doc,
     persistence,
@@ -64,6 +88,7 @@ export async function openRoomSession(env: SessionEnv): Promise<BrowserRoomSessi
     microphoneId: profile.microphoneId,
     secretVerified: stored?.verifiedSecret === env.invite.secret,
     knownRoom: stored !== undefined,
+    e2ee,
   })
   if (storageProblem) console.warn('room storage unavailable', storageProblem)
   try {

@@ -16,10 +16,16 @@ export function quality(st: PeerStats | undefined): Quality {
   return 'poor'
 }
 
-export function peerLinks(connected: readonly string[], stats: ReadonlyMap<string, PeerStats>, nameOf: (id: string) => string): PeerRow[] {
+export function peerLinks(
+  connected: readonly string[],
+  stats: ReadonlyMap<string, PeerStats>,
+  nameOf: (id: string) => string,
+  undecryptable: Readonly<Record<string, number>> = {},
+): PeerRow[] {
   return [...connected].sort().map((id) => {
     const st = stats.get(id)
     const link: PeerRow = { id, name: nameOf(id), via: 'mesh', quality: quality(st) }
+    if (undecryptable[id]) link.undecryptable = undecryptable[id]
     if (!st) return link
     if (st.rttMs !== null) link.rttMs = st.rttMs
     link.lossPct = st.packetLoss * 100

@@ -23,9 +23,10 @@
 import type * as Y from 'yjs'
 import type { IndexeddbPersistence } from 'y-indexeddb'
 import { fingerprint, publicKeyFromId, type Identity } from '../identity/index.ts'
-import { formatInvite, type Invite } from '../invite/index.ts'
+import type { Invite } from '../invite/index.ts'
 import type { SignalClient, SignalError, WebSocketClass } from '../net/signal-client.ts'
-import type { WsBus } from '../net/ws-bus.ts'
+import type { SwitchBus } from '../net/switch-bus.ts'
+import { REPLACED_MESSAGE } from '../participant/epoch-keeper.ts'
 import type { PeerStats, PeerWrtc } from '../net/peer.ts'
 import type { RoomClient } from '../participant/room-client.ts'
 import { awaitArrival } from './arrival.ts'
@@ -33,7 +34,10 @@ import { Capture } from './capture.ts'
 import { Microphone } from './microphone.ts'
 import { Playback } from './playback.ts'
 import { peerLinks } from './peer-links.ts'
+import type { BrowserE2ee, E2eeSetting, E2eeStats } from './e2ee.ts'
+import type { TopologyLimits } from '../net/topology.ts'
 import { buildSnapshot } from './snapshot.ts'
+import { inviteLink, presenceOf, roomLink } from './room-links.ts'
 import type { ProfileStore, RecentRooms } from './local-stores.ts'
 import type { InviteRole, RoomMode, RoomProblem, RoomSession, RoomSnapshot } from './types.ts'
 
@@ -59,6 +63,13 @@ export interface SessionEnv {
   onleave?: (session: BrowserRoomSession) => void
   /** Use only loopback ICE candidates (single-machine tests and demos). */
   loopbackOnly?: boolean
+  /**
+   * End-to-end encryption of audio (SFrame, e2ee.ts). Default 'auto': on where the browser can.
+   * 'off' until every peer of the room can (the @roamhq/wrtc headless peer cannot).
+   */
+  e2ee?: E2eeSetting
+  /** Mesh size and hysteresis (tests put small rooms on the relay). */
+  limits?: TopologyLimits
 }
 
 export { sessionError, type SessionError } from './session-error.ts'
@@ -76,13 +87,15 @@ export interface SessionParts {
   doc: Y.Doc
   persistence: IndexeddbPersistence
   signal: SignalClient
-  bus: WsBus
+  bus: SwitchBus
   client: RoomClient
   profileName: string
   microphoneId: string | undefined
   secretVerified: boolean
   /** This device had the room in its recent-rooms list before. */
   knownRoom: boolean
+  /** Encrypts and decrypts the audio of `client`'s connections; null when off. */
+  e2ee?: BrowserE2ee | null
 }
 
 export class BrowserRoomSession implements RoomSession {
@@ -93,6 +106,10 @@ export class BrowserRoomSession implements RoomSession {
   readonly #mic: Microphone
   readonly #listeners = new Set<() => void>()
   readonly #offs: Array<() => void> = []
+  /** The room moved to an epoch we hold no box of. */
+  #replaced = false
+  /** The link kept in the recent-rooms list (moves with the room's epochs). */
+  #link: string
   readonly #fingerprints = new Map<string, string>()
   readonly #now: () => number
   #snapshot: RoomSnapshot
@@ -112,6 +129,7 @@ export class BrowserRoomSession implements RoomSession {
 
   constructor(env: SessionEnv, parts: SessionParts) {
     this.#env = env
+    this.#link = env.link
     this.#p = parts
     this.#now = env.now ?? Date.now
     this.#secretVerified = parts.secretVerified
@@ -138,6 +156,12 @@ export class BrowserRoomSession implements RoomSession {
       client.on('error', (err) => this.#count(`client:${err.code ?? 'error'}`)),
       client.on('track', (from, track, _stream, via) => this.playback.add(from, track, via)),
       client.on('track-ended', (_from, track) => this.playback.remove(track)),
+      // Epochs (docs/room-rules.md §8): the room's link moves with them; an old one is replaced.
+      client.epochs.on('epoch', (e) => this.#onEpoch(e.secret, Math.max(e.n, 0))),
+      client.epochs.on('replaced', () => {
+        this.#replaced = true
+        this.#dirty()
+      }),
       mesh.on('peer-connected', () => {
         this.#verifySecret()
         this.#dirty()
@@ -170,6 +194,11 @@ export class BrowserRoomSession implements RoomSession {
 
   get snapshot(): RoomSnapshot {
     return this.#snapshot
+  }
+
+  /** Encryption counters (debug view); null when audio is not end-to-end encrypted. */
+  get e2ee(): E2eeStats | null {
+    return this.#p.e2ee?.stats ?? null
   }
 
   subscribe(listener: () => void): () => void {
@@ -246,13 +275,8 @@ export class BrowserRoomSession implements RoomSession {
     await this.client.actor.endRoom()
   }
 
-  async inviteLink(role: InviteRole): Promise<string> {
-    const state = this.client.state
-    const genesis = state.genesisId ? this.client.replica.get(state.genesisId)?.bytes : undefined
-    const base = { origin: this.#env.origin, roomId: state.roomId, secret: this.#env.invite.secret, ...(genesis ? { genesis } : {}) }
-    if (role === 'listener') return formatInvite(base)
-    const grant = await this.client.actor.createLinkGrant({ role, singleUse: true })
-    return formatInvite({ ...base, grant })
+  inviteLink(role: InviteRole): Promise<string> {
+    return inviteLink(this.client, this.#env.origin, role)
   }
 
   setVolume(personId: string, volume: number): void {
@@ -283,6 +307,7 @@ export class BrowserRoomSession implements RoomSession {
     await this.#remember().catch(() => this.#count('recent-store'))
     const { client, bus, signal, persistence, doc } = this.#p
     client.destroy()
+    this.#p.e2ee?.close()
     await bus.destroy()
     signal.destroy()
     this.playback.close()
@@ -324,6 +349,13 @@ export class BrowserRoomSession implements RoomSession {
     if (this.#secretVerified) return
     this.#secretVerified = true
     this.#env.recent.update(this.#env.invite.roomId, { verifiedSecret: this.#env.invite.secret }).catch(() => this.#count('recent-store'))
+    this.#remember().catch(() => this.#count('recent-store'))
+  }
+
+  /** The link to keep for this room: the same room with the current epoch's secret (no pass: it was redeemed). */
+  #onEpoch(secret: Uint8Array, n: number): void {
+    this.#link = roomLink(this.#env.invite, this.#env.origin, secret, n)
+    this.#recentKey = ''
     this.#remember().catch(() => this.#count('recent-store'))
   }
 
@@ -378,23 +410,6 @@ export class BrowserRoomSession implements RoomSession {
   }
 
   /**
-   * Who is here: everyone announcing themselves on the room's signalling topic (sealed with
-   * the room key, so only members) or connected to us directly. In a relay room nobody is
-   * connected directly, so the mesh's connections alone would list an empty room.
-   */
-  #presence(): { present: Set<string>; names: Map<string, string> } {
-    const present = this.client.mesh.present
-    const names = new Map<string, string>()
-    for (const state of this.client.awareness.getStates().values()) {
-      const id = (state as { id?: unknown }).id
-      const name = (state as { name?: unknown }).name
-      // Presence is unsigned (names from signed profiles come first): only believe it for a key that is present.
-      if (typeof id === 'string' && typeof name === 'string' && name && present.has(id)) names.set(id, name.slice(0, 100))
-    }
-    return { present, names }
-  }
-
-  /**
    * Offline: the browser says so, or nothing answers at all (signalling unreachable and no
    * peer connected). navigator.onLine alone misses captive portals and LANs without a route,
    * and stays true in a page loaded while the network is down in some browsers.
@@ -416,6 +431,7 @@ export class BrowserRoomSession implements RoomSession {
     const s = this.client.state
     const self = this.client.selfId
     if (s.banned.has(self)) return { code: 'banned', message: 'A moderator removed you from this room.' }
+    if (this.#replaced) return { code: 'link-replaced', message: REPLACED_MESSAGE }
     if (this.client.plan.mode === 'full') return { code: 'room-full', message: this.client.plan.reason ?? 'The room is full.' }
     if (this.#mic.problem) return this.#mic.problem
     if (this.#offline()) return { code: 'offline', message: 'You are offline.' }
@@ -433,9 +449,10 @@ export class BrowserRoomSession implements RoomSession {
   }
 
   #build(): RoomSnapshot {
-    const { present, names } = this.#presence()
+    const { present, names } = presenceOf(this.client)
     const { mode, reason } = this.#mode()
     const problem = this.#problem()
+    const e2ee = this.#p.e2ee?.stats
     return buildSnapshot(this.client.state, {
       selfId: this.client.selfId,
       selfName: this.#p.profileName,
@@ -446,7 +463,8 @@ export class BrowserRoomSession implements RoomSession {
       fingerprintOf: (id) => this.#fingerprint(id),
       mode,
       ...(reason ? { modeReason: reason } : {}),
-      peers: peerLinks(this.client.mesh.connected, this.#peerStats, (id) => this.client.state.profiles.get(id)?.name || names.get(id) || ''),
+      peers: peerLinks(this.client.mesh.connected, this.#peerStats, (id) => this.client.state.profiles.get(id)?.name || names.get(id) || '', e2ee?.undecryptable),
+      e2ee: { on: e2ee !== undefined, undecryptable: Object.values(e2ee?.undecryptable ?? {}).reduce((a, b) => a + b, 0) },
       refused: this.client.refused,
       audioBlocked: this.playback.blocked,
       ...(problem ? { problem } : {}),
@@ -473,7 +491,7 @@ export class BrowserRoomSession implements RoomSession {
     const s = this.client.state
     if (!s.exists || !(this.#secretVerified || this.#p.knownRoom)) return
     const speakers = s.stage.map((seat) => s.profiles.get(seat.key)?.name || `Guest ${this.#fingerprint(seat.key).slice(0, 4)}`)
-    const entry = { title: s.title, topic: s.topic, speakers, ended: s.ended, ...(this.#secretVerified ? { link: this.#env.link } : {}) }
+    const entry = { title: s.title, topic: s.topic, speakers, ended: s.ended, ...(this.#secretVerified ? { link: this.#link } : {}) }
     const key = JSON.stringify(entry)
     if (key === this.#recentKey && !this.#left) return
     this.#recentKey = key

@@ -13,7 +13,7 @@
  * to the name a peer announces in presence (unsigned, display only).
  */
 import { roleOf, type RoomState } from '../room/index.ts'
-import type { PeerRow, Person, RoomMode, RoomProblem, RoomSnapshot } from './types.ts'
+import type { E2eeStatus, PeerRow, Person, RoomMode, RoomProblem, RoomSnapshot } from './types.ts'
 
 export interface LiveInput {
   selfId: string
@@ -31,6 +31,7 @@ export interface LiveInput {
   mode: RoomMode
   modeReason?: string
   peers: PeerRow[]
+  e2ee?: E2eeStatus
   /** Extra rejection counts (updates refused by the guard), merged into `rejected`. */
   refused: Record<string, number>
   audioBlocked: boolean
@@ -92,6 +93,7 @@ export function buildSnapshot(state: RoomState, live: LiveInput): RoomSnapshot {
     mode: live.mode,
     ...(live.modeReason ? { modeReason: live.modeReason } : {}),
     peers: live.peers,
+    ...(live.e2ee ? { e2ee: live.e2ee } : {}),
     rejected,
     audioBlocked: live.audioBlocked,
     ...(live.problem ? { problem: live.problem } : {}),

@@ -22,6 +22,16 @@ export interface PeerRow {
   rttMs?: number
   lossPct?: number
   jitterMs?: number
+  /** Audio frames attributed to this peer that did not decrypt (dropped, never played). */
+  undecryptable?: number
+}
+
+/** End-to-end encryption of this session's audio (SFrame, see docs/architecture.md). */
+export interface E2eeStatus {
+  /** Audio sent and received is end-to-end encrypted. */
+  on: boolean
+  /** Audio frames that did not decrypt and were dropped, in total. */
+  undecryptable: number
 }
 
 export interface Person {
@@ -49,7 +59,7 @@ export interface StageInvite {
 export type RoomMode = 'connecting' | 'mesh' | 'relay' | 'offline'
 
 export interface RoomProblem {
-  code: 'bad-link' | 'wrong-secret' | 'room-ended' | 'banned' | 'room-full' | 'offline' | 'mic-denied' | 'unreachable'
+  code: 'bad-link' | 'wrong-secret' | 'room-ended' | 'banned' | 'link-replaced' | 'room-full' | 'offline' | 'mic-denied' | 'unreachable'
   message: string
 }
 
@@ -69,6 +79,8 @@ export interface RoomSnapshot {
   /** Why the room is in this mode, e.g. why it is full. */
   modeReason?: string
   peers: PeerRow[]
+  /** Whether audio is end-to-end encrypted (absent: not reported). */
+  e2ee?: E2eeStatus
   /** Entries ignored by validation, by reason (debug view). */
   rejected: Record<string, number>
   /** Audio output waits for a user gesture (autoplay rules). */

@@ -9,10 +9,12 @@ import { startRelay } from '../../relay/server.ts'
 import { PeerFailure, startHeadlessPeer, type SpeakSource } from '../headless/headless-peer.ts'
 import { createRoomFromCli } from './room-create.ts'
 import { moderate } from './mod.ts'
-import { exitCodeOf, positiveInt, reachOf, REACH_OPTIONS } from './options.ts'
+import { exitCodeOf, positiveInt, reachOf, REACH_OPTIONS, RELAY_LIMIT_OPTIONS, relayLimitsOf } from './options.ts'
 import { DEFAULT_KEY, PEER_USAGE, RELAY_USAGE, ROOM_CREATE_USAGE, USAGE, usageOf, wantsHelp } from './usage.ts'
 import { parseBootstrap } from '../node/dht.ts'
+import { MEDIA_KINDS, type MediaKind } from '../node/media.ts'
 import { DEFAULT_LIMITS } from '../net/topology.ts'
+import { DEFAULT_STUN_PORT, parseIceServers } from '../net/ice.ts'
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -70,14 +72,17 @@ async function relay(args: string[]): Promise<number> {
       'max-listeners': { type: 'string', default: process.env.STOOP_MAX_LISTENERS ?? '500' },
       'public-url': { type: 'string', default: process.env.STOOP_PUBLIC_URL },
       'udp-ports': { type: 'string', default: process.env.STOOP_UDP_PORTS },
+      'stun-port': { type: 'string', default: process.env.STOOP_STUN_PORT ?? String(DEFAULT_STUN_PORT) },
       swarm: { type: 'boolean', default: process.env.STOOP_SWARM === '1' },
       bootstrap: { type: 'string', default: process.env.STOOP_BOOTSTRAP },
       'log-level': { type: 'string', default: process.env.STOOP_LOG_LEVEL ?? 'info' },
+      ...RELAY_LIMIT_OPTIONS,
     },
   })
   const level = values['log-level'] as Level
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new PeerFailure('bad-option', `--log-level must be debug, info, warn or error, got "${level}"`)
   const port = positiveInt('--port', values.port!, 0)
+  const stunPort = positiveInt('--stun-port', values['stun-port']!, 0)
   const ports = values['udp-ports'] === undefined ? undefined : /^(\d+)-(\d+)$/.exec(values['udp-ports'])
   if (ports === null || (ports && Number(ports[1]) > Number(ports[2]))) throw new PeerFailure('bad-option', `--udp-ports expects MIN-MAX, got "${values['udp-ports']}"`)
   let publicHost: string | undefined
@@ -97,7 +102,9 @@ async function relay(args: string[]): Promise<number> {
     ...(values.swarm ? { swarm: { bootstrap: parseBootstrap(values.bootstrap!) } } : {}),
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     ...(values.data ? { data: values.data } : {}),
+    ...(stunPort > 0 ? { stun: { port: stunPort } } : {}),
     rooms: {
+      ...relayLimitsOf(values),
       maxRooms: positiveInt('--max-rooms', values['max-rooms']!),
       maxListeners: positiveInt('--max-listeners', values['max-listeners']!),
       ...(publicHost ? { publicHost } : {}),
@@ -140,6 +147,9 @@ async function peer(args: string[]): Promise<number> {
       relay: { type: 'string', multiple: true },
       'no-relay': { type: 'boolean', default: false },
       'mesh-size': { type: 'string' },
+      ice: { type: 'string', multiple: true },
+      media: { type: 'string', default: 'wrtc' },
+      e2ee: { type: 'string' },
     },
   })
   const link = positionals[0]
@@ -149,6 +159,15 @@ async function peer(args: string[]): Promise<number> {
   const meshSize = values['mesh-size'] === undefined ? undefined : Number(values['mesh-size'])
   if (meshSize !== undefined && !(Number.isInteger(meshSize) && meshSize >= 2)) throw new PeerFailure('bad-option', `--mesh-size must be a whole number >= 2, got "${values['mesh-size']}"`)
   const reach = reachOf(values)
+  const media = values.media as MediaKind
+  if (!MEDIA_KINDS.includes(media)) throw new PeerFailure('bad-option', `--media must be ${MEDIA_KINDS.join(' or ')}, got "${values.media}"`)
+  if (values.e2ee !== undefined && values.e2ee !== 'on' && values.e2ee !== 'off') throw new PeerFailure('usage', `--e2ee must be on or off, got "${values.e2ee}"`)
+  if (values.e2ee === 'on' && media !== 'werift') throw new PeerFailure('usage', '--e2ee on needs --media werift (@roamhq/wrtc cannot transform frames)')
+  try {
+    if (values.ice) parseIceServers(values.ice)
+  } catch (err) {
+    throw new PeerFailure('bad-option', `--ice: ${(err as Error).message}`)
+  }
   const print = values.json
     ? (ev: object) => process.stdout.write(JSON.stringify(ev) + '\n')
     : (ev: { event: string } & Record<string, unknown>) => {
@@ -167,6 +186,9 @@ async function peer(args: string[]): Promise<number> {
     raiseHand: values['raise-hand'],
     inviteHands: values['invite-hands'],
     ...(values['no-relay'] ? { relay: false as const } : values.relay ? { relay: values.relay.flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean) } : {}),
+    ...(values.ice ? { ice: values.ice } : {}),
+    media,
+    e2ee: (values.e2ee ?? (media === 'werift' ? 'on' : 'off')) === 'on',
     ...(meshSize ? { limits: { ...DEFAULT_LIMITS, meshSize, hardCap: Math.max(DEFAULT_LIMITS.hardCap, meshSize) } } : {}),
     onEvent: print,
   })

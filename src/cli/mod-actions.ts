@@ -5,10 +5,11 @@
  * are participant ids or unique prefixes of the ids this member knows of.
  */
 import { CodedError } from '../base/errors.ts'
-import { publicKeyFromId } from '../identity/index.ts'
+import { publicKeyFromId, randomBytes, toBase64url } from '../identity/index.ts'
+import type { CurrentEpoch } from '../participant/epoch-keeper.ts'
 import type { Invite } from '../invite/index.ts'
 import type { RoomClient } from '../participant/room-client.ts'
-import { roleOf, type RoomState } from '../room/index.ts'
+import { linkSeed, roleOf, type RoomState } from '../room/index.ts'
 import { UsageError } from './options.ts'
 import { mintLinks } from './room-create.ts'
 
@@ -22,7 +23,7 @@ export interface ModCommand {
   target: string | null
 }
 
-export type ModErrorCode = 'unknown-participant' | 'ambiguous-participant' | 'not-moderator'
+export type ModErrorCode = 'unknown-participant' | 'ambiguous-participant' | 'not-moderator' | 'no-epoch'
 
 export class ModError extends CodedError<ModErrorCode> {}
 
@@ -84,20 +85,27 @@ export function describeRoom(state: RoomState, self: string, present: Iterable<s
     hands: state.hands.map((h) => person(h.key)),
     invites: state.invites.map((i) => ({ ...person(i.subject), by: i.by })),
     bans: [...state.banned.keys()].map(person),
+    epoch: state.epochs.current && { n: state.epochs.current.n, id: state.epochs.current.id },
+    rotationDue: state.epochs.rotationDue,
   }
 }
 
-/** Performs a write action (not `state`, not `rotate`); the result names what was written. */
+/** Performs a write action (not `state`); the result names what was written (`rotate` and `links`: the current links). */
 export async function runModAction(cmd: ModCommand, client: RoomClient, invite: Invite): Promise<Record<string, unknown>> {
   const { actor } = client
   const role = actor.role
   if (role !== 'owner' && role !== 'moderator') {
     throw new ModError('not-moderator', `this key is ${role === 'banned' ? 'banned from' : `a ${role} in`} this room, not a moderator: use a moderator link, or --key with the owner's key`)
   }
-  if (cmd.action === 'links') {
+  if (cmd.action === 'rotate') await actor.rotate(randomBytes(32), (await currentEpoch(client)).secret)
+  if (cmd.action === 'links' || cmd.action === 'rotate') {
+    // Links carry the secret of the room's current epoch (docs/room-rules.md §8).
+    const epoch = await currentEpoch(client)
     const genesis = invite.genesis ?? (client.state.genesisId ? client.replica.get(client.state.genesisId)?.bytes : undefined)
     const origin = invite.origin ?? process.env.STOOP_ORIGIN ?? 'http://localhost:8787'
-    return { room: client.state.roomId, ...(await mintLinks(actor, { origin, roomId: invite.roomId, secret: invite.secret, ...(genesis ? { genesis } : {}) })) }
+    const seed = linkSeed(client.replica.index, client.state)
+    const links = await mintLinks(actor, { origin, roomId: invite.roomId, secret: toBase64url(epoch.secret), epoch: Math.max(epoch.n, 0), seed, ...(genesis ? { genesis } : {}) })
+    return { room: client.state.roomId, epoch: epoch.n, ...links }
   }
   if (cmd.action === 'end') return { entries: [await actor.endRoom()] }
   const id = resolveParticipant(cmd.target!, knownParticipants(client.state, client.mesh.present))
@@ -106,8 +114,11 @@ export async function runModAction(cmd: ModCommand, client: RoomClient, invite: 
       return { id, entries: [await actor.inviteToStage(id)] }
     case 'move':
       return { id, entries: await actor.moveToAudience(id) }
-    case 'ban':
-      return { id, entries: [await actor.ban(id)] }
+    case 'ban': {
+      // The ban rotates the room (our keeper does it at once: we wrote the newest ban).
+      const entries = [await actor.ban(id)]
+      return { id, entries, epoch: (await currentEpoch(client)).n }
+    }
     case 'unban':
       return { id, entries: await actor.unban(id) }
     case 'revoke':
@@ -115,4 +126,35 @@ export async function runModAction(cmd: ModCommand, client: RoomClient, invite: 
     default:
       throw new UsageError(`stoop mod ${cmd.action} writes nothing`)
   }
+}
+
+/** How long `stoop mod` waits for a rotation it caused (or found due) to be written and opened. */
+const EPOCH_WAIT_MS = 10_000
+
+/**
+ * The room's current epoch once this member holds it and no rotation is due (a ban just written
+ * rotates through the session's EpochKeeper). Fails when this key holds no box of it.
+ */
+export async function currentEpoch(client: RoomClient): Promise<CurrentEpoch> {
+  const ready = (): boolean => {
+    const s = client.state.epochs
+    return !s.rotationDue && (s.current === null || client.epochs.current.id === s.current.id)
+  }
+  if (!ready()) {
+    await new Promise<void>((resolve, reject) => {
+      const offs: Array<() => void> = []
+      const done = (err?: Error): void => {
+        clearTimeout(timer)
+        for (const off of offs) off()
+        if (err) reject(err)
+        else resolve()
+      }
+      const timer = setTimeout(() => done(new ModError('no-epoch', 'this key holds no secret of the room\'s current epoch (was it banned, or did it join after the rotation?)')), EPOCH_WAIT_MS)
+      const check = (): void => {
+        if (ready()) done()
+      }
+      offs.push(client.on('state', check), client.epochs.on('epoch', check))
+    })
+  }
+  return client.epochs.current
 }

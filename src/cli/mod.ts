@@ -6,7 +6,7 @@
  * relay, prints the result (`--json`: one object) and exits.
  *
  * Exit codes: 0 done; 1 failed (the rules refuse it, unknown or ambiguous
- * ID, nobody reachable); 2 bad usage; 3 this key is banned from the room.
+ * ID, nobody reachable); 2 bad usage; 3 this key is banned from the room; 4 its link was replaced.
  * Failures print one line `stoop: <reason>` on stderr (and with --json
  * `{"ok":false,...}` on stdout).
  */
@@ -16,8 +16,6 @@ import { openRoomSession } from '../headless/room-session.ts'
 import { describeRoom, parseModCommand, runModAction, type ModCommand, type Person } from './mod-actions.ts'
 import { reachOf, REACH_OPTIONS, UsageError } from './options.ts'
 import { DEFAULT_KEY, MOD_USAGE, usageOf, wantsHelp } from './usage.ts'
-
-export const ROTATE_UNAVAILABLE = 'stoop mod rotate: not available yet (needs room epochs)'
 
 export async function moderate(args: string[]): Promise<number> {
   if (wantsHelp(args)) {
@@ -43,11 +41,6 @@ export async function moderate(args: string[]): Promise<number> {
     if (!link) throw new UsageError('stoop mod needs a link (stoop room create prints one) and an action, e.g. stoop mod <link> state')
     const cmd = parseModCommand(words)
     action = cmd.action
-    if (cmd.action === 'rotate') {
-      if (json) process.stdout.write(JSON.stringify({ ok: false, action, code: 'not-available', message: ROTATE_UNAVAILABLE }) + '\n')
-      process.stderr.write(ROTATE_UNAVAILABLE + '\n')
-      return 2
-    }
     const timeout = Number(values.timeout)
     if (!(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got "${values.timeout}"`)
     const result = await perform(cmd, {
@@ -82,8 +75,9 @@ async function perform(cmd: ModCommand, opts: Parameters<typeof openRoomSession>
 
 /** Text output: the room for `state`, the links for `links`, one line for the rest. */
 function render(cmd: ModCommand, r: Record<string, unknown>): string {
-  if (cmd.action === 'links') {
-    const lines = r.moderator ? [`Moderator link (joins as moderator; keep it private):\n  ${String(r.moderator)}`] : []
+  if (cmd.action === 'links' || cmd.action === 'rotate') {
+    const head = cmd.action === 'rotate' ? [`Rotated: the room is in epoch ${String(r.epoch)}; every earlier link is replaced.`] : []
+    const lines = r.moderator ? [...head, `Moderator link (joins as moderator; keep it private):\n  ${String(r.moderator)}`] : []
     lines.push(`Speaker link (single use, joins on stage):\n  ${String(r.speaker)}`, `Listener link (share this):\n  ${String(r.listener)}`)
     return lines.join('\n')
   }
@@ -102,5 +96,6 @@ function render(cmd: ModCommand, r: Record<string, unknown>): string {
     `  invited: ${people(r.invites)}`,
     `  moderators: ${people(r.moderators)}`,
     `  bans: ${people(r.bans)}`,
+    `  epoch: ${String((r.epoch as { n: number } | null)?.n ?? 'none')}${r.rotationDue ? ' (rotation due)' : ''}`,
   ].join('\n')
 }

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import { loadOrCreateIdentity } from '../identity/store-node.ts'
 import { formatInvite } from '../invite/index.ts'
-import { createRoom, RoomActor, RoomReplica, type LinkRole } from '../room/index.ts'
+import { createRoom, linkSeed, RoomActor, RoomReplica, type LinkRole } from '../room/index.ts'
 
 export async function createRoomFromCli(args: string[], defaultKey: string): Promise<number> {
   const { values } = parseArgs({
@@ -49,6 +49,10 @@ export interface LinkBase {
   roomId: string
   secret: string
   genesis?: Uint8Array
+  /** Epoch 0 and the owner's key (invite link `s=`). */
+  seed?: Uint8Array[]
+  /** The secret's epoch (invite link `e=`). */
+  epoch?: number
 }
 
 /** Links `actor` may mint under the room rules (docs/room-rules.md §5): moderator (reusable; owner only), speaker (single use; owner or moderator), listener. */
@@ -70,8 +74,10 @@ export async function createRoomLinks(
   const room = await createRoom(identity, { title: opts.title, topic: opts.topic, joinStage: false })
   const replica = new RoomReplica(room.doc, { roomId: room.roomId })
   try {
+    await replica.whenSettled()
     const genesis = room.doc.getArray<Uint8Array>('log').get(0)
-    const links = await mintLinks(new RoomActor(replica, identity), { origin: opts.origin, roomId: room.roomId, secret: room.secret, genesis })
+    const seed = linkSeed(replica.index, replica.state)
+    const links = await mintLinks(new RoomActor(replica, identity), { origin: opts.origin, roomId: room.roomId, secret: room.secret, genesis, seed })
     return { roomId: room.roomId, moderator: links.moderator!, speaker: links.speaker, listener: links.listener }
   } finally {
     replica.destroy()

@@ -20,10 +20,26 @@ export const RELAY_USAGE = `  stoop relay [options]
       --public-url URL     the address clients reach this relay at (STOOP_PUBLIC_URL),
                            when behind a proxy that rewrites Host
       --udp-ports MIN-MAX  UDP port range for relayed audio (STOOP_UDP_PORTS)
+      --stun-port N        answer STUN on this UDP port, so clients behind NAT learn their
+                           public address (STOOP_STUN_PORT, default 3478; 0 turns it off)
       --swarm              find the other relays serving the same rooms on hyperswarm
                            and cascade with them (STOOP_SWARM=1; needs --bootstrap)
       --bootstrap H:P,...  hyperswarm bootstrap nodes (STOOP_BOOTSTRAP)
-      --log-level LEVEL    debug|info|warn|error (STOOP_LOG_LEVEL, default info)`
+      --log-level LEVEL    debug|info|warn|error (STOOP_LOG_LEVEL, default info)
+      Limits (each also STOOP_ and the name in capitals, e.g. STOOP_MAX_CONNS_PER_IP):
+      --max-conns-per-ip N     connections from one address (default 100)
+      --max-rooms-per-ip N     rooms the connections from one address may be in (default 20)
+      --conn-kib-per-sec N     bytes one connection may send, KiB/s (default 512)
+      --conn-burst-mib N       ... and at once, MiB (default 10: a whole room log)
+      --max-doc-mib N          entries one room log may hold, MiB (default 8)
+      --max-total-doc-mib N    entries all loaded rooms may hold together, MiB (default 512)
+      --presence-max-bytes N   one presence message (default 4096)
+      --presence-per-sec N     presence messages per connection and second (default 10)
+      --step1-burst N          sync requests per connection at once (default 4)
+      --step1-per-min N        ... and per minute after that (default 6)
+      --store-quota-mib N      room logs kept in --data, MiB; the least recently used
+                               rooms not in use make way (default 1024)
+      --room-expiry-days N     delete a stored room unused this long (default 30; 0: never)`
 
 export const ROOM_CREATE_USAGE = `  stoop room create --title T [--topic T] [--key FILE] [--origin URL] [--json]
       Creates a room owned by the key in FILE (default ${DEFAULT_KEY}, created
@@ -50,9 +66,15 @@ ${REACH_OPTIONS}
                            repeat it or separate URLs by commas: the next is used when one fails
       --no-relay           never use a relay
       --mesh-size N        largest room kept as a direct mesh (default ${DEFAULT_LIMITS.meshSize})
+      --ice URL            STUN/TURN server (stun:host:port, turn:user:pass@host:port?transport=tcp),
+                           repeatable; replaces the default, the relay's own STUN (--ice none: no server)
+      --media wrtc|werift  WebRTC implementation (default wrtc); werift encodes Opus here, per frame
+      --e2ee on|off        end-to-end encrypt audio (SFrame; default on with werift, off with wrtc,
+                           which cannot); peers with it off and on do not hear each other
       --json               one JSON line per event on stdout
       Exit: 0 stopped (--duration, SIGINT/SIGTERM), 1 failed, 2 unknown option,
-      3 a moderator banned this key ("stoop: a moderator removed you from this room").`
+      3 a moderator banned this key ("stoop: a moderator removed you from this room"),
+      4 the link was replaced (the room rotated its key; ask a moderator for a new link).`
 
 export const MOD_USAGE = `  stoop mod <link> [options] <action> [ID]
       Moderates a room from the terminal: joins it (no audio), waits until its state
@@ -61,11 +83,12 @@ export const MOD_USAGE = `  stoop mod <link> [options] <action> [ID]
         state              print the room: stage, audience present, hands, moderators, bans
         invite ID          invite to the stage
         move ID            move from the stage to the audience
-        ban ID | unban ID  ban from the room (the relay cuts the key off too) / lift it
+        ban ID | unban ID  ban from the room (the relay cuts the key off too; the room
+                           rotates to a new epoch, old links are replaced) / lift it
         revoke ID          revoke a moderator (owner only)
-        links              mint links: moderator (owner only), speaker, listener
+        links              mint links of the current epoch: moderator (owner only), speaker, listener
         end                end the room (owner only)
-        rotate             not available yet (needs room epochs)
+        rotate             start a new epoch (a leaked link): prints the new links
       --key FILE           identity key file (default ${DEFAULT_KEY}: the owner's
                            key if it created the room; a moderator link makes it a moderator)
       --json               one JSON object on stdout with the result ({"ok":false,...} on failure)
@@ -74,8 +97,8 @@ export const MOD_USAGE = `  stoop mod <link> [options] <action> [ID]
       --timeout SECONDS    give up when nobody answered within this (default 15)
 ${REACH_OPTIONS}
       Exit: 0 done, 1 failed (not allowed, unknown or ambiguous ID, nobody reachable),
-      2 bad usage (missing or unknown action, missing ID, unknown option, rotate),
-      3 this key is banned.`
+      2 bad usage (missing or unknown action, missing ID, unknown option),
+      3 this key is banned, 4 its link was replaced.`
 
 export const USAGE = `Usage:
 ${RELAY_USAGE}

@@ -1,6 +1,6 @@
 /**
  * The headless peer behind `stoop peer`: a real participant on Node, using
- * @roamhq/wrtc for WebRTC. It joins through WebSocket signalling or hyperswarm,
+ * @roamhq/wrtc (or werift, `media`) for WebRTC. It joins through WebSocket signalling or hyperswarm,
  * syncs and validates the room like any client, sends a tone or a WAV file
  * while it is a speaker, records what it may hear (speakers only) mixed into a
  * WAV file, and reports what happens as events (one JSON line each with --json).
@@ -14,18 +14,22 @@ import { parseInvite, type Invite } from '../invite/index.ts'
 import { deriveDiscoveryKey } from '../room/index.ts'
 import { errorCode } from '../base/errors.ts'
 import { isLoopbackCandidate, loopbackSdp, type PeerWrtc } from '../net/peer.ts'
+import { filterSdpCandidates, iceServersFor } from '../net/ice.ts'
 import type { RelayWebSocketClass } from '../net/relay-client.ts'
 import { discoveryHex } from '../net/relay-protocol.ts'
 import type { TopologyLimits } from '../net/topology.ts'
 import { SAMPLE_RATE } from '../audio/tone.ts'
 import { createWavFileWriter, type AudioWrtc } from '../node/audio-io.ts'
+import { openMedia, type MediaKind } from '../node/media.ts'
 import type { BootstrapNode } from '../node/dht.ts'
 import { RelayFinder } from '../node/relay-finder.ts'
 import { PeerFailure } from './failure.ts'
 import { NodePlayback } from './node-playback.ts'
 import { loadSpeech, startSpeech, type SpeakSource } from './speech.ts'
 import { followStage, watchRemoval, type Emit } from './stage.ts'
-import { openTransport, relayUrlFor } from './transport.ts'
+import { watchEpochs } from './epochs.ts'
+import { NodeE2ee } from './e2ee.ts'
+import { openTransport, relayUrlFor, signalUrlFor } from './transport.ts'
 
 export { PeerFailure } from './failure.ts'
 export type { SpeakSource } from './speech.ts'
@@ -53,12 +57,20 @@ export interface HeadlessPeerOptions {
   onHeard?: (frame: Int16Array) => void
   /** Seconds between stats/level events. Default 1. */
   reportEvery?: number
-  /** RTCPeerConnection implementation for the mesh. Default @roamhq/wrtc (audio I/O always uses it). */
+  /** RTCPeerConnection implementation for the mesh. Default: that of `media`. */
   wrtc?: PeerWrtc
+  /** Media implementation: 'wrtc' (@roamhq/wrtc, the default) or 'werift' (Opus payloads in our hands, src/node/media.ts). */
+  media?: MediaKind
+  /** End-to-end encrypt audio (SFrame, src/headless/e2ee.ts). Default: on with werift; wrtc cannot (no frame hook). */
+  e2ee?: boolean
   /** Topology limits (mesh size, hard cap). Default DEFAULT_LIMITS. */
   limits?: TopologyLimits
   /** Use only 127.0.0.1/::1 ICE candidates (local tests, benches, single-machine demos). */
   loopbackOnly?: boolean
+  /** ICE servers (`--ice`), replacing the default: the relay's own STUN (src/net/ice.ts). */
+  ice?: readonly string[]
+  /** Keep only the remote ICE candidates this accepts (tests in network namespaces keep their own addresses). */
+  acceptCandidate?: (candidate: string) => boolean
   /**
    * Relay (SFU) WebSocket URL used past mesh size. Default: the relay that
    * served the link (ws(s)://<link host>/relay), or on hyperswarm the relays
@@ -86,17 +98,31 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   if (!parsed.ok) throw new PeerFailure(parsed.code, parsed.message)
   const invite = parsed.invite
   const identity = opts.identity ?? (opts.keyFile ? await loadOrCreateIdentity(opts.keyFile) : await generateIdentity())
-  const emit: Emit = (event, fields = {}) => opts.onEvent?.({ event, t: Date.now(), ...fields })
+  const firstAudio = firstAudioTimer()
+  const emit: Emit = (event, fields = {}) => {
+    if (event === 'joined') firstAudio.joined(emit)
+    opts.onEvent?.({ event, t: Date.now(), ...fields })
+  }
   const speech = opts.speak ? await loadSpeech(opts.speak) : null
   const life = lifetime()
+  const e2ee = openE2ee(opts, identity, invite, emit)
   const transport = await openTransport(opts, invite, identity, life.fail)
-  const client = createClient(opts, invite, identity, transport.bus)
+  const media = openMedia({ kind: opts.media ?? 'wrtc', wrtc: wrtc as unknown as PeerWrtc & AudioWrtc, loopbackOnly: opts.loopbackOnly, ...(e2ee ? { transform: e2ee.transforms } : {}) })
+  const client = createClient(opts, invite, identity, transport.bus, media)
+  const unfollow = e2ee?.follow(client.epochs)
   const finder = opts.swarm && client.relay ? findRelays(client, invite, opts.swarm.bootstrap, emit) : null
-  const audioWrtc = wrtc as unknown as AudioWrtc
+  const audioWrtc: AudioWrtc = media
 
   const writer = opts.record ? await createWavFileWriter(opts.record, { sampleRate: SAMPLE_RATE, channels: 1 }) : null
-  const playback = new NodePlayback({ wrtc: audioWrtc, allowed: (id, via) => client.mayPlay(id, via), writer, ...(opts.onHeard ? { onHeard: opts.onHeard } : {}) })
+  const playback = new NodePlayback({
+    wrtc: audioWrtc,
+    allowed: (id, via) => client.mayPlay(id, via),
+    writer,
+    onFirstHeard: (from) => firstAudio.heard(from, emit),
+    ...(opts.onHeard ? { onHeard: opts.onHeard } : {}),
+  })
   client.on('track', (from, track, _stream, via) => {
+    e2ee?.attribute(track, from) // before the sink exists: its first frames open with this sender's key
     playback.add(from, track, via)
     emit('track', { from })
   })
@@ -106,15 +132,17 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
 
   followStage(client, { acceptInvites: opts.acceptInvites ?? speech !== null, raiseHand: opts.raiseHand ?? false, inviteHands: opts.inviteHands ?? false }, emit)
   watchRemoval(client, emit, life.fail)
+  watchEpochs(client, transport, emit, life.fail)
   reportRouting(client, emit)
   const joining = joinWhenPresent(client, { name: opts.name, takeStage: speech !== null }, emit, life.fail)
-  const report = setInterval(() => void reportAudio(client, playback, emit), (opts.reportEvery ?? 1) * 1000)
+  const report = setInterval(() => void reportAudio(client, playback, e2ee, emit), (opts.reportEvery ?? 1) * 1000)
 
   let stopping: Promise<void> | null = null
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       joining.cancel()
       clearInterval(report)
+      unfollow?.()
       playback.close()
       source?.stop()
       client.destroy()
@@ -145,23 +173,30 @@ function lifetime(): { done: Promise<void>; finish: () => void; fail: (err: Peer
   return { done, finish, fail }
 }
 
-function createClient(opts: HeadlessPeerOptions, invite: Invite, identity: Identity, bus: RoomClient['opts']['bus']): RoomClient {
+function createClient(opts: HeadlessPeerOptions, invite: Invite, identity: Identity, bus: RoomClient['opts']['bus'], media: PeerWrtc): RoomClient {
   // Default relay: the one that served the link; on hyperswarm, the ones found there.
   const relayUrls: readonly string[] | null = opts.relay === false ? null : typeof opts.relay === 'string' ? [opts.relay] : (opts.relay ?? (opts.swarm ? [] : [relayUrlFor(invite)]))
+  const iceServers = iceServersFor({ servers: opts.ice, relayUrl: relayUrls?.[0] ?? opts.signal ?? (opts.swarm ? null : signalUrlFor(invite)), loopbackOnly: opts.loopbackOnly })
+  const accept = opts.loopbackOnly ? isLoopbackCandidate : opts.acceptCandidate
   return new RoomClient({
     invite,
     identity,
     bus,
-    wrtc: opts.wrtc ?? (wrtc as unknown as PeerWrtc),
+    wrtc: opts.wrtc ?? media,
     name: opts.name,
     limits: opts.limits,
-    ...(opts.loopbackOnly ? { mesh: { peer: { acceptCandidate: isLoopbackCandidate } } } : {}),
+    mesh: { peer: { config: { iceServers }, ...(accept ? { acceptCandidate: accept } : {}) } },
     ...(relayUrls
       ? {
           relay: {
             url: relayUrls,
             WebSocket: WebSocket as unknown as RelayWebSocketClass,
-            ...(opts.loopbackOnly ? { client: { sdpFilter: loopbackSdp } } : {}),
+            client: {
+              // The relay has a public address: its checks learn ours, so only servers the user
+              // gave (TURN, for networks without UDP) are worth gathering for.
+              ...(opts.ice?.length ? { rtcConfig: { iceServers } } : {}),
+              ...(opts.loopbackOnly ? { sdpFilter: loopbackSdp } : accept ? { sdpFilter: filterSdpCandidates(accept) } : {}),
+            },
           },
         }
       : {}),
@@ -179,6 +214,31 @@ function findRelays(client: RoomClient, invite: Invite, bootstrap: BootstrapNode
   })
 }
 
+/**
+ * `first-audio {from, ms}`: ms from `joined` to when that speaker was first heard. Heard
+ * before `joined` was emitted (its profile was still being signed) counts as 0, emitted
+ * right after `joined`.
+ */
+function firstAudioTimer(): { joined: (emit: Emit) => void; heard: (from: string, emit: Emit) => void } {
+  let joinedAt: number | null = null
+  const early: string[] = []
+  const report = (from: string, at: number, emit: Emit): void => emit('first-audio', { from, ms: Math.max(0, Math.round(at - joinedAt!)) })
+  return {
+    joined(emit) {
+      if (joinedAt !== null) return
+      joinedAt = performance.now()
+      // After 'joined' itself is out (this runs just before it is emitted).
+      queueMicrotask(() => {
+        for (const from of early.splice(0)) report(from, joinedAt!, emit)
+      })
+    },
+    heard(from, emit) {
+      if (joinedAt === null) early.push(from)
+      else report(from, performance.now(), emit)
+    },
+  }
+}
+
 function reportRouting(client: RoomClient, emit: Emit): void {
   client.on('route', (via, relay) => emit('route', { via, relay }))
   client.on('plan', (plan) => emit('plan', { mode: plan.mode, connect: plan.connect.length, sending: plan.sendAudioTo.length, playFrom: plan.playFrom, ...(plan.reason ? { reason: plan.reason } : {}) }))
@@ -187,11 +247,20 @@ function reportRouting(client: RoomClient, emit: Emit): void {
   client.mesh.on('peer-disconnected', (peer, reason) => emit('peer-disconnected', { peer, reason }))
 }
 
-async function reportAudio(client: RoomClient, playback: NodePlayback, emit: Emit): Promise<void> {
+async function reportAudio(client: RoomClient, playback: NodePlayback, e2ee: NodeE2ee | null, emit: Emit): Promise<void> {
   const levels = playback.takeLevels()
   if (Object.keys(levels).length) emit('audio-level', { dbfs: levels })
   const stats = await client.mesh.stats()
-  if (stats.size) emit('stats', { peers: Object.fromEntries(stats) })
+  if (stats.size || e2ee) emit('stats', { peers: Object.fromEntries(stats), ...(e2ee ? { e2ee: e2ee.stats } : {}) })
+}
+
+/** One keyring per process and identity (its counter spans all connections); null when off. */
+function openE2ee(opts: HeadlessPeerOptions, identity: Identity, invite: Invite, emit: Emit): NodeE2ee | null {
+  const werift = opts.media === 'werift'
+  const on = opts.e2ee ?? werift
+  if (!on) return null
+  if (!werift) throw new PeerFailure('bad-option', 'end-to-end encryption needs --media werift (@roamhq/wrtc has no frame hook)')
+  return new NodeE2ee({ self: identity.publicKey, linkSecret: invite.secretBytes, linkEpoch: invite.epoch, onError: (err) => emit('error', { message: err.message }) })
 }
 
 /**

@@ -12,6 +12,10 @@
  * passed since it was due (its frames had their turn in the loop), and a queue
  * holds up to 500 ms, so a stall of this process delays what it hears instead
  * of cutting holes in it.
+ *
+ * `onFirstHeard` fires once per participant, at the first mixed frame of theirs that
+ * is played and above FIRST_AUDIO_DBFS: when a person would first hear them (the
+ * 1 Hz levels are too coarse to time a join by).
  */
 import type { Via } from '../participant/room-client.ts'
 import { mixFrames } from '../audio/mixer.ts'
@@ -22,6 +26,8 @@ import { attachSink, type AudioWrtc, type WavFileWriter } from '../node/audio-io
 /** Frames a remote track's queue holds for the mixer (10 ms each). */
 const MIX_QUEUE_FRAMES = 50
 const TICK_MS = 10
+/** Quieter frames (silence, comfort noise, a decoder warming up) do not count as first audio. */
+export const FIRST_AUDIO_DBFS = -50
 
 export interface NodePlaybackOptions {
   wrtc: AudioWrtc
@@ -30,6 +36,8 @@ export interface NodePlaybackOptions {
   /** Receives every mixed frame (a WAV file with --record). */
   writer?: WavFileWriter | null
   onHeard?: (frame: Int16Array) => void
+  /** The first time each participant is played above silence (see the module comment). */
+  onFirstHeard?: (from: string) => void
 }
 
 interface Queue {
@@ -43,6 +51,7 @@ export class NodePlayback {
   readonly #opts: NodePlaybackOptions
   readonly #queues = new Map<MediaStreamTrack, Queue>()
   readonly #levels = new Map<string, number[]>()
+  readonly #heard = new Set<string>()
   readonly #start = performance.now()
   readonly #timer: ReturnType<typeof setInterval>
   #mixed = 0
@@ -101,9 +110,14 @@ export class NodePlayback {
       const f = q.frames.shift()
       if (!f || !this.#opts.allowed(q.from, q.via)) continue
       frames.push(f)
+      const level = dbfs(f)
       const acc = this.#levels.get(q.from) ?? []
-      acc.push(dbfs(f))
+      acc.push(level)
       this.#levels.set(q.from, acc)
+      if (level > FIRST_AUDIO_DBFS && !this.#heard.has(q.from)) {
+        this.#heard.add(q.from)
+        this.#opts.onFirstHeard?.(q.from)
+      }
     }
     return frames.length ? mixFrames(frames) : new Int16Array(FRAME_SIZE)
   }

@@ -7,11 +7,17 @@
  *
  * Failures are not fatal: a relay that cannot be reached or refuses us leaves
  * `failure` set and the room is reached over the mesh alone.
+ *
+ * Membership (docs/room-rules.md §8): it proves the epoch `keeper` holds; a relay
+ * in a newer epoch answers with the handoff, and once the keeper opens its box
+ * there the socket is opened again with the new proof.
  */
 import WebSocket from 'ws'
 import type * as Y from 'yjs'
-import type { Identity } from '../identity/index.ts'
-import { checkRemoteUpdate, deriveDiscoveryKey } from '../room/index.ts'
+import { fromBase64url, type Identity } from '../identity/index.ts'
+import type { EpochKeeper } from '../participant/epoch-keeper.ts'
+import { deriveDiscoveryKey } from '../room/index.ts'
+import { UpdateVerifier } from '../room/verify-update.ts'
 import { RelaySocket, type RelayError, type RelayWebSocketClass } from '../net/relay-socket.ts'
 import { attachSync } from '../net/sync.ts'
 
@@ -22,6 +28,7 @@ export interface RelaySyncOptions {
   identity: Identity
   /** Default: `ws`. */
   WebSocket?: RelayWebSocketClass
+  keeper?: EpochKeeper
 }
 
 export class RelaySync {
@@ -29,15 +36,52 @@ export class RelaySync {
   #synced = false
   #failure: RelayError | null = null
 
+  readonly #offEpoch: () => void
+  readonly #opts: RelaySyncOptions
+  /** The epoch the current socket proved. */
+  #proved: string | null = null
+  #closed = false
+
   constructor(opts: RelaySyncOptions) {
-    const socket = (this.#socket = new RelaySocket({ WebSocket: opts.WebSocket ?? (WebSocket as unknown as RelayWebSocketClass) }))
-    socket.on('close', (err) => (this.#failure ??= err))
-    socket.connect(opts.url, deriveDiscoveryKey(opts.roomId), opts.identity).then(
+    this.#opts = opts
+    this.#socket = this.#connect(opts)
+    this.#offEpoch = opts.keeper?.on('epoch', () => this.#retry()) ?? (() => undefined)
+  }
+
+  /** Refused for an older epoch and the keeper has moved on since (either may come first): again. */
+  #retry(): void {
+    const keeper = this.#opts.keeper
+    if (this.#closed || !keeper || this.#failure?.reason !== 'epoch-replaced' || keeper.current.id === this.#proved) return
+    this.#failure = null
+    this.#synced = false
+    this.#socket = this.#connect(this.#opts)
+  }
+
+  #connect(opts: RelaySyncOptions): RelaySocket {
+    const socket = new RelaySocket({ WebSocket: opts.WebSocket ?? (WebSocket as unknown as RelayWebSocketClass) })
+    const keeper = opts.keeper
+    this.#proved = keeper?.current.id ?? null
+    const failed = (err: RelayError | null): void => {
+      if (socket !== this.#socket) return
+      this.#failure ??= err
+      this.#retry()
+    }
+    socket.on('close', failed)
+    if (keeper) {
+      socket.on('message', (msg) => {
+        if (msg.type === 'handoff') void keeper.handoff(msg.entries.map(fromBase64url).filter((b) => b !== null))
+      })
+    }
+    socket.connect(opts.url, deriveDiscoveryKey(opts.roomId), opts.identity, keeper ? { member: () => keeper.current.member } : {}).then(
       () => {
-        attachSync(opts.doc, null, socket.link, { acceptUpdate: (u) => checkRemoteUpdate(u).ok, onSynced: () => (this.#synced = true) })
+        // Entries are verified before they are stored (the relay is not trusted).
+        const verifier = new UpdateVerifier({ doc: opts.doc, roomId: opts.roomId, refuseNothingNew: false })
+        socket.on('close', () => verifier.destroy())
+        attachSync(opts.doc, null, socket.link, { acceptUpdate: async (u) => (await verifier.verify(u)).ok, onSynced: () => (this.#synced = true) })
       },
-      (err: RelayError) => (this.#failure ??= err),
+      (err: RelayError) => failed(err),
     )
+    return socket
   }
 
   /** The relay's log has been applied (its sync step 2 arrived). */
@@ -61,6 +105,8 @@ export class RelaySync {
   }
 
   close(): void {
+    this.#closed = true
+    this.#offEpoch()
     this.#socket.destroy()
   }
 }

@@ -64,7 +64,7 @@ export async function openRoomSession(opts: SessionOptions): Promise<RoomSession
     },
   })
   const client = peer.client
-  const relay = relayUrl ? new RelaySync({ url: relayUrl, roomId: parsed.invite.roomId, doc: client.doc, identity: client.actor.identity }) : null
+  const relay = relayUrl ? new RelaySync({ url: relayUrl, roomId: parsed.invite.roomId, doc: client.doc, identity: client.actor.identity, keeper: client.epochs }) : null
   const sources = (): number => members.size + (relay?.synced ? 1 : 0)
   let firstAt: number | null = null
   const ready = (now: number): boolean => {

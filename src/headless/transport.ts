@@ -9,12 +9,13 @@
 import WebSocket from 'ws'
 import { keyId, toBase64url, type Identity } from '../identity/index.ts'
 import type { Invite } from '../invite/index.ts'
-import { deriveDiscoveryKey } from '../room/index.ts'
+import { deriveDiscoveryKey, epochTopic } from '../room/index.ts'
 import { deriveSignalKey } from '../net/room-crypto.ts'
 import { SignalClient, type SignalError, type WebSocketClass } from '../net/signal-client.ts'
 import { WsBus } from '../net/ws-bus.ts'
 import { SealedBus } from '../net/sealed-bus.ts'
-import type { SignalBus } from '../net/bus.ts'
+import { SwitchBus } from '../net/switch-bus.ts'
+import type { OpenBus } from '../participant/epoch-bus.ts'
 import type { BootstrapNode } from '../node/dht.ts'
 import { createSwarmBus } from '../node/swarm-bus.ts'
 import { PeerFailure } from './failure.ts'
@@ -27,18 +28,23 @@ export interface TransportOptions {
 }
 
 export interface Transport {
-  bus: SignalBus
+  /** Signalling for the room's current epoch (moved by followEpochs). */
+  bus: SwitchBus
+  /** A bus on another epoch's topic and key, on the same transport. */
+  open: OpenBus
   close(): Promise<void>
 }
 
 export async function openTransport(opts: TransportOptions, invite: Invite, identity: Identity, fail: (err: PeerFailure) => void): Promise<Transport> {
   const selfId = keyId(identity.publicKey)
-  const discovery = deriveDiscoveryKey(invite.roomId)
+  // Members meet on the topic of the link's epoch (docs/room-rules.md §8; epoch 0: the discovery key).
+  const discovery = invite.epoch > 0 ? epochTopic(invite.secretBytes) : deriveDiscoveryKey(invite.roomId)
   const key = await deriveSignalKey(invite.secretBytes)
   if (opts.swarm) {
-    const inner = createSwarmBus({ topic: discovery, selfId, bootstrap: opts.swarm.bootstrap })
-    const bus = new SealedBus(inner, key)
-    return { bus, close: () => bus.destroy() }
+    const { bootstrap } = opts.swarm
+    const open: OpenBus = (topic, key) => new SealedBus(createSwarmBus({ topic, selfId, bootstrap }), key)
+    const bus = new SwitchBus(open(discovery, key))
+    return { bus, open, close: () => bus.destroy() }
   }
   const url = opts.signal ?? signalUrlFor(invite)
   const client = new SignalClient({ url, WebSocket: WebSocket as unknown as WebSocketClass })
@@ -47,9 +53,11 @@ export async function openTransport(opts: TransportOptions, invite: Invite, iden
   client.on('error', (err: SignalError) => {
     if (err.code === 'signal-unreachable' && !opened) fail(new PeerFailure('signal-unreachable', `Cannot reach the signalling server at ${url}.`))
   })
-  const bus = new WsBus({ client, topic: toBase64url(discovery), key, selfId })
+  const open: OpenBus = (topic, key) => new WsBus({ client, topic: toBase64url(topic), key, selfId })
+  const bus = new SwitchBus(open(discovery, key))
   return {
     bus,
+    open,
     close: async () => {
       await bus.destroy()
       client.destroy()

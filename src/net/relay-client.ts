@@ -31,8 +31,8 @@
  * `destroy()` is idempotent and closes both connections, the socket and the
  * link. Local tracks belong to the caller and are not stopped.
  */
-import { deriveDiscoveryKey } from '../room/index.ts'
-import type { Identity } from '../identity/index.ts'
+import { deriveDiscoveryKey, type MembershipKey } from '../room/index.ts'
+import { fromBase64url, type Identity } from '../identity/index.ts'
 import { TypedEmitter } from '../base/emitter.ts'
 import { mungeOpus, type OpusParams } from './opus.ts'
 import type { PeerWrtc } from './peer.ts'
@@ -62,6 +62,10 @@ export interface RelayClientOptions {
   syncWaitMs?: number
   pingIntervalMs?: number
   timers?: RelayTimers
+  /** The room's membership key as we know it now (docs/room-rules.md §8); relays ask for proof of it. */
+  member?: () => MembershipKey | null
+  /** A relay's epoch handoff (we proved an older epoch): the entries, for the epoch keeper. */
+  onHandoff?: (entries: Uint8Array[]) => void
 }
 
 export interface RelayClientEvents {
@@ -95,6 +99,7 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
   #sub: RTCPeerConnection | null = null
   #subQueue: Promise<void> = Promise.resolve()
   #publishers: readonly string[] = []
+  #onRelayAtWelcome = false
   /** Transceiver -> the publisher it carries now and its track. */
   #remote = new Map<RTCRtpTransceiver, { id: string; track: MediaStreamTrack }>()
   #waiting = new Map<string, Pending>()
@@ -119,9 +124,10 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
     if (this.#connected) throw new RelayError(RELAY_ERRORS.BAD_STATE, 'connect() called twice')
     this.#socket.on('message', (msg) => this.#onMessage(msg))
     this.#socket.on('close', (err) => this.destroy(err))
-    await this.#socket.connect(url, deriveDiscoveryKey(roomId), identity)
+    await this.#socket.connect(url, deriveDiscoveryKey(roomId), identity, this.#opts.member ? { member: this.#opts.member } : {})
     this.#connected = true
     this.#publishers = this.#socket.initialPublishers
+    this.#onRelayAtWelcome = this.#publishers.length > 0 || this.#socket.initialSubscribers > 0
   }
 
   /** Room sync over the relay (a star): attach `attachSync` with the room guard. */
@@ -144,6 +150,14 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
   /** Publishers the relay forwards in this room, as last reported. */
   get publishers(): readonly string[] {
     return this.#publishers
+  }
+
+  /**
+   * Whether the relay said at welcome that the room runs through it (it forwarded someone's
+   * audio, or to someone): the room is past mesh size, and a joiner goes straight there.
+   */
+  get roomOnRelay(): boolean {
+    return this.#onRelayAtWelcome
   }
 
   /** The publish and subscribe connections (for stats); null when not in use. */
@@ -239,6 +253,8 @@ export class RelayClient extends TypedEmitter<RelayClientEvents> {
         return this.#settle('publish', msg)
       case 'subscribed':
         return this.#settle('subscribe', msg)
+      case 'handoff':
+        return this.#opts.onHandoff?.(msg.entries.map(fromBase64url).filter((b) => b !== null))
       case 'refused':
         if (msg.op === 'answer') return this.destroy(new RelayError(RELAY_ERRORS.MEDIA_FAILED, `the relay refused our answer: ${msg.message}`, { reason: msg.reason }))
         return this.#settle(msg.op, msg)

@@ -10,8 +10,18 @@
  *                    (+ cascade: true from another relay: it only subscribes, and
  *                    gets only this relay's local publishers; see docs/relay.md)
  *   relay -> client  {type:'challenge', nonce, relay}       nonce: 32 random bytes (base64url); relay: the Host it was reached as
- *   client -> relay  {type:'auth', sig}                     Ed25519 over authMessage(room, nonce, relay)
- *   relay -> client  {type:'welcome', publishers}           authenticated; publishers the relay forwards in this room now
+ *   client -> relay  {type:'auth', sig, member?}            sig: Ed25519 over authMessage(room, nonce, relay);
+ *                    member: the same challenge signed with the room's current membership key
+ *                    (memberMessage; docs/room-rules.md §8): the relay admits only members of the
+ *                    room's current epoch once its log has one
+ *   relay -> client  {type:'prove', nonce}                  the room entered a new epoch: prove membership again
+ *   client -> relay  {type:'member', sig}                   memberMessage(room, nonce, relay) signed with the new epoch's key
+ *   relay -> client  {type:'handoff', entries}              to a member of an older epoch, before it is closed with
+ *                    EpochReplaced: the epoch and seal entries (and the authority behind them) it needs
+ *                    to open its box of the current epoch, if it has one; nothing else of the room
+ *   relay -> client  {type:'welcome', publishers, subscribers?}  authenticated; publishers the relay forwards in this room now,
+ *                    and how many it forwards to (standbys not counted): a joiner that sees either
+ *                    knows the room is on a relay and joins it there, building no mesh first
  *   client -> relay  {type:'publish', sdp}                  an SDP offer with one sendonly Opus section
  *   relay -> client  {type:'published', sdp}                the answer
  *   client -> relay  {type:'unpublish'}
@@ -59,7 +69,8 @@ const HOST = /^[A-Za-z0-9.:[\]_-]{1,255}$/
 
 export type ClientMessage =
   | { type: 'hello'; v: number; room: string; key: string; cascade?: true }
-  | { type: 'auth'; sig: string }
+  | { type: 'auth'; sig: string; member?: string }
+  | { type: 'member'; sig: string }
   | { type: 'publish'; sdp: string }
   | { type: 'unpublish' }
   | { type: 'subscribe'; standby?: true }
@@ -97,10 +108,12 @@ export type RefuseReason =
   | 'replaced'
   | 'internal'
   | 'banned'
+  | 'epoch-replaced'
+  | 'not-member'
 
 export type RelayMessage =
   | { type: 'challenge'; nonce: string; relay: string }
-  | { type: 'welcome'; publishers: string[] }
+  | { type: 'welcome'; publishers: string[]; subscribers?: number }
   | { type: 'published'; sdp: string }
   | { type: 'unpublished'; reason: string }
   | { type: 'subscribed' }
@@ -109,6 +122,8 @@ export type RelayMessage =
   | { type: 'publishers'; ids: string[] }
   | { type: 'refused'; op: RelayOp; reason: RefuseReason; message: string }
   | { type: 'bye'; reason: string }
+  | { type: 'prove'; nonce: string }
+  | { type: 'handoff'; entries: string[] }
   | { type: 'ping' }
   | { type: 'pong' }
 
@@ -134,6 +149,8 @@ export const RelayCloseCode = {
   MediaFailed: 4007,
   /** The key is banned in the room log the relay holds (at the handshake, or when the ban arrives): do not reconnect. */
   Banned: 4008,
+  /** No proof of membership of the room's current epoch (an old link, or none): do not reconnect with it. */
+  NotMember: 4009,
   /** The relay is shutting down (after `bye`). */
   GoingAway: 1001,
 } as const
@@ -142,6 +159,14 @@ export const RelayCloseCode = {
 export function authMessage(room: string, nonce: string, relay: string): Uint8Array {
   return new TextEncoder().encode(`stoop/relay-auth/v1\n${room}\n${nonce}\n${relay}`)
 }
+
+/** Domain-separated bytes signed with an epoch's membership key (a different key from the participant's). */
+export function memberMessage(room: string, nonce: string, relay: string): Uint8Array {
+  return new TextEncoder().encode(`stoop/relay-member/v1\n${room}\n${nonce}\n${relay}`)
+}
+
+/** Most entries in one handoff frame (each at most 2 KiB, base64url). */
+export const MAX_HANDOFF_ENTRIES = 24
 
 /** The 64-hex discovery key a relay room is named by. */
 export function discoveryHex(discoveryKey: Uint8Array): string {
@@ -159,6 +184,7 @@ export function isDiscoveryHex(s: unknown): s is string {
 const isSdp = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_RELAY_SDP_BYTES
 const isText = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_REASON_CHARS
 const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.length <= MAX_IDS && v.every((x) => typeof x === 'string' && KEY_ID.test(x))
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isB64 = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max && B64URL.test(v)
 
 export function isRelayDecodeError(r: object): r is RelayDecodeError {
@@ -176,7 +202,10 @@ export function decodeClientMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BY
       if (m.cascade !== undefined && m.cascade !== true) return { error: 'bad-field' }
       return { type: 'hello', v: m.v, room: m.room, key: m.key, ...(m.cascade === true ? { cascade: true as const } : {}) }
     case 'auth':
-      return isB64(m.sig, 128) ? { type: 'auth', sig: m.sig } : { error: 'bad-field' }
+      if (!isB64(m.sig, 128) || (m.member !== undefined && !isB64(m.member, 128))) return { error: 'bad-field' }
+      return { type: 'auth', sig: m.sig, ...(m.member !== undefined ? { member: m.member } : {}) }
+    case 'member':
+      return isB64(m.sig, 128) ? { type: 'member', sig: m.sig } : { error: 'bad-field' }
     case 'publish':
     case 'answer':
       return isSdp(m.sdp) ? { type: m.type, sdp: m.sdp } : { error: 'bad-field' }
@@ -204,12 +233,19 @@ export function decodeRelayMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BYT
     case 'challenge':
       return isB64(m.nonce, 64) && typeof m.relay === 'string' && HOST.test(m.relay) ? { type: 'challenge', nonce: m.nonce, relay: m.relay } : { error: 'bad-field' }
     case 'welcome':
-      return isIds(m.publishers) ? { type: 'welcome', publishers: m.publishers } : { error: 'bad-field' }
+      if (!isIds(m.publishers) || (m.subscribers !== undefined && !isCount(m.subscribers))) return { error: 'bad-field' }
+      return { type: 'welcome', publishers: m.publishers, ...(m.subscribers !== undefined ? { subscribers: m.subscribers } : {}) }
     case 'published':
     case 'offer':
       return isSdp(m.sdp) ? { type: m.type, sdp: m.sdp } : { error: 'bad-field' }
     case 'publishers':
       return isIds(m.ids) ? { type: 'publishers', ids: m.ids } : { error: 'bad-field' }
+    case 'prove':
+      return isB64(m.nonce, 64) ? { type: 'prove', nonce: m.nonce } : { error: 'bad-field' }
+    case 'handoff':
+      return Array.isArray(m.entries) && m.entries.length <= MAX_HANDOFF_ENTRIES && m.entries.every((e) => isB64(e, 2800))
+        ? { type: 'handoff', entries: m.entries as string[] }
+        : { error: 'bad-field' }
     case 'unpublished':
     case 'bye':
       return isText(m.reason) ? { type: m.type, reason: m.reason } : { error: 'bad-field' }

@@ -18,10 +18,12 @@
  *   relay (the relay decides who is a speaker from the log it holds).
  */
 import { keyId, toBase64url, type Identity } from '../identity/index.ts'
+import { proveMembership, type MembershipKey } from '../room/index.ts'
 import { BaseLink } from './link.ts'
 import { TypedEmitter } from '../base/emitter.ts'
 import {
   authMessage,
+  memberMessage,
   decodeRelayMessage,
   discoveryHex,
   encodeRelayMessage,
@@ -144,6 +146,13 @@ export interface RelaySocketOptions {
   timers?: RelayTimers
 }
 
+export interface ConnectOptions {
+  /** From another relay: subscribe only (docs/relay.md). */
+  cascade?: boolean
+  /** The membership key of the room's epoch as we know it now (asked at the challenge and at every `prove`). */
+  member?: () => MembershipKey | null
+}
+
 export interface RelaySocketEvents {
   message: (msg: RelayMessage) => void
   /** Last event; `err` is null after a plain `destroy()`. */
@@ -170,7 +179,7 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
   #welcomed = false
   #pingTimer: unknown = null
   #heard = true
-  #publishers: string[] = []
+  #welcome: Extract<RelayMessage, { type: 'welcome' }> | null = null
 
   constructor(private readonly opts: RelaySocketOptions) {
     super()
@@ -189,7 +198,12 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
 
   /** Publishers the relay said it forwards at welcome. */
   get initialPublishers(): readonly string[] {
-    return this.#publishers
+    return this.#welcome?.publishers ?? []
+  }
+
+  /** Subscribers the relay said it forwards to at welcome (0 from a relay that does not say). */
+  get initialSubscribers(): number {
+    return this.#welcome?.subscribers ?? 0
   }
 
   get bufferedAmount(): number {
@@ -197,7 +211,7 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
   }
 
   /** Opens the socket and authenticates `identity` for the room with `discoveryKey`. */
-  connect(url: string, discoveryKey: Uint8Array, identity: Identity, opts: { cascade?: boolean } = {}): Promise<void> {
+  connect(url: string, discoveryKey: Uint8Array, identity: Identity, opts: ConnectOptions = {}): Promise<void> {
     if (this.#destroyed) return Promise.reject(new RelayError(RELAY_ERRORS.DESTROYED, 'destroyed'))
     if (this.#ws) return Promise.reject(new RelayError(RELAY_ERRORS.BAD_STATE, 'connect() called twice'))
     const room = discoveryHex(discoveryKey)
@@ -226,15 +240,7 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
       ws.onmessage = (ev) => {
         this.#heard = true
         const data = ev.data
-        if (typeof data !== 'string') {
-          const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null
-          if (!bytes || !this.#link) {
-            this.rejected['early-binary']++
-            return
-          }
-          this.#link.receive(bytes)
-          return
-        }
+        if (typeof data !== 'string') return this.#onBinary(data)
         const msg = decodeRelayMessage(data)
         if (isRelayDecodeError(msg)) {
           this.rejected[msg.error]++
@@ -246,13 +252,14 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
               fail(new RelayError(RELAY_ERRORS.AUTH_FAILED, `the relay's challenge names ${msg.relay}, not ${expectedHost}`))
               return
             }
+            const member = this.#memberSig(opts, room, msg.nonce, msg.relay)
             identity.sign(authMessage(room, msg.nonce, msg.relay)).then(
-              (sig) => this.#sendControl({ type: 'auth', sig: toBase64url(sig) }),
+              (sig) => this.#sendControl({ type: 'auth', sig: toBase64url(sig), ...(member ? { member } : {}) }),
               (err: unknown) => fail(new RelayError(RELAY_ERRORS.AUTH_FAILED, 'signing the challenge failed', { cause: err })),
             )
           } else if (msg.type === 'welcome') {
             this.#welcomed = true
-            this.#publishers = msg.publishers
+            this.#welcome = msg
             this.#link = new RelayLink(
               (bytes) => this.#sendRaw(bytes),
               () => undefined,
@@ -266,7 +273,14 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
             fail(new RelayError(code, `the relay refused the connection: ${msg.message}`, { reason: msg.reason }))
           } else if (msg.type === 'bye') {
             fail(new RelayError(RELAY_ERRORS.BYE, `the relay is going away (${msg.reason})`, { reason: msg.reason }))
+          } else if (msg.type === 'handoff') {
+            this.emit('message', msg)
           }
+          return
+        }
+        if (msg.type === 'prove') {
+          const member = this.#memberSig(opts, room, msg.nonce, expectedHost)
+          if (member) this.#sendControl({ type: 'member', sig: member })
           return
         }
         if (msg.type === 'ping') return this.#sendControl({ type: 'pong' })
@@ -275,6 +289,22 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
         this.emit('message', msg)
       }
     })
+  }
+
+  /** A sync frame: for the link once welcomed; before that, counted and dropped. */
+  #onBinary(data: unknown): void {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : null
+    if (!bytes || !this.#link) {
+      this.rejected['early-binary']++
+      return
+    }
+    this.#link.receive(bytes)
+  }
+
+  /** Our membership proof for a challenge, when we know the room's epoch key (see relay-protocol.ts). */
+  #memberSig(opts: ConnectOptions, room: string, nonce: string, relay: string): string | null {
+    const key = opts.member?.()
+    return key ? toBase64url(proveMembership(key, memberMessage(room, nonce, relay))) : null
   }
 
   /** Sends a control message; false when the socket is not open. */

@@ -10,6 +10,10 @@
  *   `meshSize - hysteresis` so a room hovering at the limit does not flap.
  * - Without a relay the mesh grows up to `hardCap`; past it newcomers are told
  *   the room is full (they get mode 'full' with a reason).
+ * - A joiner goes straight into the room's current mode: told that the room is on
+ *   a relay (`roomMode: 'relay'`) it plans the relay whatever its still partial view
+ *   of who is present says; while it is still asking (`'asking'`) it connects to
+ *   nobody, since a mesh built now could be torn down by the answer.
  */
 
 export interface TopologyLimits {
@@ -33,6 +37,8 @@ export interface TopologyInput {
   current: Mode
   /** Whether this peer was already in the mesh (an established member is never evicted). */
   joined: boolean
+  /** What this peer learnt at join of the room's mode (see the module comment); absent: nothing. */
+  roomMode?: 'relay' | 'asking' | null
 }
 
 export interface TopologyPlan {
@@ -53,7 +59,9 @@ export function planTopology(input: TopologyInput, limits: TopologyLimits = DEFA
   const playFrom = others.filter((id) => input.speakers.has(id))
 
   let mode: Mode
-  if (input.current === 'relay') {
+  if (input.roomMode === 'relay' && input.relayAvailable) {
+    mode = 'relay'
+  } else if (input.current === 'relay') {
     mode = input.relayAvailable && size > limits.meshSize - limits.hysteresis ? 'relay' : 'mesh'
   } else {
     mode = size > limits.meshSize && input.relayAvailable ? 'relay' : 'mesh'
@@ -68,5 +76,6 @@ export function planTopology(input: TopologyInput, limits: TopologyLimits = DEFA
     }
   }
   if (mode === 'relay') return { mode, connect: [], sendAudioTo: [], playFrom }
+  if (input.roomMode === 'asking') return { mode, connect: [], sendAudioTo: [], playFrom }
   return { mode, connect: others, sendAudioTo: speaking ? others : [], playFrom }
 }

@@ -20,18 +20,24 @@ import { TypedEmitter } from '../base/emitter.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
 import { bytesEqual, randomBytes } from '../identity/index.ts'
 import {
-  encryptionKey, epochSecret, epochTopic, membershipKey, roleOf, RoomError, type EncryptionKey, type MembershipKey, type RoomActor,
+  decodeEntry, encryptionKey, epochFromHandoff, epochSecret, keyCheck, verifyEntry, type Entry, type Epoch, epochTopic, membershipKey, roleOf, RoomError, type EncryptionKey, type MembershipKey, type RoomActor,
   type RoomReplica, type RoomState,
 } from '../room/index.ts'
+
+/** What a member whose link was replaced is told (the CLI and the app say the same). */
+export const REPLACED_MESSAGE = 'This link was replaced; ask a moderator for a new one.'
 
 export interface EpochKeeperOptions {
   replica: RoomReplica
   actor: RoomActor
-  /** The secret of the link we joined with. */
+  /** The secret of the link we joined with ... */
   linkSecret: Uint8Array
+  /** ... and its epoch (the link's `e=`; 0 when absent). */
+  linkEpoch?: number
   /** Secrets opened in earlier sessions (stored by the app). */
   known?: readonly Uint8Array[]
   timers?: Timers
+  now?: () => number
   random?: () => number
   /** How long a moderator who did not write the newest ban waits before rotating (max, ms). */
   dutyDelayMs?: number
@@ -74,7 +80,8 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     this.#o = opts
     this.#timers = opts.timers ?? realTimers
     this.#known = [opts.linkSecret, ...(opts.known ?? [])]
-    this.#current = { id: null, n: -1, secret: opts.linkSecret, topic: null, member: membershipKey(opts.linkSecret) }
+    const n = opts.linkEpoch ?? 0
+    this.#current = { id: null, n: n > 0 ? n : -1, secret: opts.linkSecret, topic: n > 0 ? epochTopic(opts.linkSecret) : null, member: membershipKey(opts.linkSecret) }
     this.#off = opts.replica.on('change', () => void this.#check())
     void this.#check()
   }
@@ -82,6 +89,30 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
   /** The epoch in use (the link's until the log says otherwise). */
   get current(): CurrentEpoch {
     return this.#current
+  }
+
+  /**
+   * A relay's handoff (we proved an older epoch): the epoch it shows, checked against our own
+   * log, and our box in it. True when it gave us the current secret (we then move to it).
+   */
+  async handoff(bytes: readonly Uint8Array[]): Promise<boolean> {
+    const s = this.#o.replica.state
+    if (this.#destroyed || !s.exists) return false
+    const entries: Entry[] = []
+    for (const b of bytes) {
+      const e = decodeEntry(b)
+      if (e && e.roomId === s.roomId && (await verifyEntry(e))) entries.push(e)
+    }
+    const epoch = epochFromHandoff(this.#o.replica.index.byId.values(), entries, s.roomId, (this.#o.now ?? Date.now)())
+    this.#enc ??= await encryptionKey(this.#o.actor.identity, s.roomId)
+    if (!epoch || epoch.id === this.#current.id || epoch.n <= this.#current.n) return false
+    const secret = epochSecret(epoch, s.roomId, this.#o.actor.identity.publicKey, this.#enc, this.#known)
+    if (!secret) {
+      if (roleOf(s, this.#o.actor.key) !== 'banned' && this.#superseded(handoffChain(epoch, entries), s.roomId)) this.emit('replaced')
+      return false
+    }
+    this.#adopt(epoch.id, epoch.n, secret)
+    return true
   }
 
   /** Every secret we hold, newest last (for the app to store). */
@@ -128,7 +159,9 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     if (!cur || cur.id === this.#current.id) return
     const secret = epochSecret(cur, s.roomId, this.#o.actor.identity.publicKey, this.#enc!, this.#known)
     if (!secret) {
-      if (roleOf(s, this.#o.actor.key) !== 'banned' && this.#replacedTimer === null) {
+      // Only a secret we can place in an older epoch was replaced; one the log does not know yet
+      // is from an epoch still on its way to us (a new link, a log still syncing).
+      if (this.#superseded(s.epochs.chain, s.roomId) && roleOf(s, this.#o.actor.key) !== 'banned' && this.#replacedTimer === null) {
         this.#replacedTimer = this.#timers.setTimeout(() => {
           this.#replacedTimer = null
           if (!this.#destroyed && this.#o.replica.state.epochs.current?.id === cur.id) this.emit('replaced')
@@ -137,9 +170,18 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
       }
       return
     }
+    this.#adopt(cur.id, cur.n, secret)
+  }
+
+  #adopt(id: string, n: number, secret: Uint8Array): void {
     if (!this.#known.some((k) => bytesEqual(k, secret))) this.#known.push(secret)
-    this.#current = { id: cur.id, n: cur.n, secret, topic: cur.n === 0 ? null : epochTopic(secret), member: membershipKey(secret) }
+    this.#current = { id, n, secret, topic: n === 0 ? null : epochTopic(secret), member: membershipKey(secret) }
     this.emit('epoch', this.#current)
+  }
+
+  #superseded(chain: readonly Epoch[], roomId: string): boolean {
+    const checks = this.#known.map((k) => keyCheck(roomId, k))
+    return chain.slice(0, -1).some((e) => checks.some((c) => bytesEqual(c, e.check)))
   }
 
   async #announce(s: RoomState): Promise<void> {
@@ -185,4 +227,10 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     }
     return newest?.author === this.#o.actor.key
   }
+}
+
+/** The epochs a handoff shows up to `current` (their checks are what `#superseded` compares). */
+function handoffChain(current: Epoch, entries: readonly Entry[]): Epoch[] {
+  const older = entries.flatMap((e) => (e.kind === 'epoch' && e.n < current.n ? [{ ...current, id: e.id, n: e.n, check: e.check }] : []))
+  return [...older, current]
 }

@@ -21,6 +21,11 @@
  * one of its listeners arrives at the other relay together. Measured before
  * this (40 listeners, two relays, one killed): 20 listeners took 8-17 s to hear
  * again, most of it the surviving relay handshaking 20 connections at once.
+ *
+ * Asking: before a joiner plans, `ask()` connects and authenticates to the relay,
+ * nothing more (no sync, so the relay of a room that stays a mesh learns no log),
+ * and the relay's welcome says whether the room is on it (`answer`). A `start()`
+ * takes that connection over, so joining a room on its relay costs one handshake.
  */
 import type * as Y from 'yjs'
 import type { Awareness } from 'y-protocols/awareness'
@@ -52,7 +57,7 @@ export interface RelayPathOptions {
 }
 
 /** What the path uses of a RelayClient. */
-export type RelayPathClient = Pick<RelayClient, 'connect' | 'subscribe' | 'publish' | 'unpublish' | 'destroy' | 'link' | 'on'>
+export type RelayPathClient = Pick<RelayClient, 'connect' | 'subscribe' | 'publish' | 'unpublish' | 'destroy' | 'link' | 'on'> & Partial<Pick<RelayClient, 'roomOnRelay'>>
 
 export interface RelayPathContext {
   wrtc: PeerWrtc
@@ -60,7 +65,7 @@ export interface RelayPathContext {
   roomId: string
   doc: Y.Doc
   awareness: Awareness
-  acceptUpdate: (update: Uint8Array) => boolean
+  acceptUpdate: (update: Uint8Array) => boolean | Promise<boolean>
   syncStats: SyncStats
 }
 
@@ -72,9 +77,17 @@ export interface RelayPathEvents {
   sending: (sending: boolean) => void
   track: (id: string, track: MediaStreamTrack, stream: MediaStream | null) => void
   'track-ended': (id: string, track: MediaStreamTrack) => void
+  /** The relay's answer to `ask()`: whether the room is on it (false when it could not be reached). */
+  answer: (roomOnRelay: boolean) => void
 }
 
 type Local = { track: MediaStreamTrack; stream: MediaStream }
+
+/** The connection made by `ask()`, until `start()` takes it over or the answer is no. */
+interface Asking {
+  client: RelayPathClient
+  connected: Promise<void>
+}
 
 /** The failover reserve: a second relay, subscribed on standby. */
 interface Standby {
@@ -90,6 +103,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   #client: RelayPathClient | null = null
   #sync: SyncAttachment | null = null
   #standby: Standby | null = null
+  #asking: Asking | null = null
   #retry: unknown = null
   #standbyTimer: unknown = null
   #stopping: RelayPathClient | null = null
@@ -161,13 +175,44 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     return this.#standby?.ready === true
   }
 
+  /** Asks the relay whether the room is on it (see the module comment); answered by an `answer` event. */
+  ask(): void {
+    const url = this.url
+    if (this.#state !== 'idle' || url === null || this.#asking) return
+    const client = this.#newClient()
+    const asking: Asking = { client, connected: this.#connect(client, url) }
+    this.#asking = asking
+    asking.connected.then(
+      () => {
+        const yes = client.roomOnRelay === true
+        if (this.#asking === asking && !yes) this.#dropAsking()
+        this.emit('answer', yes)
+        // Yes, but the owner did not start (it cannot use the relay now): nothing to keep it for.
+        if (this.#asking === asking) this.#dropAsking()
+      },
+      () => {
+        if (this.#asking === asking) this.#asking = null
+        this.emit('answer', false)
+      },
+    )
+  }
+
+  #dropAsking(): void {
+    const asking = this.#asking
+    this.#asking = null
+    asking?.client.destroy()
+  }
+
   start(): void {
     const url = this.url
     if (this.#state !== 'idle' || url === null) return
+    // The connection `ask()` made, if any, is the one to use: no second handshake.
+    const asking = this.#asking
+    this.#asking = null
+    const client = (this.#client = asking?.client ?? this.#newClient())
+    const connected = asking?.connected ?? this.#connect(client, url)
     this.#set('connecting')
-    const client = (this.#client = this.#newClient())
-    client
-      .connect(url, this.ctx.roomId, this.ctx.identity)
+    connected
       .then(async () => {
         this.#attachSync(client)
         await client.subscribe()
@@ -198,8 +243,14 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     client.on('close', (err) => {
       if (this.#client === client && this.#stopping !== client) this.#fail(err?.message ?? 'relay closed')
       else if (this.#standby?.client === client) this.#dropStandby(true)
+      else if (this.#asking?.client === client) this.#asking = null
     })
     return client
+  }
+
+  /** Connects and authenticates one of our clients (the one in use, the one asking, the standby) alike. */
+  #connect(client: RelayPathClient, url: string): Promise<void> {
+    return client.connect(url, this.ctx.roomId, this.ctx.identity)
   }
 
   #attachSync(client: RelayPathClient): void {
@@ -234,8 +285,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     const index = (this.#index + 1) % this.#urls.length
     const standby: Standby = { client: this.#newClient(), index, ready: false, tracks: new Map() }
     this.#standby = standby
-    standby.client
-      .connect(this.#urls[index]!, this.ctx.roomId, this.ctx.identity)
+    this.#connect(standby.client, this.#urls[index]!)
       .then(() => standby.client.subscribe({ standby: true }))
       .then(
         () => {
@@ -286,12 +336,14 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   /** Leaves the relay (back to idle). */
   stop(): void {
     this.#resumed = false
+    this.#dropAsking()
     this.#teardown()
     this.#dropStandby(false)
     if (this.#state !== 'failed') this.#set('idle')
   }
 
   destroy(): void {
+    this.#dropAsking()
     this.#teardown()
     this.#dropStandby(false)
     this.#timers.clearTimeout(this.#retry)

@@ -9,6 +9,12 @@
  * decide per remote track whether to play it with `mayPlay(id)`, which is
  * true only for speakers in the validated state, whatever a client sends.
  *
+ * A joiner goes straight into the room's mode: with a relay it asks the relay first
+ * (join-mode.ts) and builds no mesh meanwhile. Entering relay mode with nothing on the
+ * mesh (told that the room is on the relay, or past mesh size before its mesh reached
+ * anyone) it uses the relay at once and plays its tracks at once: there is no mesh copy
+ * to hand over from.
+ *
  * A peer that becomes banned leaves the plan at once (no audio either way), but
  * its connection is kept for `BAN_GRACE_MS` so the ban itself still reaches it
  * over sync: dropped at once, the update could die in flight, and in a room of
@@ -18,7 +24,8 @@ import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
 import { keyId, type Identity } from '../identity/index.ts'
 import type { Invite } from '../invite/index.ts'
-import { checkRemoteUpdate, RoomActor, RoomReplica, logOf, type RoomState, type RoomDiff } from '../room/index.ts'
+import { RoomActor, RoomReplica, logOf, type RoomState, type RoomDiff } from '../room/index.ts'
+import { UpdateVerifier } from '../room/verify-update.ts'
 import type { SignalBus } from '../net/bus.ts'
 import { Mesh, type MeshOptions } from '../net/mesh.ts'
 import type { PeerWrtc } from '../net/peer.ts'
@@ -27,6 +34,8 @@ import { DEFAULT_LIMITS, planTopology, type Mode, type TopologyLimits, type Topo
 import { RelayPath, type RelayPathOptions, type RelayState } from './relay-path.ts'
 import { INITIAL_SWITCH, RELAY_SETTLE_MS, relayCarries, relayTrackSince, switchRoute, type SwitchState, type TrackSince, type Via } from './route-switch.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
+import { JoinMode } from './join-mode.ts'
+import { EpochKeeper } from './epoch-keeper.ts'
 
 export type { Via } from './route-switch.ts'
 type Local = { track: MediaStreamTrack; stream: MediaStream }
@@ -47,6 +56,8 @@ export interface RoomClientOptions {
   mesh?: Pick<MeshOptions, 'peer' | 'reconnectBackoff' | 'timers'>
   /** A relay to use past mesh size (the one the app was served from, or --relay). */
   relay?: RelayPathOptions
+  /** Epoch secrets opened in earlier sessions (docs/room-rules.md §8). */
+  knownSecrets?: readonly Uint8Array[]
 }
 
 export interface RoomClientEvents {
@@ -76,6 +87,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   readonly awareness: Awareness
   readonly mesh: Mesh
   readonly relay: RelayPath | null
+  /** The room's epochs as this participant follows them (its secret, its duties as moderator). */
+  readonly epochs: EpochKeeper
   /** Remote updates refused by the room guard, by reason. */
   readonly refused: Record<string, number> = {}
   #plan: TopologyPlan = { mode: 'mesh', connect: [], sendAudioTo: [], playFrom: [] }
@@ -92,6 +105,9 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   /** Banned peers whose grace is over (reset if the ban is lifted). */
   readonly #graceOver = new Set<string>()
   #switch: SwitchState = INITIAL_SWITCH
+  readonly #joinMode: JoinMode
+  /** In relay mode with nothing on the mesh to hand over from (see route-switch.ts). */
+  #straight = false
   readonly #timers: Timers
   readonly #now: () => number
   #local: Local | null = null
@@ -99,6 +115,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   readonly #bus: SignalBus
   readonly #offs: Array<() => void> = []
   #destroyed = false
+  /** The room guard: remote updates are verified (every new entry's signature) before they are stored. */
+  readonly #verifier: UpdateVerifier
 
   constructor(readonly opts: RoomClientOptions) {
     super()
@@ -109,8 +127,10 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     const now = opts.now ?? Date.now
     this.#now = now
     this.#timers = opts.mesh?.timers ?? realTimers
-    this.replica = new RoomReplica(this.doc, { roomId: opts.invite.roomId, now })
+    this.#verifier = new UpdateVerifier({ doc: this.doc, roomId: opts.invite.roomId, refuseNothingNew: false })
+    this.replica = new RoomReplica(this.doc, { roomId: opts.invite.roomId, now, verified: this.#verifier.isVerified })
     this.actor = new RoomActor(this.replica, opts.identity, { now })
+    this.epochs = new EpochKeeper({ replica: this.replica, actor: this.actor, linkSecret: opts.invite.secretBytes, linkEpoch: opts.invite.epoch, known: opts.knownSecrets ?? [], now, timers: this.#timers })
     this.awareness = new Awareness(this.doc)
     this.awareness.setLocalState({ name: opts.name ?? '', level: 0 } satisfies Presence)
     this.mesh = new Mesh({
@@ -120,11 +140,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       identity: opts.identity,
       doc: this.doc,
       awareness: this.awareness,
-      acceptUpdate: (update) => {
-        const verdict = checkRemoteUpdate(update)
-        if (!verdict.ok) this.refused[verdict.reason] = (this.refused[verdict.reason] ?? 0) + 1
-        return verdict.ok
-      },
+      acceptUpdate: (update) => this.#guard(update),
     })
     this.mesh.on('track', (id, track, stream) => {
       this.#meshTracks.set(track, { id, since: this.#now() })
@@ -135,19 +151,22 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#meshTracks.delete(track)
       this.emit('track-ended', id, track, 'mesh')
     })
+    // Relays admit members of the room's current epoch only (docs/room-rules.md §8).
+    const member = { member: () => this.epochs.current.member, onHandoff: (entries: Uint8Array[]) => void this.epochs.handoff(entries) }
     this.relay = opts.relay
-      ? new RelayPath(opts.relay, {
+      ? new RelayPath({ ...opts.relay, client: { ...opts.relay.client, ...member } }, {
           wrtc: opts.wrtc,
           identity: opts.identity,
           roomId: opts.invite.roomId,
           doc: this.doc,
           awareness: this.awareness,
-          acceptUpdate: (update) => checkRemoteUpdate(update).ok,
+          acceptUpdate: (update) => this.#guard(update),
           syncStats: this.mesh.syncStats,
         })
       : null
     this.relay?.on('track', (id, track, stream) => {
-      this.#relayTracks.set(track, { id, since: relayTrackSince(this.#now(), this.relay?.resumed ?? false, this.#via) })
+      const nothingToHandOver = (this.relay?.resumed ?? false) || this.#straight
+      this.#relayTracks.set(track, { id, since: relayTrackSince(this.#now(), nothingToHandOver, this.#via) })
       this.emit('track', id, track, stream, 'relay')
       this.replan()
       // Re-plan once the new track has had time to deliver audio (see RELAY_SETTLE_MS).
@@ -171,6 +190,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       }),
       this.mesh.on('present', () => this.replan()),
     )
+    this.#joinMode = new JoinMode(this.relay, this.#timers, () => this.replan())
     this.replan()
   }
 
@@ -223,7 +243,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     await this.replica.whenSettled() // entries restored from storage count before we seed
     if (invite.genesis && !this.replica.state.exists) {
       const log = logOf(this.doc)
-      this.doc.transact(() => log.push([invite.genesis!]))
+      this.doc.transact(() => log.push([invite.genesis!, ...(invite.seed ?? [])]))
       await this.replica.whenSettled()
     }
     if (invite.pass && invite.grant && this.replica.state.exists && !this.#redeemed()) {
@@ -250,13 +270,17 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       relayAvailable: this.relay?.available ?? false,
       current: this.#mode,
       joined: this.#joined,
+      roomMode: this.#joinMode?.roomMode ?? null,
     }
     const plan = planTopology(input, this.#limits)
+    if (plan.mode !== 'relay') this.#straight = false
+    // Decided on entering relay mode. A joiner told that the room is on the relay has built no mesh (it asked first).
+    else if (this.#mode !== 'relay') this.#straight = this.mesh.connected.length === 0 && this.#meshTracks.size === 0
     this.#mode = plan.mode
     if (plan.mode !== 'full') this.#joined = true
     const changed = JSON.stringify(plan) !== JSON.stringify(this.#plan)
     this.#plan = plan
-    this.#route(plan, () => planTopology({ ...input, relayAvailable: false, current: 'mesh' }, this.#limits))
+    this.#route(plan, () => planTopology({ ...input, relayAvailable: false, current: 'mesh', roomMode: null }, this.#limits))
     if (changed) this.emit('plan', plan)
     this.emit('playable')
   }
@@ -277,6 +301,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       meshConnected: this.mesh.connected,
       speaking,
       hasLocal: this.#local !== null,
+      straight: this.#straight,
       now: this.#now(),
       prev: this.#switch,
     })
@@ -315,16 +340,26 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     }
   }
 
+  /** The room guard for remote updates (mesh and relay): refusals are counted by reason. */
+  async #guard(update: Uint8Array): Promise<boolean> {
+    const verdict = await this.#verifier.verify(update)
+    if (!verdict.ok) this.refused[verdict.reason] = (this.refused[verdict.reason] ?? 0) + 1
+    return verdict.ok
+  }
+
   destroy(): void {
     if (this.#destroyed) return
     this.#destroyed = true
     for (const off of this.#offs) off()
     for (const t of this.#settleTimers) this.#timers.clearTimeout(t)
     for (const t of this.#banGrace.values()) this.#timers.clearTimeout(t)
+    this.#joinMode.destroy()
+    this.epochs.destroy()
     this.relay?.destroy()
     this.mesh.destroy()
     this.awareness.destroy()
     this.replica.destroy()
+    this.#verifier.destroy()
     this.removeAllListeners()
   }
 

@@ -7,6 +7,10 @@
  *
  * Time is a plain number (ms) passed in, and state is passed in and out, so a switch can be
  * played through on numbers; RoomClient schedules the re-plans the step asks for.
+ *
+ * A participant with nothing on the mesh to hand over from (it joined a room already on its
+ * relay, or its mesh reached nobody yet when the room went past mesh size) goes `straight` to
+ * the relay: no mesh of the whole room meanwhile, and the relay is played from once ready.
  */
 import type { TopologyPlan } from '../net/topology.ts'
 import type { RelayState } from './relay-path.ts'
@@ -62,6 +66,8 @@ export interface SwitchInput {
   speaking: boolean
   /** A local track to send exists. */
   hasLocal: boolean
+  /** Nothing on the mesh to hand over from (see the module comment); decided by RoomClient on entering relay mode. */
+  straight?: boolean
   now: number
   prev: SwitchState
 }
@@ -123,6 +129,8 @@ function towardsRelay(input: SwitchInput, relay: RelayView): SwitchStep {
   if (coveredSince !== null && (relay.resumed || now - coveredSince >= RELAY_LEAVE_MESH_MS)) {
     return { ...kept, mesh: 'plan', via: 'relay' }
   }
+  // Nothing to make before breaking: a mesh built now would only be torn down again.
+  if (input.straight) return { ...kept, mesh: 'plan', via: relay.state === 'ready' ? 'relay' : 'mesh' }
   // Moving to another relay of the room: it carries the same speakers (cascade); a mesh of
   // the whole room meanwhile would cost more than the short gap.
   if (relay.failingOver) return { ...kept, mesh: 'plan', via: 'mesh' }

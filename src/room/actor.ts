@@ -55,10 +55,16 @@ export async function createRoom(identity: Identity, opts: CreateRoomOptions): P
     const invite = await signEntry(identity, roomId, t, { kind: 'invite', auth: genesisId, subject: keyId(identity.publicKey) }, [genesisId])
     entries.push(invite, await signEntry(identity, roomId, t, { kind: 'accept', invite: blobId(invite) }, [blobId(invite)]))
   }
+  // Epoch 0 (§8) from the start, so relays check membership from the room's first connection,
+  // and the owner's encryption key, so every rotation seals to the owner.
+  const secret = randomBytes(32)
+  entries.push(await signEntry(identity, roomId, t, epochBody(roomId, genesisId, 0, genesisId, secret), [blobId(entries.at(-1)!)]))
+  const { publicKey: enc } = await encryptionKey(identity, roomId)
+  entries.push(await signEntry(identity, roomId, t, { kind: 'key', enc }, [blobId(entries.at(-1)!)]))
   const doc = opts.doc ?? new Y.Doc()
   const log = logOf(doc)
   doc.transact(() => log.push(entries))
-  return { doc, roomId, secret: toBase64url(randomBytes(32)), genesisId, discoveryKey: deriveDiscoveryKey(roomId) }
+  return { doc, roomId, secret: toBase64url(secret), genesisId, discoveryKey: deriveDiscoveryKey(roomId) }
 }
 
 export interface LinkGrantOptions {

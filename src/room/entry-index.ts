@@ -66,10 +66,13 @@ export class EntryIndex {
   private readonly missingPrev = new Map<string, number>()
   private readonly awaiting = new Map<string, Entry[]>()
   private horizon: number
+  /** Take entries part even when what they name is missing: for a partial view (an epoch handoff, §8), never for the room. */
+  private readonly partial: boolean
 
-  constructor(roomId: string, horizon: number) {
+  constructor(roomId: string, horizon: number, opts: { partial?: boolean } = {}) {
     this.roomId = roomId
     this.horizon = horizon
+    this.partial = opts.partial ?? false
     const b = {} as Record<EntryKind, Entry[]>
     for (const k of KIND_LIST) b[k] = []
     this.buckets = b as Buckets
@@ -89,7 +92,7 @@ export class EntryIndex {
     this.graph.add(e)
     let missing = 0
     for (const p of e.prev) {
-      if (this.inRoom(p)) continue
+      if (this.inRoom(p) || this.partial) continue
       push(this.awaiting, p, e)
       missing++
     }
@@ -137,7 +140,7 @@ export class EntryIndex {
   /** An admitted entry waits for what it names, is refused for good if dated before it, and otherwise takes part. */
   private settle(e: Entry): void {
     if (this.missingPrev.has(e.id)) this.held.set(e.id, 'unknown-reference')
-    else if (e.prev.some((p) => this.byId.get(p)!.time > e.time)) this.held.set(e.id, 'backdated')
+    else if (e.prev.some((p) => (this.byId.get(p)?.time ?? 0) > e.time)) this.held.set(e.id, 'backdated')
     else this.place(e)
   }
 
@@ -208,8 +211,8 @@ export class EntryIndex {
 }
 
 /** Builds an index from scratch (the pure path). */
-export function indexEntries(entries: Iterable<Entry>, roomId: string, horizon: number): EntryIndex {
-  const index = new EntryIndex(roomId, horizon)
+export function indexEntries(entries: Iterable<Entry>, roomId: string, horizon: number, opts: { partial?: boolean } = {}): EntryIndex {
+  const index = new EntryIndex(roomId, horizon, opts)
   for (const e of entries) index.add(e)
   return index
 }

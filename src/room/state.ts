@@ -101,6 +101,8 @@ export interface ComputeOptions {
   skewMs?: number
   /** Counts of rejections decided before this function (malformed, bad-signature, duplicate...). */
   baseRejected?: Partial<Record<RejectReason, number>>
+  /** A partial view: entries count even when what they name as seen is missing (see EntryIndex). */
+  partial?: boolean
 }
 
 /** The role a key has in a state. */
@@ -115,7 +117,7 @@ export function roleOf(state: RoomState, key: string): Role {
 /** Computes the effective state. Pure and synchronous. */
 export function computeState(entries: Iterable<Entry>, opts: ComputeOptions): RoomState {
   const horizon = opts.now + (opts.skewMs ?? DEFAULT_SKEW_MS)
-  return computeFromIndex(indexEntries(entries, opts.roomId, horizon), opts)
+  return computeFromIndex(indexEntries(entries, opts.roomId, horizon, { partial: opts.partial ?? false }), opts)
 }
 
 /**

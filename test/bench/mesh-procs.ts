@@ -3,6 +3,7 @@
  * memory readings follow a full GC) and turns its IPC replies into promises.
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { setPriority } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { WorkerRequest } from './mesh-worker.ts'
@@ -16,13 +17,18 @@ export class MeshWorker {
   #next = 1
   #exited = false
 
-  constructor(readonly name: string) {
+  /** `nice`: a lower CPU priority for the child (peers standing for other devices than the relay's). */
+  constructor(
+    readonly name: string,
+    opts: { nice?: number } = {},
+  ) {
     this.#child = fork(join(here, 'mesh-worker.ts'), [], {
       cwd: join(here, '..', '..'),
       execArgv: ['--import', 'tsx', '--expose-gc'],
       env: { ...process.env, STOOP_MESH_WORKER: '1' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
+    if (opts.nice && this.#child.pid !== undefined) setPriority(this.#child.pid, opts.nice)
     let started!: () => void
     this.ready = new Promise<void>((ok) => (started = ok))
     this.#child.on('message', (msg: { id: number; ok: boolean; error?: string }) => {

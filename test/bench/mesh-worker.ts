@@ -31,6 +31,13 @@ export interface PeerStatus {
   onStage: boolean
   hands: string[]
   reconnects: number
+  /** The path audio is played from, and the relay's state (null: no relay configured). */
+  via: 'mesh' | 'relay'
+  relay: string | null
+  /** Why the relay last failed, if it did. */
+  relayFailure: string | null
+  /** Peers it sees present (on the signalling bus or connected). */
+  present: number
 }
 
 export interface Usage {
@@ -46,6 +53,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 function serve(): void {
   const rtc = loopbackOnly(wrtc as unknown as PeerWrtc)
   const peers: HeadlessPeer[] = []
+  const relayFailures = new Map<HeadlessPeer, string>()
   const failures: string[] = []
   let watch: { key: string; raised: boolean; times: Map<string, number>; offs: Array<() => void> } | null = null
 
@@ -59,11 +67,16 @@ function serve(): void {
         const peer = await startHeadlessPeer({
           link: speaker?.link ?? req.link,
           wrtc: rtc,
+          // The relay's media too (its SDP carries every address it has): 127.0.0.1 only.
+          loopbackOnly: true,
           reportEvery: 3600,
           ...(req.limits ? { limits: req.limits } : {}),
           ...(speaker ? { speak: { kind: 'tone' as const, freq: speaker.freq } } : {}),
         })
         peer.done.catch((err: Error & { code?: string }) => failures.push(`${err.code ?? 'error'}: ${err.message}`))
+        peer.client.relay?.on('state', (state, reason) => {
+          if (state === 'failed') relayFailures.set(peer, reason ?? 'unknown')
+        })
         peers.push(peer)
       }
       return { ids: peers.map((p) => p.id) }
@@ -76,6 +89,10 @@ function serve(): void {
         onStage: p.client.state.seatOf.has(p.id),
         hands: p.client.state.hands.map((h) => h.key),
         reconnects: p.client.mesh.counters.reconnects,
+        via: p.client.via,
+        relay: p.client.relay?.state ?? null,
+        relayFailure: relayFailures.get(p) ?? null,
+        present: p.client.mesh.present.size,
       }))
       return { peers: list, failures, candidates: { kept: rtc.kept, dropped: rtc.dropped } }
     },

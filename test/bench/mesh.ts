@@ -9,7 +9,8 @@
  *   first-audio           startHeadlessPeer() call -> first heard frame with the speaker's tone,
  *                         listeners joining and leaving one after another
  *   hand/N                a hand raise until every one of N peers (1 speaker with a tone, N-1 silent
- *                         listeners, full mesh, 5 peers per child process) shows it in its state
+ *                         listeners, 5 peers per child process) shows it in its state, in the room's
+ *                         real mode: a full mesh up to mesh size, past it on the relay (mesh-hands.ts)
  *   cpu/speaker+N         a speaker's process (alone in a child) with N listeners (another child):
  *                         CPU % of one core over 2 s windows, RSS after a full GC
  * Sizes and counts can be cut down with BENCH_MESH_* variables (see below).
@@ -25,12 +26,13 @@ import { generateIdentity } from '../../src/identity/index.ts'
 import { detectTones, hasTone } from '../../src/audio/goertzel.ts'
 import { SAMPLE_RATE } from '../../src/audio/tone.ts'
 import { VOICE_OPUS } from '../../src/net/opus.ts'
-import { DEFAULT_LIMITS, type TopologyLimits } from '../../src/net/topology.ts'
+import { DEFAULT_LIMITS } from '../../src/net/topology.ts'
 import type { PeerWrtc } from '../../src/net/peer.ts'
 import { benchCase, environment, summarize, waitFor, type BenchCase, type BenchReport } from './stats.ts'
 import { CLICK_PERIOD_MS, clickSource, FrameLog, heardClicks } from './mesh-clicks.ts'
 import { loopbackOnly, type LoopbackWrtc } from './mesh-loopback.ts'
 import { MeshWorker } from './mesh-procs.ts'
+import { handConvergence } from './mesh-hands.ts'
 import type { PeerStatus, Usage } from './mesh-worker.ts'
 
 const env = (name: string, def: string): string => process.env[`BENCH_MESH_${name}`] ?? def
@@ -38,9 +40,8 @@ const list = (s: string): number[] => s.split(',').filter(Boolean).map(Number)
 const PARTS = new Set(env('PARTS', 'm2e,first-audio,hand,cpu').split(','))
 const CLICKS = Number(env('CLICKS', '120'))
 const JOINS = Number(env('JOINS', '20'))
-const SIZES = list(env('SIZES', '5,10,20'))
+const SIZES = list(env('SIZES', '5,10,20,50'))
 const HAND_REPS = Number(env('HAND_REPS', '20'))
-const PEERS_PER_PROCESS = 5
 const LISTENERS = list(env('LISTENERS', '1,2,4,8'))
 const WINDOWS = 5
 const WINDOW_MS = 2000
@@ -202,79 +203,7 @@ async function firstAudio(ctx: Ctx, cases: BenchCase[]): Promise<Record<string, 
   return { phasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)])) }
 }
 
-// ---- 3. state convergence ----------------------------------------------------------------
-
-interface Placed {
-  worker: MeshWorker
-  index: number
-}
-
-async function handConvergence(ctx: Ctx, n: number, cases: BenchCase[]): Promise<Record<string, unknown>> {
-  const links = await newRoom(ctx.origin, `bench hands ${n}`)
-  const limits: TopologyLimits = { ...DEFAULT_LIMITS, hardCap: Math.max(DEFAULT_LIMITS.hardCap, n) }
-  const procs = Math.ceil(n / PEERS_PER_PROCESS)
-  const workers = Array.from({ length: procs }, (_, i) => new MeshWorker(`hands-${n}-${i}`))
-  const t0 = now()
-  try {
-    await Promise.all(workers.map((w) => w.ready))
-    const listeners: Placed[] = []
-    await Promise.all(
-      workers.map(async (w, i) => {
-        const count = Math.min(PEERS_PER_PROCESS, n - i * PEERS_PER_PROCESS) - (i === 0 ? 1 : 0)
-        await w.call({ op: 'start', link: links.listener, count, limits, staggerMs: 100, ...(i === 0 ? { speaker: { link: links.speaker, freq: 440 } } : {}) })
-        for (let k = 0; k < count; k++) listeners.push({ worker: w, index: k + (i === 0 ? 1 : 0) })
-      }),
-    )
-    const statuses = async () => (await Promise.all(workers.map((w) => w.call<{ peers: PeerStatus[]; failures: string[] }>({ op: 'status' })))).flatMap((s) => s.peers)
-    let last: PeerStatus[] = []
-    await waitFor(
-      `a full mesh of ${n}`,
-      async () => {
-        last = await statuses()
-        return last.length === n && last.every((p) => p.connected === n - 1)
-      },
-      150_000,
-      250,
-    ).catch((err: Error) => {
-      const links = last.reduce((a, p) => a + p.connected, 0) / 2
-      throw new Error(`${err.message} (${links} of ${(n * (n - 1)) / 2} connections up)`)
-    })
-    const setupS = round((now() - t0) / 1000)
-    const reconnects = last.reduce((a, p) => a + p.reconnects, 0)
-    log(`hand/${n}: full mesh of ${n} up in ${setupS} s (${reconnects} reconnects)`)
-
-    const raise: number[] = []
-    const lower: number[] = []
-    const perPeer: number[] = []
-    const round1 = async (who: Placed, op: 'raise' | 'lower', key: string | null): Promise<{ key: string; ms: number }> => {
-      // Arm every process's watch before acting, so no state change is missed.
-      const k = key ?? (await statusKey(who))
-      await Promise.all(workers.map((w) => w.call({ op: 'arm', key: k, raised: op === 'raise' })))
-      const { t0: at } = await who.worker.call<{ t0: number }>({ op, index: who.index })
-      const got = await Promise.all(workers.map((w) => w.call<{ times: Record<string, number>; missing: number }>({ op: 'collect', timeoutMs: 20_000 })))
-      const missing = got.reduce((a, g) => a + g.missing, 0)
-      if (missing) throw new Error(`mesh bench: ${missing} of ${n} peers never saw the ${op}`)
-      const times = got.flatMap((g) => Object.values(g.times)).map((t) => t - at)
-      if (op === 'raise') perPeer.push(...times)
-      return { key: k, ms: Math.max(...times) }
-    }
-    const statusKey = async (who: Placed) => (await who.worker.call<{ peers: PeerStatus[] }>({ op: 'status' })).peers[who.index]!.id
-    for (let r = 0; r < HAND_REPS; r++) {
-      const who = listeners[r % listeners.length]!
-      const up = await round1(who, 'raise', null)
-      raise.push(up.ms)
-      lower.push((await round1(who, 'lower', up.key)).ms)
-    }
-    cases.push(
-      benchCase(`hand/${n}`, 'ms', raise, {
-        note: `all ${n} peers; median peer ${round(summarize(perPeer).median)} ms, lower ${round(summarize(lower).median)} ms, mesh up in ${setupS} s, ${procs} proc`,
-      }),
-    )
-    return { n, processes: procs, limits, meshSetupS: setupS, reconnectsDuringSetup: reconnects, lowerMs: summarize(lower), perPeerRaiseMs: summarize(perPeer), lowerValues: lower }
-  } finally {
-    await Promise.all(workers.map((w) => w.close()))
-  }
-}
+// ---- 3. state convergence: mesh-hands.ts -------------------------------------------------
 
 // ---- 4. CPU and memory per connection at a speaker ------------------------------------------
 
@@ -361,7 +290,7 @@ export async function run(): Promise<BenchReport> {
   try {
     await section('m2e', () => mouthToEar(ctx, cases))
     await section('first-audio', () => firstAudio(ctx, cases))
-    for (const n of SIZES) await section(`hand/${n}`, () => handConvergence(ctx, n, cases))
+    for (const n of SIZES) await section(`hand/${n}`, () => handConvergence(ctx.origin, n, HAND_REPS, cases))
     await section('cpu', () => speakerCost(ctx, cases))
   } finally {
     await relay.close()

@@ -83,11 +83,17 @@ export interface AppPage {
   errors: string[]
 }
 
-export async function newAppPage(browser: Browser, label: string): Promise<AppPage> {
+/**
+ * A fresh browser context on the app. `settings` are device-local settings put in localStorage
+ * (src/main.ts), e.g. `{ 'stoop.e2ee': 'off' }` for rooms with a @roamhq/wrtc headless peer,
+ * which cannot take part in end-to-end encrypted audio.
+ */
+export async function newAppPage(browser: Browser, label: string, settings: Record<string, string> = {}): Promise<AppPage> {
   const context = await browser.newContext({ viewport: VIEWPORT })
   // WebRTC stays on 127.0.0.1 (see src/main.ts): tests never contact another address.
-  await context.addInitScript(() => {
+  await context.addInitScript((extra: Record<string, string>) => {
     localStorage.setItem('stoop.ice', 'loopback')
+    for (const [k, v] of Object.entries(extra)) localStorage.setItem(k, v)
     // Record every remote candidate handed to WebRTC, so tests can check they were all loopback.
     const seen: string[] = ((window as unknown as { __candidates: string[] }).__candidates = [])
     const add = RTCPeerConnection.prototype.addIceCandidate as (this: RTCPeerConnection, c?: RTCIceCandidateInit) => Promise<void>
@@ -95,7 +101,7 @@ export async function newAppPage(browser: Browser, label: string): Promise<AppPa
       if (c?.candidate) seen.push(c.candidate)
       return add.call(this, c ?? undefined)
     } as typeof RTCPeerConnection.prototype.addIceCandidate
-  })
+  }, settings)
   const page = await context.newPage()
   const errors: string[] = []
   page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`))

@@ -12,7 +12,7 @@ import { WebSocket } from 'ws'
 import { toBase64url } from '../../src/identity/index.ts'
 import { parseInvite } from '../../src/invite/index.ts'
 import { deriveDiscoveryKey } from '../../src/room/index.ts'
-import { buildApp, fakeMics, inviteLink, launchWithMic, newAppPage, setName, shot, SLOW, tile, withDumps, type AppPage, type FakeMics } from './app-helpers.ts'
+import { buildApp, debugDump, fakeMics, inviteLink, launchWithMic, newAppPage, setName, shot, SLOW, tile, withDumps, type AppPage, type FakeMics } from './app-helpers.ts'
 
 let relay: Relay
 let browser: Browser
@@ -98,17 +98,32 @@ test('wrong room key: the stranger gets the wrong-secret screen, the owner stays
     await shot(b.page, 'errors-03-banned.png')
     await expect.poll(() => tile(a.page, 'Audience', 'Bo').count(), SLOW).toBe(0)
 
-    // A second listener is in; the owner ends the room; both see it ended.
+    // The ban rotated the room (docs/room-rules.md §8): the old link no longer reaches it (the
+    // members moved to the new epoch's topic; a relay that holds the room says "replaced").
+    const d = await newAppPage(browser, 'D')
+    pages.push(d)
+    await d.page.goto(link)
+    await new Promise((r) => setTimeout(r, 8000))
+    expect(await tile(d.page, 'Stage', 'Ana').count()).toBe(0)
+    expect(await tile(a.page, 'Audience', 'D').count()).toBe(0)
+    await shot(d.page, 'errors-04-old-link.png')
+
+    // A second listener, with a link made now, is in; the owner ends the room; both see it ended.
+    const fresh = await inviteLink(a.page, 'Listener')
+    expect(fresh).not.toBe(link)
     const c = await newAppPage(browser, 'C')
     pages.push(c)
-    await c.page.goto(link)
-    await tile(c.page, 'Stage', 'Ana').waitFor({ timeout: SLOW.timeout })
+    await c.page.goto(fresh)
+    await tile(c.page, 'Stage', 'Ana').waitFor({ timeout: SLOW.timeout }).catch(async (err: Error) => {
+      console.error(await debugDump(c, 'C'), await debugDump(a, 'A'), fresh)
+      throw err
+    })
     await a.page.getByRole('button', { name: 'End room' }).click()
     await a.page.getByRole('button', { name: 'End room for everyone' }).click()
     await expect.poll(() => problemTitle(c).textContent(), SLOW).toBe('This room has ended')
     await expect.poll(() => problemTitle(a).textContent(), SLOW).toBe('This room has ended')
-    await shot(c.page, 'errors-04-ended.png')
-    expect([...a.errors, ...b.errors, ...c.errors, ...e.errors]).toEqual([])
+    await shot(c.page, 'errors-05-ended.png')
+    expect([...a.errors, ...b.errors, ...c.errors, ...d.errors, ...e.errors]).toEqual([])
   })
 }, 240_000)
 

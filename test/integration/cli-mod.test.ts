@@ -55,7 +55,8 @@ test('state shows a listener; ban removes it (its peer exits saying so, after a 
   // A prefix of the id is enough when it is unique.
   const banned = await mod(['ban', id.slice(0, 12)])
   expect(banned.code, banned.stderr).toBe(0)
-  expect(banned.out).toMatchObject({ ok: true, action: 'ban', id })
+  // The ban rotated the room (docs/room-rules.md §8): a new epoch only the remaining members hold.
+  expect(banned.out).toMatchObject({ ok: true, action: 'ban', id, epoch: 1 })
   expect(banned.out.entries).toHaveLength(1)
 
   const gone = await listener.ended
@@ -70,6 +71,7 @@ test('state shows a listener; ban removes it (its peer exits saying so, after a 
   const after = await mod(['state'])
   expect(after.code, after.stderr).toBe(0)
   expect(ids(after.out.bans)).toEqual([id])
+  expect(after.out).toMatchObject({ epoch: { n: 1 }, rotationDue: false })
   expect(ids(after.out.audience)).not.toContain(id)
   expect(after.out.synced).toMatchObject({ relay: true })
   // And lifted again.
@@ -90,8 +92,8 @@ test('links: the owner\'s key mints moderator, speaker and listener links; a mod
   expect(asModerator.out.moderator).toBe(null)
   expect(parseInvite(String(asModerator.out.speaker), Date.now())).toMatchObject({ ok: true, invite: { grant: { role: 'speaker' } } })
 
-  // A listener's key moderates nothing: exit 1, one line.
-  const r = await runStoop(['mod', links.listener, '--key', join(dir, 'listener.key'), '--ice-loopback', 'end'])
+  // A listener's key moderates nothing: exit 1, one line (with a link of the current epoch: the ban rotated the room).
+  const r = await runStoop(['mod', String(asOwner.out.listener), '--key', join(dir, 'listener.key'), '--ice-loopback', 'end'])
   expect(r.code).toBe(1)
   expect(r.stderr.trim().split('\n')).toHaveLength(1)
   expect(r.stderr).toMatch(/^stoop: this key is a listener in this room, not a moderator/)
@@ -107,10 +109,28 @@ test('--help of every subcommand prints its usage and exits 0', async () => {
   expect((await runStoop(['peer', '--help'])).stdout).toMatch(/stoop peer <invite-link>/)
 })
 
-test('bad usage exits 2 with one line; rotate is not available yet', async () => {
-  const rotate = await runStoop(['mod', links.moderator, 'rotate'])
-  expect(rotate.code).toBe(2)
-  expect(rotate.stderr.trim()).toBe('stoop mod rotate: not available yet (needs room epochs)')
+test('rotate prints the new links; a fresh key with an old link is told plainly that it was replaced (exit 4)', async () => {
+  const before = await mod(['state'])
+  const n = (before.out.epoch as { n: number }).n
+  const rotated = await mod(['rotate'], join(dir, 'owner.key'))
+  expect(rotated.code, rotated.stderr).toBe(0)
+  expect(rotated.out).toMatchObject({ ok: true, action: 'rotate', epoch: n + 1 })
+  const fresh = parseInvite(String(rotated.out.listener), Date.now())
+  expect(fresh.ok).toBe(true)
+  expect(fresh.ok && parseInvite(links.listener, Date.now()).ok && fresh.invite.secret !== (parseInvite(links.listener, Date.now()) as { invite: { secret: string } }).invite.secret).toBe(true)
+  // A stranger with the first listener link: one line, exit 4.
+  const stale = startStoop(['peer', links.listener, '--json', '--ice-loopback'], 60_000)
+  const gone = await stale.ended
+  expect(gone.code, gone.stderr).toBe(4)
+  expect(gone.stderr.trim()).toBe('stoop: This link was replaced; ask a moderator for a new one.')
+  expect(stale.events.map((e) => e.event)).toContain('replaced')
+  // The new listener link opens the room in the new epoch (its state comes from the relay).
+  const r = await runStoop(['mod', String(rotated.out.listener), '--key', join(dir, 'newcomer.key'), '--ice-loopback', '--json', 'state'], 60_000)
+  expect(r.code, r.stderr).toBe(0)
+  expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, you: { role: 'listener' }, epoch: { n: n + 1 } })
+}, 180_000)
+
+test('bad usage exits 2 with one line', async () => {
   for (const [args, message] of [
     [['mod'], /^stoop: stoop mod needs a link/],
     [['mod', links.moderator], /^stoop: stoop mod needs an action/],

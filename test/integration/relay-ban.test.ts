@@ -21,8 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
 import { attachSink, createToneSource } from '../../src/node/audio-io.ts'
-import { generateIdentity, keyId, toBase64url, type Identity } from '../../src/identity/index.ts'
-import { checkRemoteUpdate, createRoom, deriveDiscoveryKey, RoomActor, RoomReplica, type CreatedRoom } from '../../src/room/index.ts'
+import { fromBase64url, generateIdentity, keyId, toBase64url, type Identity } from '../../src/identity/index.ts'
+import { checkRemoteUpdate, createRoom, deriveDiscoveryKey, membershipKey, RoomActor, RoomReplica, type CreatedRoom } from '../../src/room/index.ts'
 import { attachSync, encodeAwareness, encodeStep1 } from '../../src/net/sync.ts'
 import { RelayClient, type RelayError, type RelayWebSocketClass } from '../../src/net/relay-client.ts'
 import { authMessage, discoveryHex, RelayCloseCode } from '../../src/net/relay-protocol.ts'
@@ -58,7 +58,9 @@ async function connect(url: string, room: CreatedRoom, name: string, opts: { ide
   const replica = new RoomReplica(doc, { roomId: room.roomId })
   const awareness = new Awareness(doc)
   awareness.setLocalState({ name })
-  const relay = new RelayClient({ WebSocket: WS, wrtc, sdpFilter: loopbackSdp })
+  // A member with the link proves epoch 0 (docs/room-rules.md §8); the attacker holds it too.
+  const secret = membershipKey(fromBase64url(room.secret)!)
+  const relay = new RelayClient({ WebSocket: WS, wrtc, sdpFilter: loopbackSdp, member: () => secret })
   const sinks: Array<() => void> = []
   const c: Client = {
     id: keyId(identity.publicKey),

@@ -33,7 +33,7 @@ import { createToneSource } from '../../src/node/audio-io.ts'
 import { loopbackSdp, type PeerWrtc } from '../../src/net/peer.ts'
 import { RelayClient, type RelayWebSocketClass } from '../../src/net/relay-client.ts'
 import { attachSync } from '../../src/net/sync.ts'
-import { checkRemoteUpdate, deriveDiscoveryKey } from '../../src/room/index.ts'
+import { checkRemoteUpdate, deriveDiscoveryKey, membershipKey } from '../../src/room/index.ts'
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
 import { parseInvite } from '../../src/invite/index.ts'
 import { spawnPeerBatch, type BatchPeer, type PeerBatch, type PeerStatus } from './helpers/peer-batch.ts'
@@ -190,7 +190,9 @@ test(`two cascaded relays: 2 speakers, ${LISTENERS} listeners hear both; a liste
 
   // A listener's key asking relay B to publish is refused and counted.
   const refusedBefore = await refusedOn(relayB)
-  const sneaky = new RelayClient({ WebSocket: WebSocket as unknown as RelayWebSocketClass, wrtc: wrtc as unknown as PeerWrtc, sdpFilter: loopbackSdp })
+  // A member (it holds the link's secret, so it proves the epoch) that is not on stage.
+  const epoch0 = membershipKey(parsed.invite.secretBytes)
+  const sneaky = new RelayClient({ WebSocket: WebSocket as unknown as RelayWebSocketClass, wrtc: wrtc as unknown as PeerWrtc, sdpFilter: loopbackSdp, member: () => epoch0 })
   await sneaky.connect(b, parsed.invite.roomId, await generateIdentity())
   const doc = new Y.Doc()
   const detach = attachSync(doc, null, sneaky.link, { acceptUpdate: (u) => checkRemoteUpdate(u).ok })

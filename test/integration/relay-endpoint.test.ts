@@ -13,8 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
 import { checkRoomUpdate } from '../../relay/rooms/gate.ts'
-import { generateIdentity, keyId, toBase64url, type Identity } from '../../src/identity/index.ts'
-import { createRoom, deriveDiscoveryKey, logOf, type CreatedRoom } from '../../src/room/index.ts'
+import { fromBase64url, generateIdentity, keyId, toBase64url, type Identity } from '../../src/identity/index.ts'
+import { createRoom, deriveDiscoveryKey, logOf, membershipKey, type CreatedRoom } from '../../src/room/index.ts'
+
+/** What an honest member of `room` proves to a relay: epoch 0's membership key. */
+const memberOf = (room: CreatedRoom) => {
+  const key = membershipKey(fromBase64url(room.secret)!)
+  return () => key
+}
 import { RelayClient, type RelayWebSocketClass } from '../../src/net/relay-client.ts'
 import { attachSync, encodeStep1 } from '../../src/net/sync.ts'
 import {
@@ -165,7 +171,8 @@ describe('relay endpoint', () => {
     c.destroy()
 
     // The right doc binds the room.
-    const c2 = new RelayClient({ WebSocket: WS, wrtc })
+    // Members prove the room's current epoch (epoch 0: the link's secret, docs/room-rules.md §8).
+    const c2 = new RelayClient({ WebSocket: WS, wrtc, member: memberOf(room) })
     await c2.connect(url, room.roomId, owner)
     attachSync(room.doc, null, c2.link)
     await until('room bound', () => relay.rooms.room(dk)?.roomId === room.roomId)
@@ -176,7 +183,7 @@ describe('relay endpoint', () => {
 
     // The same key again replaces the older connection.
     const closed = new Promise<string | undefined>((ok) => c2.on('close', (err) => ok(err?.reason)))
-    const c3 = new RelayClient({ WebSocket: WS, wrtc })
+    const c3 = new RelayClient({ WebSocket: WS, wrtc, member: memberOf(room) })
     await c3.connect(url, room.roomId, owner)
     expect(await closed).toBe('replaced')
     c3.destroy()
@@ -184,8 +191,8 @@ describe('relay endpoint', () => {
 
   it('forwards room updates and presence between clients (star)', async () => {
     const hub = await createRoom(owner, { title: 'Star' })
-    const a = new RelayClient({ WebSocket: WS, wrtc })
-    const b = new RelayClient({ WebSocket: WS, wrtc })
+    const a = new RelayClient({ WebSocket: WS, wrtc, member: memberOf(hub) })
+    const b = new RelayClient({ WebSocket: WS, wrtc, member: memberOf(hub) })
     const guest = await generateIdentity()
     await a.connect(url, hub.roomId, owner)
     await b.connect(url, hub.roomId, guest)
@@ -271,7 +278,8 @@ describe('relay wire decoders', () => {
     const b = await createRoom(owner, { title: 'B' })
     const dkA = discoveryHex(deriveDiscoveryKey(a.roomId))
     const updateA = Y.encodeStateAsUpdate(a.doc)
-    expect(checkRoomUpdate(updateA, dkA, null)).toEqual({ ok: true, roomId: a.roomId, entries: 3 })
+    // genesis, invite, accept, epoch 0 and the owner's encryption key
+    expect(checkRoomUpdate(updateA, dkA, null)).toEqual({ ok: true, roomId: a.roomId, entries: 5 })
     expect(checkRoomUpdate(Y.encodeStateAsUpdate(b.doc), dkA, null)).toEqual({ ok: false, reason: 'foreign-room' })
     expect(checkRoomUpdate(Y.encodeStateAsUpdate(b.doc), dkA, a.roomId)).toEqual({ ok: false, reason: 'foreign-room' })
     const junk = new Y.Doc()

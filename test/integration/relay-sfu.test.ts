@@ -23,8 +23,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
 import { attachSink, createToneSource, type AudioSourceHandle } from '../../src/node/audio-io.ts'
-import { generateIdentity, keyId, type Identity } from '../../src/identity/index.ts'
-import { checkRemoteUpdate, createRoom, deriveDiscoveryKey, RoomActor, RoomReplica, type CreatedRoom } from '../../src/room/index.ts'
+import { fromBase64url, generateIdentity, keyId, type Identity } from '../../src/identity/index.ts'
+import { checkRemoteUpdate, createRoom, deriveDiscoveryKey, membershipKey, RoomActor, RoomReplica, type CreatedRoom } from '../../src/room/index.ts'
 import { attachSync } from '../../src/net/sync.ts'
 import { RelayClient, type RelayError, type RelayWebSocketClass } from '../../src/net/relay-client.ts'
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
@@ -76,7 +76,9 @@ async function enter(relay: Relay, room: CreatedRoom, opts: { identity?: Identit
   const identity = opts.identity ?? (await generateIdentity())
   const doc = opts.doc ?? new Y.Doc()
   const replica = new RoomReplica(doc, { roomId: room.roomId })
-  const client = new RelayClient({ WebSocket: WS, wrtc, sdpFilter: loopbackOnly })
+  // Members prove the room's epoch 0 (the link's secret, docs/room-rules.md §8).
+  const epoch0 = membershipKey(fromBase64url(room.secret)!)
+  const client = new RelayClient({ WebSocket: WS, wrtc, sdpFilter: loopbackOnly, member: () => epoch0 })
   const heard = new Map<string, Int16Array>()
   const sinks: Array<() => void> = []
   const member: Member = {

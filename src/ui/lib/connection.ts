@@ -1,5 +1,5 @@
 /** Words for the connection state and per-peer link quality. */
-import type { PeerRow, RoomMode } from '../../app/types.ts'
+import type { E2eeStatus, PeerRow, RoomMode } from '../../app/types.ts'
 
 export const MODE_TEXT: Record<RoomMode, { short: string; long: string }> = {
   mesh: { short: 'Direct', long: 'direct to everyone (mesh)' },
@@ -13,7 +13,15 @@ export function peerStats(p: PeerRow): string {
   if (p.rttMs !== undefined) parts.push(`${Math.round(p.rttMs)} ms`)
   if (p.lossPct !== undefined) parts.push(`${p.lossPct.toFixed(1)}% loss`)
   if (p.jitterMs !== undefined) parts.push(`${Math.round(p.jitterMs)} ms jitter`)
+  if (p.undecryptable) parts.push(`${p.undecryptable} audio frames failed to decrypt`)
   return parts.join(' · ')
+}
+
+/** One line on end-to-end encryption for the connection panel. */
+export function e2eeText(e: E2eeStatus): string {
+  if (!e.on) return 'Audio is not end-to-end encrypted in this session.'
+  const failed = e.undecryptable ? ` ${e.undecryptable} audio ${e.undecryptable === 1 ? 'frame' : 'frames'} failed to decrypt and ${e.undecryptable === 1 ? 'was' : 'were'} dropped.` : ''
+  return `Audio is end-to-end encrypted: relays forward it without being able to hear it.${failed}`
 }
 
 /** Rejected-entry counts as sorted [reason, count] rows, biggest first. */

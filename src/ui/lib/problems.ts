@@ -17,7 +17,7 @@ export interface ProblemText {
 }
 
 const CODES = new Set<RoomProblem['code']>([
-  'bad-link', 'wrong-secret', 'room-ended', 'banned', 'room-full', 'offline', 'mic-denied', 'unreachable',
+  'bad-link', 'wrong-secret', 'room-ended', 'banned', 'link-replaced', 'room-full', 'offline', 'mic-denied', 'unreachable',
 ])
 
 export function isProblemCode(code: unknown): code is RoomProblem['code'] {
@@ -51,6 +51,13 @@ export function explain(problem: RoomProblem, modeReason?: string): ProblemText 
       return { title: 'This room has ended', body: 'The owner ended the room. Thanks for listening.', actions: ['home'], blocking: true }
     case 'banned':
       return { title: 'You cannot join this room', body: 'A moderator removed you from this room.', actions: ['home'], blocking: true }
+    case 'link-replaced':
+      return {
+        title: 'This link was replaced',
+        body: 'A moderator changed this room\'s key, and this link no longer opens it. Ask a moderator for a new link.',
+        actions: ['home'],
+        blocking: true,
+      }
     case 'room-full':
       return {
         title: 'This room is full',

@@ -38,9 +38,10 @@ describe('participant ids from the command line', () => {
     expect(() => resolveParticipant('ab', known)).toThrow(/"ab" is the start of 2 participant ids \(abcAAAAA\.\.\., abdAAAAA\.\.\.\): give more of it/)
   })
 
-  it('accepts a whole id nobody has seen yet (to ban ahead); refuses an unknown prefix', () => {
-    const stranger = id('Q', 'w')
+  it('accepts a whole id nobody has seen yet (to ban ahead); refuses an unknown prefix', async () => {
+    const stranger = keyId((await generateIdentity()).publicKey)
     expect(resolveParticipant(stranger, known)).toBe(stranger)
+    expect(() => resolveParticipant(id('Q', 'w'), known)).toThrow(expect.objectContaining({ code: 'unknown-participant' })) // not a public key
     expect(() => resolveParticipant('qq', known)).toThrow(expect.objectContaining({ code: 'unknown-participant' }))
   })
 })

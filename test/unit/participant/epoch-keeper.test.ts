@@ -17,7 +17,7 @@ async function room() {
   const replica = new RoomReplica(created.doc, { roomId: created.roomId, now: timers.now })
   await replica.ready()
   const linkSecret = fromBase64url(created.secret)!
-  const join = (identity: Identity, secret = linkSecret) => {
+  const join = (identity: Identity, secret: Uint8Array = linkSecret) => {
     const actor = new RoomActor(replica, identity, { now: timers.now })
     const keeper = new EpochKeeper({ replica, actor, linkSecret: secret, timers: timers.timers, random: () => 0.5, replacedGraceMs: 1000 })
     const seen: CurrentEpoch[] = []

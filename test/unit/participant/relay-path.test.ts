@@ -32,6 +32,8 @@ class Relays {
   /** Who every relay forwards (cascaded relays carry the whole room). */
   speakers = ['speaker-1', 'speaker-2']
   refusePublish = false
+  /** What the relays' welcome says: the room is on them (someone publishes or subscribes there). */
+  serving = false
   readonly clients: FakeClient[] = []
 
   /** The relay dies: its connections close with an error, and it accepts no new one. */
@@ -44,6 +46,7 @@ class Relays {
 class FakeClient extends TypedEmitter<RelayClientEvents> {
   url: string | null = null
   destroyed = false
+  roomOnRelay = false
   readonly subscribes: Array<'standby' | 'live'> = []
   publishes = 0
   unpublishes = 0
@@ -63,6 +66,7 @@ class FakeClient extends TypedEmitter<RelayClientEvents> {
     this.url = url
     await Promise.resolve()
     this.#check()
+    this.roomOnRelay = this.relays.serving
   }
 
   /** Like the relay, offers the room's speakers after the first subscribe (live or standby). */
@@ -459,5 +463,102 @@ describe('RelayPath: stop and destroy', () => {
     expect(pending()).toBe(1)
     path.destroy()
     expect(pending()).toBe(0)
+  })
+})
+
+describe('RelayPath: asking whether the room is on the relay (a joiner, before it plans)', () => {
+  const answers = (path: RelayPath): boolean[] => {
+    const got: boolean[] = []
+    path.on('answer', (yes) => got.push(yes))
+    return got
+  }
+
+  it('ask: connects and authenticates only (no sync, no subscription), then answers; the state stays idle', async () => {
+    const { path, relays, states, client } = setup([A])
+    relays.serving = true
+    const got = answers(path)
+    path.ask()
+    await flush()
+    expect(got).toEqual([true])
+    expect(states).toEqual([])
+    expect(client(0)).toMatchObject({ url: A, syncSent: 0, subscribes: [] })
+  })
+
+  it('a yes taken over by start() in the same tick: one connection, synced and subscribed, ready', async () => {
+    const { path, relays, states, heard, client } = setup([A])
+    relays.serving = true
+    path.on('answer', (yes) => yes && path.start())
+    path.ask()
+    await flush()
+    expect(relays.clients).toHaveLength(1)
+    expect(client(0).destroyed).toBe(false)
+    expect(client(0).subscribes).toEqual(['live'])
+    expect(client(0).syncSent).toBeGreaterThan(0)
+    expect(states).toEqual(['connecting', 'ready'])
+    expect(heard).toEqual(['+speaker-1', '+speaker-2'])
+  })
+
+  it('start() while the question is open takes the connection over too', async () => {
+    const { path, relays, states } = setup([A])
+    const got = answers(path)
+    path.ask()
+    path.start()
+    await flush()
+    expect(relays.clients).toHaveLength(1)
+    expect(states).toEqual(['connecting', 'ready'])
+    expect(got).toEqual([false])
+    expect(relays.clients[0]!.destroyed).toBe(false)
+  })
+
+  it('a no closes the connection (the relay of a mesh room keeps nothing); a later start() connects anew', async () => {
+    const { path, relays, client } = setup([A])
+    const got = answers(path)
+    path.ask()
+    await flush()
+    expect(got).toEqual([false])
+    expect(client(0).destroyed).toBe(true)
+    path.start()
+    await flush()
+    expect(relays.clients).toHaveLength(2)
+    expect(path.state).toBe('ready')
+  })
+
+  it('a yes nobody takes over is not kept either', async () => {
+    const { path, relays, client } = setup([A])
+    relays.serving = true
+    const got = answers(path)
+    path.ask()
+    await flush()
+    expect(got).toEqual([true])
+    expect(client(0).destroyed).toBe(true)
+  })
+
+  it('a relay that cannot be reached answers no, and the path is not failed for it', async () => {
+    const { path, states } = setup([A], [])
+    const got = answers(path)
+    path.ask()
+    await flush()
+    expect(got).toEqual([false])
+    expect(states).toEqual([])
+    expect(path.available).toBe(true)
+  })
+
+  it('nothing to ask with no relay known, or once started', async () => {
+    const none = setup([])
+    none.path.ask()
+    const { path, relays } = await readyOn([A])
+    path.ask()
+    await flush()
+    expect(none.relays.clients).toHaveLength(0)
+    expect(relays.clients).toHaveLength(1)
+  })
+
+  it('stop() and destroy() close an open question', async () => {
+    for (const end of ['stop', 'destroy'] as const) {
+      const { path, client } = setup([A])
+      path.ask()
+      path[end]()
+      expect(client(0).destroyed).toBe(true)
+    }
   })
 })

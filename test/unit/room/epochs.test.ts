@@ -164,3 +164,41 @@ describe('epochs: a ban rotates the room', () => {
     await expect(r.mallory.announceKey()).rejects.toThrow(/banned/)
   })
 })
+
+describe('epochs: the handoff to a member who was away', () => {
+  it('a member who missed the rotation opens its box from the handoff alone; a banned one does not', async () => {
+    const r = await liveRoom()
+    await r.owner.startEpochs(r.linkSecret)
+    // Alice's copy of the log stops here: she goes offline.
+    const aliceLog = [...r.replica.index.byId.values()]
+    await r.owner.grantModerator(r.bob.key)
+    const bobMod = r.bob
+    await bobMod.ban(r.mallory.key)
+    const next = randomBytes(32)
+    await bobMod.rotate(next, r.linkSecret)
+    const { decodeEntry, epochHandoff, epochFromHandoff } = await import('../../../src/room/index.ts')
+    const handoff = epochHandoff(r.replica.index, r.replica.state.epochs.current).map((b) => decodeEntry(b)!)
+    // Nothing a person wrote travels in a handoff.
+    expect(new Set(handoff.map((e) => e.kind))).toEqual(new Set(['genesis', 'grant', 'ban', 'epoch', 'seal']))
+    const epoch = epochFromHandoff(aliceLog, handoff, r.roomId, r.now())
+    expect(epoch?.n).toBe(1)
+    const enc = await encryptionKey(r.alice.identity, r.roomId)
+    expect(epochSecret(epoch!, r.roomId, r.alice.identity.publicKey, enc, [r.linkSecret])).toEqual(next)
+    const encM = await encryptionKey(r.mallory.identity, r.roomId)
+    expect(epochSecret(epoch!, r.roomId, r.mallory.identity.publicKey, encM, [r.linkSecret])).toBeNull()
+  })
+
+  it('a forged epoch in a handoff (a relay inventing one) does not count', async () => {
+    const r = await liveRoom()
+    await r.owner.startEpochs(r.linkSecret)
+    const log = [...r.replica.index.byId.values()]
+    const cur = r.replica.state.epochs.current!
+    const fake = randomBytes(32)
+    const { decodeEntry, epochFromHandoff } = await import('../../../src/room/index.ts')
+    // Signed by a key that is no moderator, naming the genesis as its authority.
+    const forged = await signEntry(r.mallory.identity, r.roomId, r.now(), {
+      kind: 'epoch', auth: r.replica.state.genesisId!, n: 1, parent: cur.id, member: membershipKey(fake).publicKey, check: keyCheck(r.roomId, fake),
+    })
+    expect(epochFromHandoff(log, [decodeEntry(forged)!], r.roomId, r.now())?.id).toBe(cur.id)
+  })
+})

@@ -161,7 +161,8 @@ describe('RoomActor', () => {
     expect(c.discoveryKey).toHaveLength(32)
     const update = Buffer.from(Y.encodeStateAsUpdate(c.doc)).toString('base64url')
     expect(update.includes(c.secret)).toBe(false)
-    expect(logOf(c.doc).length).toBe(1)
+    // The genesis, epoch 0 (docs/room-rules.md §8: it carries only the secret's check) and the owner's encryption key.
+    expect(logOf(c.doc).length).toBe(3)
     expect(kid(owner!)).toHaveLength(43)
   })
 })
