@@ -19,12 +19,20 @@
  */
 import { randomBytes } from 'node:crypto'
 import { fromBase64url, toBase64url } from '../../src/identity/index.ts'
-import { memberMessage, MAX_HANDOFF_ENTRIES, RelayCloseCode } from '../../src/net/relay-protocol.ts'
+import { memberMessage, MAX_HANDOFF_ENTRIES, RelayCloseCode, type RelayMessage } from '../../src/net/relay-protocol.ts'
 import { verifyMembership, type Epoch, type RoomState } from '../../src/room/index.ts'
-import { refuse, type Conn } from './conn.ts'
 
-/** What the gate needs of a connection. */
-export type Member = Pick<Conn, 'cascade' | 'nonce' | 'host' | 'discovery' | 'closing' | 'key' | 'send' | 'close'>
+/** What the gate needs of a connection (relay/rooms/conn.ts has them all). */
+export interface Member {
+  readonly cascade: boolean
+  readonly nonce: string
+  readonly host: string
+  readonly discovery: string
+  readonly closing: boolean
+  readonly key: string
+  send(msg: RelayMessage): void
+  close(code: number, reason: string): void
+}
 
 export type MemberVerdict = 'ok' | 'epoch-replaced' | 'not-member'
 
@@ -128,7 +136,7 @@ export class EpochGate {
       const entries = this.#o.handoff().map(toBase64url)
       for (let i = 0; i < entries.length; i += MAX_HANDOFF_ENTRIES) conn.send({ type: 'handoff', entries: entries.slice(i, i + MAX_HANDOFF_ENTRIES) })
     }
-    refuse(conn, op, verdict, verdict === 'epoch-replaced' ? REPLACED : NOT_MEMBER)
+    conn.send({ type: 'refused', op, reason: verdict, message: verdict === 'epoch-replaced' ? REPLACED : NOT_MEMBER })
     conn.close(RelayCloseCode.NotMember, verdict)
   }
 }
