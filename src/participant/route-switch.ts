@@ -50,9 +50,11 @@ export interface SwitchState {
   readonly coveredSince: number | null
   /** Since when the mesh has reached everyone while the relay is still used (back to mesh); null while it has not. */
   readonly meshReachedSince: number | null
+  /** Since when the relay has been ready in relay mode (a speaker sending nothing is waited for that long at most); null while it has not. */
+  readonly readySince: number | null
 }
 
-export const INITIAL_SWITCH: SwitchState = { coveredSince: null, meshReachedSince: null }
+export const INITIAL_SWITCH: SwitchState = { coveredSince: null, meshReachedSince: null, readySince: null }
 
 export interface SwitchInput {
   plan: Pick<TopologyPlan, 'mode' | 'connect' | 'playFrom'>
@@ -112,17 +114,23 @@ export function switchRoute(input: SwitchInput): SwitchStep {
 
 function towardsRelay(input: SwitchInput, relay: RelayView): SwitchStep {
   const { plan, now, prev } = input
+  const readySince = relay.state === 'ready' ? (prev.readySince ?? now) : null
+  // A speaker with no track on the relay nor on the mesh sends nothing (on stage without a
+  // microphone): there is nothing of theirs to hand over, so they are not waited for long.
+  const silent = (id: string): boolean =>
+    readySince !== null && now - readySince >= RELAY_LEAVE_MESH_MS && !input.relayTracks.some((t) => t.id === id) && !input.meshTracks.some((t) => t.id === id)
   // Leave the mesh only once the relay carries everything: every speaker we
   // hear, and our own voice if we speak.
   const covered =
-    relay.state === 'ready' &&
-    plan.playFrom.every((id) => settled(input.relayTracks, id, now)) &&
+    readySince !== null &&
+    plan.playFrom.every((id) => settled(input.relayTracks, id, now) || silent(id)) &&
     (!input.speaking || !input.hasLocal || relay.sending)
   const coveredSince = covered ? (prev.coveredSince ?? now) : null
+  const newly = (covered && prev.coveredSince === null) || (readySince !== null && prev.readySince === null)
   const kept = {
     relay: 'start',
-    state: { coveredSince, meshReachedSince: null },
-    replanIn: covered && prev.coveredSince === null ? RELAY_LEAVE_MESH_MS : null,
+    state: { coveredSince, meshReachedSince: null, readySince },
+    replanIn: newly ? RELAY_LEAVE_MESH_MS : null,
   } as const
   // Others may still be playing our mesh copy until their relay copy settles: wait for them too.
   // A resumed relay has no mesh copy to wait for.
@@ -153,7 +161,7 @@ function backToMesh(input: SwitchInput): SwitchStep {
     mesh: 'plan',
     relay: leave ? 'stop' : 'keep',
     via: leave ? 'mesh' : 'relay',
-    state: { coveredSince: prev.coveredSince, meshReachedSince },
+    state: { coveredSince: prev.coveredSince, meshReachedSince, readySince: null },
     replanIn: reached && prev.meshReachedSince === null ? RELAY_LEAVE_MESH_MS : null,
   }
 }

@@ -101,7 +101,8 @@ export async function relayJoinTimes(opts: { origin: string; browser: Browser; j
     await waitFor('the room on the relay, heard by every listener', () => names.every((n) => batch.status.get(n)?.via === 'relay' && batch.status.get(n)?.hears[TONE]), 60_000, 200)
     for (let i = 0; i <= opts.joins; i++) {
       const context = await opts.browser.newContext({ viewport: { width: 360, height: 740 }, serviceWorkers: 'block' })
-      await context.addInitScript(`localStorage.setItem('stoop.ice', 'loopback');${FIRST_AUDIO_PROBE}`)
+      // E2EE off: the speaker is a @roamhq/wrtc headless peer, which does not seal its frames (see test/e2e/app-helpers.ts).
+      await context.addInitScript(`localStorage.setItem('stoop.ice', 'loopback');localStorage.setItem('stoop.e2ee', 'off');${FIRST_AUDIO_PROBE}`)
       const page = await context.newPage()
       try {
         await page.goto(links.listener)

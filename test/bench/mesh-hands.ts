@@ -14,7 +14,9 @@
  * own, which hosts the relay: in a real room the relay is another machine, and here 50
  * listeners decoding the speaker (~3.5 % of a core each) saturate both cores on their own,
  * so at equal priority the relay starved until joiners gave up (signalling and welcomes
- * timing out after 10 s).
+ * timing out after 10 s). Even so that decoding keeps both cores busy at 50, and what the case
+ * then measures is mostly waiting for a core: BENCH_MESH_HAND_TONE=0 seats the speaker
+ * without audio, to see the convergence itself.
  */
 import { generateIdentity } from '../../src/identity/index.ts'
 import { createRoomLinks } from '../../src/cli/room-create.ts'
@@ -24,6 +26,7 @@ import { MeshWorker } from './mesh-procs.ts'
 import type { PeerStatus } from './mesh-worker.ts'
 
 const PEERS_PER_PROCESS = 5
+const TONE = process.env.BENCH_MESH_HAND_TONE === '0' ? 0 : 440
 const FORM_TIMEOUT_MS = 150_000
 
 const now = (): number => performance.now()
@@ -55,7 +58,7 @@ async function startRoom(origin: string, n: number, limits: TopologyLimits, work
   const listeners: Placed[] = []
   const start = async (w: MeshWorker, i: number): Promise<void> => {
     const count = Math.min(PEERS_PER_PROCESS, n - i * PEERS_PER_PROCESS) - (i === 0 ? 1 : 0)
-    await w.call({ op: 'start', link: links.listener, count, limits, staggerMs: 100, ...(i === 0 ? { speaker: { link: links.speaker, freq: 440 } } : {}) })
+    await w.call({ op: 'start', link: links.listener, count, limits, staggerMs: 100, ...(i === 0 ? { speaker: { link: links.speaker, freq: TONE } } : {}) })
     for (let k = 0; k < count; k++) listeners.push({ worker: w, index: k + (i === 0 ? 1 : 0) })
   }
   if (mode === 'mesh') await Promise.all(workers.map(start))
@@ -130,10 +133,10 @@ export async function handConvergence(origin: string, n: number, reps: number, c
     }
     cases.push(
       benchCase(`hand/${n}`, 'ms', raise, {
-        note: `all ${n} peers, ${mode}; median peer ${round(summarize(perPeer).median)} ms, lower ${round(summarize(lower).median)} ms, up in ${setupS} s, ${workers.length} proc`,
+        note: `all ${n} peers, ${mode}${TONE ? '' : ', silent speaker'}; median peer ${round(summarize(perPeer).median)} ms, lower ${round(summarize(lower).median)} ms, up in ${setupS} s, ${workers.length} proc`,
       }),
     )
-    return { n, mode, processes: workers.length, limits, setupS, reconnectsDuringSetup: reconnects, lowerMs: summarize(lower), perPeerRaiseMs: summarize(perPeer), lowerValues: lower }
+    return { n, mode, tone: TONE, processes: workers.length, limits, setupS, reconnectsDuringSetup: reconnects, lowerMs: summarize(lower), perPeerRaiseMs: summarize(perPeer), lowerValues: lower }
   } finally {
     await Promise.all(workers.map((w) => w.close()))
   }

@@ -71,7 +71,8 @@ function serve(): void {
           loopbackOnly: true,
           reportEvery: 3600,
           ...(req.limits ? { limits: req.limits } : {}),
-          ...(speaker ? { speak: { kind: 'tone' as const, freq: speaker.freq } } : {}),
+          // freq 0: on stage by its link's grant, sending nothing.
+          ...(speaker && speaker.freq > 0 ? { speak: { kind: 'tone' as const, freq: speaker.freq } } : {}),
         })
         peer.done.catch((err: Error & { code?: string }) => failures.push(`${err.code ?? 'error'}: ${err.message}`))
         peer.client.relay?.on('state', (state, reason) => {

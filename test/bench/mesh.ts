@@ -12,7 +12,8 @@
  *                         listeners, 5 peers per child process) shows it in its state, in the room's
  *                         real mode: a full mesh up to mesh size, past it on the relay (mesh-hands.ts)
  *   cpu/speaker+N         a speaker's process (alone in a child) with N listeners (another child):
- *                         CPU % of one core over 2 s windows, RSS after a full GC
+ *                         CPU % of one core over 2 s windows, RSS after a full GC (a mesh at every N:
+ *                         the mesh size is raised to hold them)
  * Sizes and counts can be cut down with BENCH_MESH_* variables (see below).
  */
 import os from 'node:os'
@@ -212,8 +213,11 @@ async function speakerCost(ctx: Ctx, cases: BenchCase[]): Promise<Record<string,
   const spk = new MeshWorker('speaker')
   const lst = new MeshWorker('listeners')
   const levels: Array<{ listeners: number; cpu: number[]; rssMb: number; heapMb: number }> = []
+  // A mesh at every level: past mesh size (9 people at 8 listeners) the room would go to the relay.
+  const most = Math.max(...LISTENERS) + 1
+  const limits = { ...DEFAULT_LIMITS, meshSize: Math.max(DEFAULT_LIMITS.meshSize, most), hardCap: Math.max(DEFAULT_LIMITS.hardCap, most) }
   try {
-    await spk.call({ op: 'start', link: links.listener, count: 0, speaker: { link: links.speaker, freq: 440 } })
+    await spk.call({ op: 'start', link: links.listener, count: 0, limits, speaker: { link: links.speaker, freq: 440 } })
     const speakerStatus = async () => (await spk.call<{ peers: PeerStatus[] }>({ op: 'status' })).peers[0]!
     await waitFor('the speaker on stage', async () => (await speakerStatus()).onStage, 15_000, 100)
     const measure = async (listeners: number) => {
@@ -232,7 +236,7 @@ async function speakerCost(ctx: Ctx, cases: BenchCase[]): Promise<Record<string,
     await measure(0)
     let have = 0
     for (const n of LISTENERS) {
-      await lst.call({ op: 'start', link: links.listener, count: n - have, staggerMs: 100 })
+      await lst.call({ op: 'start', link: links.listener, count: n - have, limits, staggerMs: 100 })
       have = n
       await waitFor(`${n} connections at the speaker`, async () => (await speakerStatus()).connected === n, 60_000, 100)
       await measure(n)
@@ -258,6 +262,7 @@ async function speakerCost(ctx: Ctx, cases: BenchCase[]): Promise<Record<string,
     return xs.reduce((a, x, i) => a + (x - mx) * (ys[i]! - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0)
   }
   return {
+    limits,
     windowMs: WINDOW_MS,
     windows: WINDOWS,
     levels: levels.map((l) => ({ ...l, cpuMedian: summarize(l.cpu).median, cpuP95: summarize(l.cpu).p95 })),

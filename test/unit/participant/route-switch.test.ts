@@ -109,6 +109,29 @@ describe('towards the relay (relay mode)', () => {
     }
   })
 
+  it('a speaker who sends nothing (no track on the relay, none on the mesh) holds the mesh RELAY_LEAVE_MESH_MS at most after the relay is ready', () => {
+    // B is on stage without a microphone: waiting for its relay track would keep the room-wide mesh for ever.
+    const p = participant({ relayTracks: tracks(0, A), meshTracks: tracks(0, A) })
+    expect(p.at(1000)).toMatchObject({ ...keepsMesh, replanIn: RELAY_LEAVE_MESH_MS, state: { coveredSince: null } })
+    expect(p.at(1000 + RELAY_LEAVE_MESH_MS - 1).state.coveredSince).toBeNull()
+    expect(p.at(1000 + RELAY_LEAVE_MESH_MS)).toMatchObject({ ...keepsMesh, replanIn: RELAY_LEAVE_MESH_MS, state: { coveredSince: 1000 + RELAY_LEAVE_MESH_MS } })
+    expect(p.at(1000 + 2 * RELAY_LEAVE_MESH_MS).via).toBe('relay')
+  })
+
+  it('...but one heard on the mesh is waited for until its relay copy has settled', () => {
+    const p = participant({ relayTracks: tracks(0, A), meshTracks: tracks(0, A, B) })
+    p.at(1000)
+    expect(p.at(1000 + 10 * RELAY_LEAVE_MESH_MS)).toMatchObject({ ...keepsMesh, state: { coveredSince: null } })
+  })
+
+  it('the relay not ready any more restarts that wait', () => {
+    const p = participant({ relayTracks: tracks(0, A), meshTracks: tracks(0, A) })
+    p.at(1000)
+    p.at(1500, p.relay({ state: 'connecting' }))
+    expect(p.at(1000 + RELAY_LEAVE_MESH_MS, p.relay({ state: 'ready' })).state.coveredSince).toBeNull()
+    expect(p.at(1000 + 2 * RELAY_LEAVE_MESH_MS).state.coveredSince).toBe(1000 + 2 * RELAY_LEAVE_MESH_MS)
+  })
+
   it('a resumed relay (after failover) is used at once', () => {
     const p = participant({ relay: { ...ready, resumed: true }, relayTracks: tracks(relayTrackSince(1000, true, 'mesh'), A, B) })
     expect(p.at(1000)).toMatchObject({ ...onRelay, state: { coveredSince: 1000 } })
@@ -156,7 +179,7 @@ describe('back to the mesh (mesh mode while the relay is ready)', () => {
 
   it('a relay that is not ready is not waited for, and the wait is left as it was', () => {
     for (const state of ['idle', 'connecting', 'failed'] as const) {
-      const prev = { coveredSince: 7, meshReachedSince: 8 }
+      const prev = { coveredSince: 7, meshReachedSince: 8, readySince: null }
       const step = switchRoute({
         plan: meshPlan,
         relay: { ...ready, state },
