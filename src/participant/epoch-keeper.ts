@@ -20,7 +20,7 @@ import { TypedEmitter } from '../base/emitter.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
 import { bytesEqual, randomBytes } from '../identity/index.ts'
 import {
-  decodeEntry, encryptionKey, epochFromHandoff, epochSecret, keyCheck, verifyEntry, type Entry, type Epoch, epochTopic, membershipKey, roleOf, RoomError, type EncryptionKey, type MembershipKey, type RoomActor,
+  decodeEntry, encryptionKey, epochFromHandoff, epochSecret, keyCheck, verifyEntry, type Entry, epochTopic, membershipKey, roleOf, RoomError, type EncryptionKey, type MembershipKey, type RoomActor,
   type RoomReplica, type RoomState,
 } from '../room/index.ts'
 
@@ -108,7 +108,7 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     if (!epoch || epoch.id === this.#current.id || epoch.n <= this.#current.n) return false
     const secret = epochSecret(epoch, s.roomId, this.#o.actor.identity.publicKey, this.#enc, this.#known)
     if (!secret) {
-      if (roleOf(s, this.#o.actor.key) !== 'banned' && this.#superseded(handoffChain(epoch, entries), s.roomId)) this.emit('replaced')
+      if (roleOf(s, this.#o.actor.key) !== 'banned' && this.#superseded(entries.flatMap((e) => (e.kind === 'epoch' && e.n < epoch.n ? [e.check] : [])), s.roomId)) this.emit('replaced')
       return false
     }
     this.#adopt(epoch.id, epoch.n, secret)
@@ -161,7 +161,7 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     if (!secret) {
       // Only a secret we can place in an older epoch was replaced; one the log does not know yet
       // is from an epoch still on its way to us (a new link, a log still syncing).
-      if (this.#superseded(s.epochs.chain, s.roomId) && roleOf(s, this.#o.actor.key) !== 'banned' && this.#replacedTimer === null) {
+      if (this.#superseded(s.epochs.chain.slice(0, -1).map((e) => e.check), s.roomId) && roleOf(s, this.#o.actor.key) !== 'banned' && this.#replacedTimer === null) {
         this.#replacedTimer = this.#timers.setTimeout(() => {
           this.#replacedTimer = null
           if (!this.#destroyed && this.#o.replica.state.epochs.current?.id === cur.id) this.emit('replaced')
@@ -179,9 +179,10 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     this.emit('epoch', this.#current)
   }
 
-  #superseded(chain: readonly Epoch[], roomId: string): boolean {
-    const checks = this.#known.map((k) => keyCheck(roomId, k))
-    return chain.slice(0, -1).some((e) => checks.some((c) => bytesEqual(c, e.check)))
+  /** Whether a secret we hold is one of these older epochs' (their key checks): our link was replaced. */
+  #superseded(olderChecks: readonly Uint8Array[], roomId: string): boolean {
+    const ours = this.#known.map((k) => keyCheck(roomId, k))
+    return olderChecks.some((c) => ours.some((o) => bytesEqual(o, c)))
   }
 
   async #announce(s: RoomState): Promise<void> {
@@ -227,10 +228,4 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     }
     return newest?.author === this.#o.actor.key
   }
-}
-
-/** The epochs a handoff shows up to `current` (their checks are what `#superseded` compares). */
-function handoffChain(current: Epoch, entries: readonly Entry[]): Epoch[] {
-  const older = entries.flatMap((e) => (e.kind === 'epoch' && e.n < current.n ? [{ ...current, id: e.id, n: e.n, check: e.check }] : []))
-  return [...older, current]
 }
