@@ -32,8 +32,13 @@ import { decodeHeader, importSframeKey, MAX_U64, sframeOpen, sframeSeal, TAG_BYT
 export * from './sframe-format.ts'
 
 /** Why a frame was dropped. `no-key`: nothing to encrypt with yet (sending side). */
-export type SframeDrop = 'malformed' | 'no-sender' | 'unknown-epoch' | 'old-epoch' | 'replay' | 'auth' | 'no-key'
-export const SFRAME_DROPS: readonly SframeDrop[] = ['malformed', 'no-sender', 'unknown-epoch', 'old-epoch', 'replay', 'auth', 'no-key']
+/**
+ * 'empty': a frame with no payload. Chromium hands the receiver's transform one per padding-only RTP
+ * packet (bandwidth probes at the start of a connection, seen in bursts of 10-30 with repeated RTP
+ * timestamps): they carry no audio and no sender's claim, so they are not counted against anyone.
+ */
+export type SframeDrop = 'malformed' | 'empty' | 'no-sender' | 'unknown-epoch' | 'old-epoch' | 'replay' | 'auth' | 'no-key'
+export const SFRAME_DROPS: readonly SframeDrop[] = ['malformed', 'empty', 'no-sender', 'unknown-epoch', 'old-epoch', 'replay', 'auth', 'no-key']
 
 export interface SframeCounters {
   encrypted: number
@@ -175,7 +180,7 @@ interface Epoch {
 
 /** The keys of one participant's session: its own for sending, everyone's for receiving. */
 export class SframeKeyring {
-  readonly counters: SframeCounters = { encrypted: 0, decrypted: 0, dropped: { malformed: 0, 'no-sender': 0, 'unknown-epoch': 0, 'old-epoch': 0, replay: 0, auth: 0, 'no-key': 0 } }
+  readonly counters: SframeCounters = { encrypted: 0, decrypted: 0, dropped: { malformed: 0, empty: 0, 'no-sender': 0, 'unknown-epoch': 0, 'old-epoch': 0, replay: 0, auth: 0, 'no-key': 0 } }
   /** Per attributed sender: frames opened and dropped. */
   readonly senders = new Map<string, SenderCounts>()
   readonly selfId: string
@@ -261,6 +266,7 @@ export class SframeKeyring {
    */
   async decrypt(stream: SframeStream, frame: Uint8Array, metadata?: Uint8Array): Promise<Uint8Array | null> {
     const sender = stream.sender
+    if (frame.length === 0) return this.#drop('empty', null)
     const header = decodeHeader(frame)
     if (!header || frame.length < header.length + TAG_BYTES) return this.#drop('malformed', sender)
     if (sender === null) return this.#drop('no-sender', null)

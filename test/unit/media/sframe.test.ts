@@ -142,8 +142,18 @@ describe('SframeKeyring', () => {
     for (let n = 0; n < 200; n++) expect(await bea.decrypt(stream, crypto.getRandomValues(new Uint8Array(n % 40)))).toBeNull()
     expect(bea.counters.decrypted).toBe(0)
     const d = bea.counters.dropped
-    expect(d.auth + d.malformed + d['unknown-epoch']).toBe(300)
+    expect(d.auth + d.malformed + d['unknown-epoch'] + d.empty).toBe(300)
+    expect(d.empty).toBe(5)
     expect(d.auth).toBeGreaterThanOrEqual(50)
+  })
+
+  test("empty frames (Chromium's padding-only probe packets) are dropped without counting against the speaker", async () => {
+    const { ana, bea, anaId } = await room()
+    const stream = new SframeStream(anaId)
+    for (let i = 0; i < 20; i++) expect(await bea.decrypt(stream, new Uint8Array(0))).toBeNull()
+    expect(bea.counters.dropped.empty).toBe(20)
+    expect(bea.senders.get(anaId)).toBeUndefined()
+    expect(await bea.decrypt(stream, (await ana.encrypt(opus()))!)).not.toBeNull()
   })
 
   test("a speaker's frame moved onto another speaker's stream does not open there", async () => {
