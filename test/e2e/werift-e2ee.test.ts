@@ -38,8 +38,15 @@ const pageE2ee = (page: Page): Promise<E2eeStats | null> =>
   page.evaluate(() => (window as unknown as { __stoop: { session(): { e2ee: E2eeStats | null } | null } }).__stoop.session()?.e2ee ?? null)
 
 /**
- * Opt-in (STOOP_E2E_WERIFT=1): it passed alone and failed in the full e2e run at the end of session 9
- * (the page heard nothing from the werift peer); not understood yet. Open in issue 11.
+ * Opt-in (STOOP_E2E_WERIFT=1): it fails in most runs; open in issue 11. What is known (session 10,
+ * with logging in the page and the worker): the page's receiver transform gets the werift peer's
+ * first ~5 frames and decrypts them, then no frame at all, while the packets keep arriving and
+ * Chromium decodes them untransformed (inbound audioLevel 1: the ciphertext played as noise). It
+ * happens after the renegotiations of a werift/Chromium mesh pair (the werift peer offers again
+ * with a=setup:passive, the page offers back); setting a new RTCRtpScriptTransform on the
+ * receiver after each negotiation does not bring the frames back, nor does the createEncodedStreams
+ * path, nor Opus on payload type 111 on both sides. Next step: find which of these
+ * renegotiations makes Chromium rebuild the receive stream without its transformer, and avoid it.
  */
 test.skipIf(process.env.STOOP_E2E_WERIFT !== '1')('a Chromium page and a werift headless peer hear each other with E2EE on; no frame fails either way', async () => {
   const a = await newAppPage(browser, 'A')
