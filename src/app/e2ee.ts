@@ -24,6 +24,7 @@
 import type { PeerWrtc } from '../net/peer.ts'
 import type { SframeDrop } from '../media/sframe.ts'
 import type { E2eeRole, FromWorker, ToWorker, TransformOptions, WorkerStats } from '../media/worker-protocol.ts'
+import { BypassWatch } from './e2ee-watch.ts'
 
 export type E2eeMode = 'script-transform' | 'encoded-streams'
 /** The session option: 'auto' (the default) encrypts with what the browser has. */
@@ -56,6 +57,8 @@ export interface E2eeStats {
   decryptUs: number | null
   /** Transforms the browser refused to attach (those tracks send or play nothing). */
   attachFailures: number
+  /** Receivers found playing without their transform (e2ee-watch.ts), silenced. */
+  bypassed: number
 }
 
 export interface BrowserE2eeOptions {
@@ -82,6 +85,8 @@ export class BrowserE2ee {
   #last: WorkerStats | null = null
   #attachFailures = 0
   #closed = false
+  readonly #watch = new BypassWatch((id) => this.#last?.frames[id] ?? 0)
+  readonly #watchTimer: ReturnType<typeof setInterval>
 
   constructor(opts: BrowserE2eeOptions) {
     this.mode = opts.mode
@@ -92,6 +97,7 @@ export class BrowserE2ee {
       opts.onchange?.()
     }
     this.#post({ t: 'init', self: opts.self.slice() })
+    this.#watchTimer = setInterval(() => void this.#watch.check(), 2000)
   }
 
   /** An epoch's secret (epoch 0: the link's room secret); the newest is sent with unless `send` is false. */
@@ -145,6 +151,7 @@ export class BrowserE2ee {
       encryptUs: s && c?.encrypted ? (s.encryptMs * 1000) / c.encrypted : null,
       decryptUs: s && c && c.decrypted + c.dropped.auth > 0 ? (s.decryptMs * 1000) / (c.decrypted + c.dropped.auth) : null,
       attachFailures: this.#attachFailures,
+      bypassed: this.#watch.silenced,
     }
   }
 
@@ -152,6 +159,7 @@ export class BrowserE2ee {
   close(): void {
     if (this.#closed) return
     this.#closed = true
+    clearInterval(this.#watchTimer)
     this.#worker.onmessage = null
     this.#worker.terminate()
   }
@@ -190,8 +198,12 @@ export class BrowserE2ee {
     if (e.track.kind !== 'audio') return
     this.#attachAll(pc)
     const id = this.#ids.get(e.receiver)
-    if (id !== undefined) this.#tracks.set(e.track, id)
-    else e.track.enabled = false
+    if (id === undefined) {
+      e.track.enabled = false
+      return
+    }
+    this.#tracks.set(e.track, id)
+    this.#watch.watch(id, e.receiver, e.track)
   }
 
   /** Both ends of every audio transceiver not yet seen (see the module comment for why early). */

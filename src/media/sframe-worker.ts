@@ -39,6 +39,8 @@ let pipeErrors = 0
 let encryptMs = 0
 let decryptMs = 0
 let dirty = false
+/** Frames seen per receiving transform id. */
+const framesById = new Map<number, number>()
 
 function streamFor(id: number): SframeStream {
   let s = streams.get(id)
@@ -71,6 +73,7 @@ function pipe(id: number, role: E2eeRole, readable: ReadableStream<EncodedFrame>
   running++
   const transform = new TransformStream<EncodedFrame, EncodedFrame>({
     async transform(frame, out) {
+      if (role === 'decrypt') framesById.set(id, (framesById.get(id) ?? 0) + 1)
       const result = await seal(role, stream, new Uint8Array(frame.data))
       dirty = true
       if (!result) return
@@ -87,7 +90,10 @@ function pipe(id: number, role: E2eeRole, readable: ReadableStream<EncodedFrame>
     })
     .finally(() => {
       running--
-      if (role === 'decrypt') streams.delete(id)
+      if (role === 'decrypt') {
+        streams.delete(id)
+        framesById.delete(id)
+      }
       dirty = true
     })
 }
@@ -126,6 +132,7 @@ function report(): void {
     encryptMs,
     decryptMs,
     streams: running,
+    frames: Object.fromEntries(framesById),
   })
 }
 

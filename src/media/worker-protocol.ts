@@ -38,6 +38,8 @@ export interface WorkerStats {
   decryptMs: number
   /** Streams running now. */
   streams: number
+  /** Frames seen so far per receiving transform id (e2ee-watch.ts tells a bypassed receiver by them). */
+  frames: Record<number, number>
 }
 
 export type FromWorker = WorkerStats
