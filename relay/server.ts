@@ -15,6 +15,8 @@ import { attachSignalling } from './signalling.ts'
 import { attachRelayRooms, type RelayRooms, type RelayRoomsOptions } from './rooms/endpoint.ts'
 import { Cascade } from './cascade/cascade.ts'
 import { startStunServer, type StunServer } from './stun.ts'
+import { ShardPool } from './sfu/shard-pool.ts'
+import { shardedForwarders } from './sfu/sharded-forwarder.ts'
 import type { BootstrapNode } from '../src/node/dht.ts'
 import { generateIdentity, type Identity } from '../src/identity/index.ts'
 
@@ -39,6 +41,12 @@ export interface RelayOptions {
   publicUrl?: string
   /** Answer STUN Binding requests on this UDP port (relay/stun.ts); host defaults to `host`. Default: none. */
   stun?: { port: number; host?: string }
+  /**
+   * Forwarding threads (`--workers N`). 1 (default): every room's RTP is forwarded in this
+   * thread. N > 1: N worker threads share every room's listeners and speakers, the room state
+   * stays here (relay/sfu/shard-pool.ts; docs/relay.md, "Every core").
+   */
+  workers?: number
 }
 
 export interface Relay {
@@ -53,6 +61,8 @@ export interface Relay {
   readonly cascade: Cascade | null
   /** The UDP port STUN is answered on, with `stun`. */
   readonly stunPort: number | null
+  /** The forwarding shards, with `workers` > 1 (per-shard counters; `terminate(i)` stops one as a crash would). */
+  readonly shards: ShardPool | null
   close(): Promise<void>
 }
 
@@ -68,6 +78,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     if (path === '/healthz') return send(res, 200, JSON.stringify({ ok: true }), 'application/json')
     if (path === '/metrics') {
       rooms.collect()
+      shards?.collect()
       return send(res, 200, metrics.render(), METRICS_CONTENT_TYPE)
     }
     files(req, res).catch((err: unknown) => {
@@ -78,8 +89,13 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   })
   const signalling = attachSignalling(server, { path: '/signal', log: opts.log, metrics })
   let cascade: Cascade | null = null
+  // A relay that cascades names its key to members, who vouch for it (relay/rooms/vouch.ts).
+  const identity = opts.swarm ? (opts.identity ?? (await generateIdentity())) : null
+  const shards = await startShards(opts, metrics, stun)
   const rooms = attachRelayRooms(server, {
     ...opts.rooms,
+    ...(shards ? { forwarder: shardedForwarders(shards) } : {}),
+    ...(identity ? { identity } : {}),
     log: opts.log,
     metrics,
     ...(opts.data ? { dataDir: opts.data } : {}),
@@ -91,19 +107,20 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     server.listen(opts.port, opts.host, () => ok())
   }).catch(async (err: unknown) => {
     await stun?.close()
+    await shards?.close()
     throw err
   })
   const { port } = server.address() as AddressInfo
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? 'localhost' : opts.host
   const url = `http://${host}:${port}`
   opts.log.info('relay listening', { url })
-  if (opts.swarm) {
+  if (opts.swarm && identity) {
     const base = (opts.publicUrl ?? url).replace(/\/+$/, '')
     cascade = new Cascade({
       bootstrap: opts.swarm.bootstrap,
       ...(opts.swarm.host ? { host: opts.swarm.host } : {}),
       url: base.replace(/^http/, 'ws') + '/relay',
-      identity: opts.identity ?? (await generateIdentity()),
+      identity,
       log: opts.log,
       metrics,
       ...(opts.rooms?.peerConfig ? { peerConfig: opts.rooms.peerConfig } : {}),
@@ -119,10 +136,12 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       return cascade
     },
     stunPort: stun?.port ?? null,
+    shards,
     close: async () => {
       // Clients first (bye: they move to another relay now), then the swarm (its
       // destroy waits for the DHT).
       await rooms.close('shutdown')
+      await shards?.close()
       await cascade?.close()
       await signalling.close()
       await stun?.close()
@@ -131,5 +150,17 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
         server.close(() => ok())
       })
     },
+  }
+}
+
+/** The forwarding shards when `workers` > 1 (the STUN server already bound is closed if they fail to start). */
+async function startShards(opts: RelayOptions, metrics: Metrics, stun: StunServer | null): Promise<ShardPool | null> {
+  if ((opts.workers ?? 1) <= 1) return null
+  const peerConfig = opts.rooms?.peerConfig
+  try {
+    return await ShardPool.start({ workers: opts.workers!, log: opts.log, metrics, ...(peerConfig ? { peerConfig } : {}) })
+  } catch (err) {
+    await stun?.close()
+    throw err
   }
 }

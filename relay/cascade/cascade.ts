@@ -5,7 +5,10 @@
  * CascadeLink (it subscribes to that relay's local publishers). The other
  * relay does the same towards us, so each speaker's packets cross to each
  * other relay once. A link that fails is dialled again after `retryMs` while
- * both sides still serve the room.
+ * both sides still serve the room, and at once when a member gives this relay
+ * a vouch of a newer epoch (the other relay refuses a cascade without one).
+ * Links given up on because the other relay showed no vouch are counted in
+ * `stoop_relay_cascade_rejected_total{reason="not-vouched"}`.
  */
 import type { RTCPeerConnectionConfig } from 'werift'
 import type { Identity } from '../../src/identity/index.ts'
@@ -14,7 +17,7 @@ import type { Metrics } from '../metrics.ts'
 import type { RelayRoom } from '../rooms/room.ts'
 import type { BootstrapNode } from '../../src/node/dht.ts'
 import { RelayDiscovery } from './discovery.ts'
-import { CascadeLink } from './link.ts'
+import { CascadeError, CascadeLink } from './link.ts'
 
 export interface CascadeOptions {
   bootstrap: BootstrapNode[]
@@ -36,12 +39,14 @@ export class Cascade {
   readonly #links = new Map<string, Map<string, CascadeLink>>()
   readonly #known = new Map<string, string[]>()
   readonly #timers = new Set<NodeJS.Timeout>()
+  /** Per loaded room: stop listening for its vouches. */
+  readonly #offVouched = new Map<string, () => void>()
   #closed = false
 
   constructor(opts: CascadeOptions) {
     this.#opts = opts
     const m = opts.metrics
-    for (const r of ['bad-line', 'too-large', 'connection-error', 'join', 'leave']) m.counter('stoop_relay_cascade_rejected_total', { reason: r })
+    for (const r of ['bad-line', 'too-large', 'connection-error', 'join', 'leave', 'not-vouched']) m.counter('stoop_relay_cascade_rejected_total', { reason: r })
     this.#discovery = new RelayDiscovery({
       bootstrap: opts.bootstrap,
       ...(opts.host ? { host: opts.host } : {}),
@@ -62,12 +67,16 @@ export class Cascade {
   roomOpened(room: RelayRoom): void {
     if (this.#closed) return
     this.#rooms.set(room.discovery, room)
+    this.#offVouched.get(room.discovery)?.()
+    this.#offVouched.set(room.discovery, room.epochs.vouches.on('vouched', () => this.#redial(room.discovery)))
     this.#discovery.join(room.discovery)
   }
 
   roomClosed(room: RelayRoom): void {
     if (this.#rooms.get(room.discovery) !== room) return
     this.#rooms.delete(room.discovery)
+    this.#offVouched.get(room.discovery)?.()
+    this.#offVouched.delete(room.discovery)
     this.#known.delete(room.discovery)
     this.#discovery.leave(room.discovery)
     for (const link of this.links(room.discovery)) link.destroy()
@@ -79,6 +88,8 @@ export class Cascade {
     this.#closed = true
     for (const t of this.#timers) clearTimeout(t)
     this.#timers.clear()
+    for (const off of this.#offVouched.values()) off()
+    this.#offVouched.clear()
     for (const links of this.#links.values()) for (const link of links.values()) link.destroy()
     this.#links.clear()
     await this.#discovery.destroy()
@@ -88,6 +99,11 @@ export class Cascade {
     this.#known.set(discovery, urls)
     this.#opts.log.info('relays serving a room', { room: discovery.slice(0, 12), relays: urls })
     for (const url of urls) this.#dial(discovery, url)
+  }
+
+  /** Every known relay of the room without a link is dialled now (this relay was just vouched for). */
+  #redial(discovery: string): void {
+    for (const url of this.#known.get(discovery) ?? []) this.#dial(discovery, url)
   }
 
   #dial(discovery: string, url: string): void {
@@ -106,6 +122,7 @@ export class Cascade {
       onClose: (l, err) => {
         if (this.#links.get(discovery)?.get(url) === l) this.#links.get(discovery)!.delete(url)
         m.counter('stoop_relay_cascade_closed_total').inc()
+        if (err instanceof CascadeError) m.counter('stoop_relay_cascade_rejected_total', { reason: err.code }).inc()
         if (this.#closed || this.#rooms.get(discovery) !== room) return
         this.#opts.log.info('cascade link closed', { room: discovery.slice(0, 12), url, err: err ? String(err.message) : null })
         const t = setTimeout(() => {

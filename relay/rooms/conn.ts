@@ -13,14 +13,21 @@ export type Phase = 'hello' | 'auth' | 'joining' | 'open'
 
 export interface Conn extends WsConn, RoomPeer {
   cascade: boolean
+  syncOnly: boolean
   phase: Phase
   key: string
   discovery: string
   nonce: string
   /** The host named in the challenge (and signed by the client). */
   host: string
-  /** The membership proof sent with `auth` (epoch-gate.ts). */
+  /** The membership proof sent with `auth` (epoch-gate.ts); from a cascade, its vouch. */
   member?: string | undefined
+  /** A member's vouch for this relay sent with `auth` (vouch.ts). */
+  vouch?: string | undefined
+  /** This relay's key as its challenge named it (none when the relay has no identity). */
+  relayKey?: string | undefined
+  /** A cascade's hello nonce, which this relay signs in its welcome. */
+  helloNonce?: string | undefined
   room: RelayRoom | null
   link: ServerLink | null
   authTimer: NodeJS.Timeout | undefined
@@ -37,6 +44,7 @@ export function newConn(
   const conn: Conn = {
     ...base,
     cascade: false,
+    syncOnly: false,
     phase: 'hello',
     key: '',
     discovery: '',

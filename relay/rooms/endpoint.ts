@@ -21,6 +21,9 @@
  *   bad signature, no auth in time, binary or    refused + close 4005  auth-failed / auth-timeout / unexpected
  *     control before auth
  *   bad JSON, unknown type, bad fields           frame dropped          bad-json / unknown-type / bad-field / ...
+ *   no proof of the room's current epoch (a      refused + close 4009  not-member / epoch-replaced /
+ *     cascade: no vouch for its relay key)                              not-vouched (epoch-gate.ts)
+ *   a member's vouch that does not verify        vouch dropped          bad-vouch
  *   a key banned in the room state: at the       refused + close 4008  banned
  *     handshake, at sync, or when its ban arrives
  *     (subscribe/publish refused with `banned`)
@@ -45,6 +48,7 @@ import {
   type ClientMessage,
 } from '../../src/net/relay-protocol.ts'
 import { SYNC_REJECT_REASONS } from '../../src/net/sync.ts'
+import type { Identity } from '../../src/identity/index.ts'
 import type { Logger } from '../log.ts'
 import type { Metrics } from '../metrics.ts'
 import { attachWsEndpoint } from '../ws-endpoint.ts'
@@ -57,8 +61,9 @@ import { REGISTRY_REJECT_REASONS, RoomRegistry } from './registry.ts'
 import { serveRequest } from './requests.ts'
 import { SyncFrames } from './sync-frames.ts'
 import type { RelayRoom } from './room.ts'
+import type { ForwarderChoice } from '../sfu/sharded-forwarder.ts'
 
-export interface RelayRoomsOptions {
+export interface RelayRoomsOptions extends ForwarderChoice {
   log: Logger
   metrics: Metrics
   /** URL path. Default `/relay`. */
@@ -111,6 +116,8 @@ export interface RelayRoomsOptions {
   onRoomOpened?: (room: RelayRoom) => void
   /** A room was unloaded. */
   onRoomClosed?: (room: RelayRoom) => void
+  /** This relay's own key: named in challenges (members vouch for it) and signing cascades' welcomes (vouch.ts). */
+  identity?: Identity
 }
 
 export interface RelayRooms {
@@ -177,6 +184,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
       syncStats: sync.stats,
       peerConfig: opts.peerConfig,
       sdpFilter: opts.sdpFilter,
+      forwarder: opts.forwarder,
       now,
     },
     maxRooms: opts.maxRooms ?? 1000,
@@ -201,6 +209,7 @@ export function attachRelayRooms(server: Server, opts: RelayRoomsOptions): Relay
     log,
     rejected,
     joined: () => authenticated.inc(),
+    ...(opts.identity ? { identity: opts.identity } : {}),
   })
 
   const sockets = attachWsEndpoint<Conn>(server, {

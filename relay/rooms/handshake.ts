@@ -11,15 +11,22 @@
  * closed 4004. A key banned in the room state the relay holds: refused
  * (`banned`) and closed 4008, before it is sent anything of the room. The same
  * key again replaces its older connection.
+ *
+ * A relay with an identity names its key in the challenge (members vouch for
+ * it, vouch.ts). A cascade (another relay) is admitted by the epoch gate only
+ * with a vouch for its key; its welcome carries this relay's signature over
+ * the cascade's hello nonce and this relay's own vouch, so the dialling relay
+ * can check who it reached before it sends anything of the room.
  */
 import { randomBytes } from 'node:crypto'
 import { CodedError } from '../../src/base/errors.ts'
-import { fromBase64url, publicKeyFromId, toBase64url, verifySignature } from '../../src/identity/index.ts'
-import { authMessage, RELAY_PROTOCOL_VERSION, RelayCloseCode, type ClientMessage } from '../../src/net/relay-protocol.ts'
+import { fromBase64url, keyId, publicKeyFromId, toBase64url, verifySignature, type Identity } from '../../src/identity/index.ts'
+import { authMessage, RELAY_PROTOCOL_VERSION, RelayCloseCode, type ClientMessage, type RelayProof } from '../../src/net/relay-protocol.ts'
 import type { Logger } from '../log.ts'
 import { refuse, type Conn } from './conn.ts'
 import type { RoomRegistry } from './registry.ts'
-import type { RelayRoom } from './room.ts'
+import { peerSlot, type RelayRoom } from './room.ts'
+import { relayProof } from './vouch.ts'
 
 export const HANDSHAKE_REJECT_REASONS = ['bad-version', 'auth-failed', 'auth-timeout', 'rooms-full', 'room-full', 'unexpected'] as const
 export type HandshakeRejectReason = (typeof HANDSHAKE_REJECT_REASONS)[number]
@@ -32,6 +39,8 @@ export interface HandshakeOptions {
   rejected(reason: HandshakeRejectReason): void
   /** A connection was welcomed into its room. */
   joined(conn: Conn): void
+  /** This relay's own key (named in challenges, signing cascades' welcomes). */
+  identity?: Identity
 }
 
 type Hello = Extract<ClientMessage, { type: 'hello' }>
@@ -39,9 +48,11 @@ type Auth = Extract<ClientMessage, { type: 'auth' }>
 
 export class Handshake {
   readonly #opts: HandshakeOptions
+  readonly #relayKey: string | undefined
 
   constructor(opts: HandshakeOptions) {
     this.#opts = opts
+    this.#relayKey = opts.identity ? keyId(opts.identity.publicKey) : undefined
   }
 
   /** Arms the deadline of a new connection. */
@@ -77,10 +88,13 @@ export class Handshake {
     }
     conn.key = msg.key
     conn.cascade = msg.cascade === true
+    conn.syncOnly = msg.syncOnly === true
     conn.discovery = msg.room
     conn.nonce = toBase64url(randomBytes(32))
+    conn.relayKey = this.#relayKey
+    conn.helloNonce = msg.nonce
     conn.phase = 'auth'
-    conn.send({ type: 'challenge', nonce: conn.nonce, relay: conn.host })
+    conn.send({ type: 'challenge', nonce: conn.nonce, relay: conn.host, ...(this.#relayKey ? { key: this.#relayKey } : {}) })
   }
 
   async #auth(conn: Conn, msg: Auth): Promise<void> {
@@ -95,6 +109,7 @@ export class Handshake {
     }
     conn.phase = 'joining'
     conn.member = msg.member
+    conn.vouch = msg.vouch
     const room = await this.#open(conn)
     if (!room) return
     if (conn.closing) return this.#opts.registry.unloadWhenIdle(room)
@@ -121,10 +136,11 @@ export class Handshake {
 
   async #join(conn: Conn, room: RelayRoom): Promise<void> {
     const { registry, maxPeersPerRoom } = this.#opts
+    const proof = await this.#proof(conn)
     // Entries that arrived before this connection (a ban among them) may still be verifying.
     await room.replica?.whenSettled()
     if (conn.closing) return registry.unloadWhenIdle(room)
-    const old = room.peers.get(conn.key)
+    const old = room.peers.get(peerSlot(conn))
     if (!old && room.peers.size >= maxPeersPerRoom) {
       this.#opts.rejected('room-full')
       refuse(conn, 'auth', 'room-full', `this relay serves at most ${maxPeersPerRoom} connections per room`)
@@ -146,7 +162,7 @@ export class Handshake {
       return registry.unloadWhenIdle(room)
     }
     // ... and membership of the current epoch (refused and closed by the gate; an old epoch gets its handoff).
-    if (room.epochs.admit(conn, room.state, conn.member) !== 'ok') return registry.unloadWhenIdle(room)
+    if (room.epochs.admit(conn, room.state, conn.member, conn.vouch) !== 'ok') return registry.unloadWhenIdle(room)
     this.stop(conn)
     conn.room = room
     conn.phase = 'open'
@@ -157,6 +173,15 @@ export class Handshake {
     // (other relays' cascade links subscribe wherever the room is loaded: they do not count).
     const fwd = room.forwarderStats
     const cascades = [...room.peers.values()].filter((p) => p.cascade).length
-    conn.send({ type: 'welcome', publishers: room.publishers, subscribers: fwd ? Math.max(0, fwd.subscribers - fwd.standby - cascades) : 0 })
+    const vouch = room.epochs.vouchFor(conn, room.state)
+    const relay: RelayProof | null = proof === null ? null : { sig: proof, ...(vouch ? { vouch } : {}) }
+    conn.send({ type: 'welcome', publishers: room.publishers, subscribers: fwd ? Math.max(0, fwd.subscribers - fwd.standby - cascades) : 0, ...(relay ? { relay } : {}) })
+  }
+
+  /** For a cascade that sent a nonce, this relay's signature over it (null: not a cascade, or no identity to sign with). */
+  async #proof(conn: Conn): Promise<string | null> {
+    const { identity } = this.#opts
+    if (!conn.cascade || conn.helloNonce === undefined || !identity || !this.#relayKey) return null
+    return relayProof(identity, conn.discovery, conn.helloNonce, this.#relayKey, conn.host)
   }
 }

@@ -26,6 +26,10 @@ export const REGISTRY_REJECT_REASONS = [
   'copies-full',
   'relay-full',
   'banned',
+  'not-member',
+  'epoch-replaced',
+  'not-vouched',
+  'bad-vouch',
   ...ROOM_GATE_REASONS.map((r) => `gate:${r}` as const),
   ...SYNC_GUARD_REASONS.map((r) => `sync:${r}` as const),
 ] as const
@@ -151,7 +155,7 @@ export class RoomRegistry {
         subscribers += s.subscribers
         standby += s.standby
       }
-      for (const key of room.peers.keys()) {
+      for (const { key } of room.peers.values()) {
         const role = room.roleOf(key)
         peersByRole[role] = (peersByRole[role] ?? 0) + 1
       }
@@ -225,6 +229,7 @@ export class RoomRegistry {
         rejectedPublish: (reason) => m.counter('stoop_relay_rejected_publish_total', { reason }).inc(),
         revokedPublish: () => m.counter('stoop_relay_revoked_publish_total').inc(),
         refusedBanned: () => rejected('banned'),
+        refusedMember: (what) => rejected(what),
         rejectedUpdate: (reason) => rejected(reason === 'doc-full' || reason === 'copies-full' || reason === 'relay-full' ? reason : `gate:${reason}`),
         rejectedSync: (reason) => rejected(`sync:${reason}`),
         changed: (r) => this.#store?.schedule(r.discovery, () => r.encode()),

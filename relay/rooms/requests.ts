@@ -15,6 +15,12 @@ export interface RequestOptions {
 }
 
 export async function serveRequest(conn: Conn, room: RelayRoom, msg: ClientMessage, opts: RequestOptions): Promise<void> {
+  // A sync-only connection carries no media: what it asks would act on the key's other connection.
+  if (conn.syncOnly && msg.type !== 'member') {
+    opts.rejected('unexpected')
+    if (msg.type === 'publish' || msg.type === 'subscribe' || msg.type === 'answer') refuse(conn, msg.type, 'too-early', 'a sync-only connection carries no media')
+    return
+  }
   switch (msg.type) {
     case 'publish': {
       const r = await room.publish(conn, msg.sdp)
@@ -45,7 +51,7 @@ export async function serveRequest(conn: Conn, room: RelayRoom, msg: ClientMessa
       return
     }
     case 'member':
-      return room.epochs.answer(conn, room.state, msg.sig)
+      return room.epochs.answer(conn, room.state, msg.sig, msg.vouch)
     default:
       opts.rejected('unexpected') // a confused but authenticated client: drop the frame, keep it
   }

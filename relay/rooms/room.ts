@@ -27,7 +27,9 @@
  * subscribe, publish), and a connected key is cut off (close 4008 `banned`,
  * its sync, presence, subscription and publication dropped) as soon as its
  * ban is in the state. The relay enforces what every client computes; a
- * banned client that ignores its own ban still gets nothing here.
+ * banned client that ignores its own ban still gets nothing here. A kick
+ * (docs/room-rules.md §10) is the same while it lasts (close reason
+ * `kicked`); a speaker a moderator muted is not forwarded until it unmutes.
  *
  * Invariants: one connection per key (a newer one replaces the older); every
  * forwarder id is a participant key proven by the socket's signed challenge;
@@ -39,13 +41,13 @@ import { attachSync, type SyncAttachment, type SyncStats } from '../../src/net/s
 import type { Link } from '../../src/net/link.ts'
 import { RelayCloseCode, type RefuseReason, type RelayMessage } from '../../src/net/relay-protocol.ts'
 import { epochHandoff, RoomReplica, roleOf, type Role, type RoomState } from '../../src/room/index.ts'
-import { Forwarder, type ForwarderStats } from '../sfu/forwarder.ts'
+import { inThreadForwarder, type ForwarderChoice, type ForwarderStats, type RoomForwarder } from '../sfu/sharded-forwarder.ts'
 import { SfuError } from '../sfu/errors.ts'
 import type { RTCPeerConnectionConfig, RtpPacket } from 'werift'
 import type { Logger } from '../log.ts'
 import { RoomGate, type DocBudget, type UpdateRejection } from './gate.ts'
 import { SyncGuard, type SyncGuardLimits, type SyncGuardReason } from './sync-guard.ts'
-import { EpochGate, type Member } from './epoch-gate.ts'
+import { EpochGate, type GateCount, type Member } from './epoch-gate.ts'
 
 /** One authenticated participant connection, as the room sees it. */
 export interface RoomPeer {
@@ -56,6 +58,8 @@ export interface RoomPeer {
    * those that came from another relay, so cascades cannot loop.
    */
   readonly cascade?: boolean
+  /** The room log only (hello `syncOnly`): no media, and the key's other connection is kept. */
+  readonly syncOnly?: boolean
   send(msg: RelayMessage): void
   close(code: number, reason: string): void
 }
@@ -88,11 +92,11 @@ export interface RoomEvents {
   changed(room: RelayRoom): void
   /** The forwarder reported an async failure. */
   error(err: Error): void
-  /** A connection without proof of the current epoch was refused or cut (epoch-gate.ts). */
-  refusedMember?(verdict: 'epoch-replaced' | 'not-member'): void
+  /** A connection without proof of the current epoch was refused or cut, or a member's vouch did not verify (epoch-gate.ts). */
+  refusedMember?(what: GateCount): void
 }
 
-export interface RelayRoomOptions {
+export interface RelayRoomOptions extends ForwarderChoice {
   discovery: string
   limits: RoomLimits
   events: RoomEvents
@@ -102,6 +106,15 @@ export interface RelayRoomOptions {
   /** Applied to SDP the relay sends (tests keep loopback candidates only). */
   sdpFilter?: (sdp: string) => string
   now?: () => number
+}
+
+/**
+ * Where `peer` is in `RelayRoom.peers`: its key, or for a sync-only connection its key and
+ * "/sync" (never a key: '/' is not base64url), so a `stoop mod` with a member's key syncs
+ * beside that member's connection instead of replacing it.
+ */
+export function peerSlot(peer: Pick<RoomPeer, 'key' | 'syncOnly'>): string {
+  return peer.syncOnly ? `${peer.key}/sync` : peer.key
 }
 
 /** How long a connection has to prove membership of a new epoch before it is cut. */
@@ -123,7 +136,7 @@ export class RelayRoom {
   readonly peers = new Map<string, RoomPeer>()
   #replica: RoomReplica | null = null
   #roomId: string | null = null
-  #forwarder: Forwarder | null = null
+  #forwarder: RoomForwarder | null = null
   #syncs = new Map<RoomPeer, SyncAttachment>()
   /** Updates' verification and the doc-size caps (`gate.bytes`: entry bytes taken in). */
   readonly gate: RoomGate
@@ -154,7 +167,7 @@ export class RelayRoom {
     this.epochs = new EpochGate({
       graceMs: EPOCH_PROVE_GRACE_MS,
       handoff: () => (this.#replica ? epochHandoff(this.#replica.index, this.#replica.state.epochs.current) : []),
-      counted: (verdict) => opts.events.refusedMember?.(verdict),
+      counted: (what) => opts.events.refusedMember?.(what),
     })
     this.#now = opts.now ?? Date.now
     this.awareness = new Awareness(this.doc)
@@ -214,16 +227,17 @@ export class RelayRoom {
     return Y.encodeStateAsUpdate(this.doc)
   }
 
-  /** Whether `key` may be served at all (the handshake asks before welcoming it). A refusal is counted. */
+  /** Whether `key` may be served at all (the handshake asks before welcoming it): not banned, nor kicked now. A refusal is counted. */
   admit(key: string): Verdict {
-    if (!this.state?.banned.has(key)) return { ok: true }
+    const kick = this.state?.banned.has(key) ? null : this.state?.kicked.get(key)
+    if (kick === undefined) return { ok: true }
     this.#opts.events.refusedBanned()
-    return { ok: false, reason: 'banned', message: BANNED_MESSAGE }
+    return { ok: false, reason: 'banned', message: kick ? `a moderator removed this key from the room until ${new Date(kick.until).toISOString()}` : BANNED_MESSAGE }
   }
 
   join(peer: RoomPeer): void {
     this.#assertAlive()
-    this.peers.set(peer.key, peer)
+    this.peers.set(peerSlot(peer), peer)
   }
 
   /**
@@ -256,10 +270,13 @@ export class RelayRoom {
 
   /** Removes `peer` (its socket closed): stops its sync, its publishing and its subscription. */
   async leave(peer: RoomPeer): Promise<void> {
-    if (this.peers.get(peer.key) !== peer) return
-    this.peers.delete(peer.key)
+    const slot = peerSlot(peer)
+    if (this.peers.get(slot) !== peer) return
+    this.peers.delete(slot)
     if ('nonce' in peer) this.epochs.forget(peer as RoomPeer & Member)
     this.detachSync(peer)
+    // The key's media, if any, belongs to its other connection.
+    if (peer.syncOnly) return
     const wasPublishing = this.#forwarder?.hasPublisher(peer.key) ?? false
     this.#publishing.delete(peer.key)
     this.#cascadeSubs.delete(peer.key)
@@ -276,7 +293,7 @@ export class RelayRoom {
     if (!state || !state.exists) return { ok: false, reason: 'no-room-state', message: 'the relay does not hold this room\'s log yet (sync it first)' }
     if (state.ended) return { ok: false, reason: 'not-speaker', message: 'the room has ended' }
     if (state.banned.has(key)) return { ok: false, reason: 'banned', message: BANNED_MESSAGE }
-    if (!state.seatOf.has(key)) return { ok: false, reason: 'not-speaker', message: 'this key is not on stage in the room state' }
+    if (!state.seatOf.has(key) || state.muted.has(key)) return { ok: false, reason: 'not-speaker', message: state.muted.has(key) ? 'a moderator muted this speaker' : 'this key is not on stage in the room state' }
     return { ok: true }
   }
 
@@ -439,7 +456,7 @@ export class RelayRoom {
   #bindOnce(roomId: string | null): void {
     if (this.#roomId !== null || roomId === null) return
     this.#roomId = roomId
-    const replica = new RoomReplica(this.doc, { roomId, now: this.#now, verified: this.gate.isVerified })
+    const replica = new RoomReplica(this.doc, { roomId, now: this.#now, verified: this.gate })
     this.#replica = replica
     this.#offReplica = replica.on('change', (_diff, state) => this.#onState(state))
   }
@@ -457,9 +474,9 @@ export class RelayRoom {
       this.#recheck.unref()
     }
     for (const peer of [...this.peers.values()]) {
-      if (!state.banned.has(peer.key)) continue
+      if (!state.banned.has(peer.key) && !state.kicked.has(peer.key)) continue
       this.#opts.events.refusedBanned()
-      this.#cut(peer)
+      this.#cut(peer, state.banned.has(peer.key) ? 'banned' : 'kicked')
     }
     this.epochs.onState(state, [...this.peers.values()].filter((p): p is RoomPeer & Member => 'nonce' in p))
     this.#syncRemote()
@@ -514,9 +531,9 @@ export class RelayRoom {
    * subscription and publication go with it (through the endpoint's leave, and here for
    * peers that are not sockets).
    */
-  #cut(peer: RoomPeer): void {
-    this.#opts.log.info('relay cut off a banned key', { room: this.discovery.slice(0, 12), key: peer.key })
-    peer.close(RelayCloseCode.Banned, 'banned')
+  #cut(peer: RoomPeer, why: 'banned' | 'kicked' = 'banned'): void {
+    this.#opts.log.info(`relay cut off a ${why} key`, { room: this.discovery.slice(0, 12), key: peer.key })
+    peer.close(RelayCloseCode.Banned, why)
     void this.leave(peer)
   }
 
@@ -525,9 +542,9 @@ export class RelayRoom {
     for (const peer of this.peers.values()) peer.send({ type: 'publishers', ids })
   }
 
-  #ensureForwarder(): Forwarder {
+  #ensureForwarder(): RoomForwarder {
     if (this.#forwarder) return this.#forwarder
-    const fwd = new Forwarder({
+    const fwd = (this.#opts.forwarder ?? inThreadForwarder)({
       ...(this.#opts.peerConfig ? { peerConfig: this.#opts.peerConfig } : {}),
       now: this.#now,
       onOffer: (id, offer) => this.peers.get(id)?.send({ type: 'offer', sdp: this.#filter(offer.sdp) }),

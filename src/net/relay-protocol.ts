@@ -7,21 +7,35 @@
  * Binary frames carry the room's Yjs sync (sync.ts messages), after `welcome`.
  *
  *   client -> relay  {type:'hello', v:1, room, key}        room: discovery key (64 hex), key: participant id
- *                    (+ cascade: true from another relay: it only subscribes, and
+ *                    (+ cascade: true, nonce from another relay: it only subscribes, and
  *                    gets only this relay's local publishers; see docs/relay.md)
- *   relay -> client  {type:'challenge', nonce, relay}       nonce: 32 random bytes (base64url); relay: the Host it was reached as
- *   client -> relay  {type:'auth', sig, member?}            sig: Ed25519 over authMessage(room, nonce, relay);
+ *                    (+ syncOnly: true: the room log and nothing else, no media; it neither replaces
+ *                    nor is replaced by the same key's other connection, so `stoop mod` run with the
+ *                    key of a member in the room does not cut that member off)
+ *   relay -> client  {type:'challenge', nonce, relay, key?}  nonce: 32 random bytes (base64url); relay: the Host it was reached as;
+ *                    key: the relay's own identity key id (a relay that cascades has one)
+ *   client -> relay  {type:'auth', sig, member?, vouch?}    sig: Ed25519 over authMessage(room, nonce, relay);
  *                    member: the same challenge signed with the room's current membership key
  *                    (memberMessage; docs/room-rules.md §8): the relay admits only members of the
- *                    room's current epoch once its log has one
+ *                    room's current epoch once its log has one;
+ *                    vouch: vouchMessage(room, challenge.key) signed with that key: this member
+ *                    vouches for the relay, which may then cascade the room with other relays.
+ *                    From a cascade (another relay), `member` is that relay's vouch instead: the
+ *                    relay admits it only with a vouch of the current epoch for its key
  *   relay -> client  {type:'prove', nonce}                  the room entered a new epoch: prove membership again
- *   client -> relay  {type:'member', sig}                   memberMessage(room, nonce, relay) signed with the new epoch's key
+ *   client -> relay  {type:'member', sig, vouch?}           memberMessage(room, nonce, relay) signed with the new epoch's key
+ *                    (a cascade: its vouch of the new epoch), and the vouch as in `auth`
  *   relay -> client  {type:'handoff', entries}              to a member of an older epoch, before it is closed with
  *                    EpochReplaced: the epoch and seal entries (and the authority behind them) it needs
  *                    to open its box of the current epoch, if it has one; nothing else of the room
- *   relay -> client  {type:'welcome', publishers, subscribers?}  authenticated; publishers the relay forwards in this room now,
+ *   relay -> client  {type:'welcome', publishers, subscribers?, relay?}  authenticated; publishers the relay forwards in this room now,
  *                    and how many it forwards to (standbys not counted): a joiner that sees either
- *                    knows the room is on a relay and joins it there, building no mesh first
+ *                    knows the room is on a relay and joins it there, building no mesh first.
+ *                    relay (to a cascade only): {sig: relayProofMessage(room, hello.nonce,
+ *                    challenge.key, challenge.relay) signed with the relay's key, vouch?: its members' vouch}: the
+ *                    dialling relay sends nothing of the room before both check out
+ *   relay -> cascade {type:'vouch', sig}                    this relay holds a vouch of a newer epoch now (sent to a
+ *                    cascade that proved the current epoch)
  *   client -> relay  {type:'publish', sdp}                  an SDP offer with one sendonly Opus section
  *   relay -> client  {type:'published', sdp}                the answer
  *   client -> relay  {type:'unpublish'}
@@ -41,6 +55,12 @@
  * a fresh relay nonce and to the relay's host, so a signature cannot be replayed
  * to another room, another connection or another relay (a malicious relay that
  * passes another relay's challenge through is caught by the client's host check).
+ *
+ * Vouches (relay/rooms/vouch.ts): relays hold no secret, so a member vouches for
+ * the relay it uses, and relays cascade a room only with relays vouched for in
+ * its current epoch. A vouch names one relay key and is signed with one epoch's
+ * membership key; the relay proves the key with its own signature (its cascade
+ * `auth`, or the `relay.sig` of its welcome, bound to the dialler's nonce).
  *
  * Sync starts when the client starts it: the relay attaches its side of the Yjs
  * sync when the first binary frame arrives, so a client that attaches late
@@ -68,9 +88,9 @@ const B64URL = /^[A-Za-z0-9_-]+$/
 const HOST = /^[A-Za-z0-9.:[\]_-]{1,255}$/
 
 export type ClientMessage =
-  | { type: 'hello'; v: number; room: string; key: string; cascade?: true }
-  | { type: 'auth'; sig: string; member?: string }
-  | { type: 'member'; sig: string }
+  | { type: 'hello'; v: number; room: string; key: string; cascade?: true; nonce?: string; syncOnly?: true }
+  | { type: 'auth'; sig: string; member?: string; vouch?: string }
+  | { type: 'member'; sig: string; vouch?: string }
   | { type: 'publish'; sdp: string }
   | { type: 'unpublish' }
   | { type: 'subscribe'; standby?: true }
@@ -112,8 +132,9 @@ export type RefuseReason =
   | 'not-member'
 
 export type RelayMessage =
-  | { type: 'challenge'; nonce: string; relay: string }
-  | { type: 'welcome'; publishers: string[]; subscribers?: number }
+  | { type: 'challenge'; nonce: string; relay: string; key?: string }
+  | { type: 'welcome'; publishers: string[]; subscribers?: number; relay?: RelayProof }
+  | { type: 'vouch'; sig: string }
   | { type: 'published'; sdp: string }
   | { type: 'unpublished'; reason: string }
   | { type: 'subscribed' }
@@ -126,6 +147,12 @@ export type RelayMessage =
   | { type: 'handoff'; entries: string[] }
   | { type: 'ping' }
   | { type: 'pong' }
+
+/** A dialled relay's proof in a cascade's welcome (see the protocol above). */
+export interface RelayProof {
+  sig: string
+  vouch?: string
+}
 
 export type RelayDecodeReason = 'too-large' | 'too-deep' | 'bad-json' | 'not-object' | 'unknown-type' | 'bad-field'
 export const RELAY_DECODE_REASONS: readonly RelayDecodeReason[] = ['too-large', 'too-deep', 'bad-json', 'not-object', 'unknown-type', 'bad-field']
@@ -165,6 +192,25 @@ export function memberMessage(room: string, nonce: string, relay: string): Uint8
   return new TextEncoder().encode(`stoop/relay-member/v1\n${room}\n${nonce}\n${relay}`)
 }
 
+/**
+ * Domain-separated bytes a member signs with the epoch's membership key to vouch for the relay
+ * whose identity key is `relayKey` (the key its challenge names). Any relay of the room that holds
+ * such a vouch of the current epoch may cascade with the others (docs/relay.md, "Cascading").
+ */
+export function vouchMessage(room: string, relayKey: string): Uint8Array {
+  return new TextEncoder().encode(`stoop/relay-vouch/v1\n${room}\n${relayKey}`)
+}
+
+/**
+ * Domain-separated bytes a dialled relay signs with its identity key in a cascade's welcome: it
+ * holds `relayKey`, now (the dialler's `nonce`), at the host it was dialled as (`relay`, its
+ * challenge's), so a relay that passes another relay's proof through is caught like a client's
+ * host check catches one that passes a challenge through.
+ */
+export function relayProofMessage(room: string, nonce: string, relayKey: string, relay: string): Uint8Array {
+  return new TextEncoder().encode(`stoop/relay-cascade/v1\n${room}\n${nonce}\n${relayKey}\n${relay}`)
+}
+
 /** Most entries in one handoff frame (each at most 2 KiB, base64url). */
 export const MAX_HANDOFF_ENTRIES = 24
 
@@ -186,6 +232,15 @@ const isText = (v: unknown): v is string => typeof v === 'string' && v.length <=
 const isIds = (v: unknown): v is string[] => Array.isArray(v) && v.length <= MAX_IDS && v.every((x) => typeof x === 'string' && KEY_ID.test(x))
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isB64 = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max && B64URL.test(v)
+const isOptB64 = (v: unknown, max: number): v is string | undefined => v === undefined || isB64(v, max)
+
+/** A welcome's `relay` field; null when malformed. */
+function relayProofOf(v: unknown): RelayProof | null {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return null
+  const o = v as Record<string, unknown>
+  if (!isB64(o.sig, 128) || !isOptB64(o.vouch, 128)) return null
+  return { sig: o.sig, ...(o.vouch !== undefined ? { vouch: o.vouch } : {}) }
+}
 
 export function isRelayDecodeError(r: object): r is RelayDecodeError {
   return 'error' in r && !('type' in r)
@@ -200,12 +255,16 @@ export function decodeClientMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BY
     case 'hello':
       if (typeof m.v !== 'number' || !isDiscoveryHex(m.room) || typeof m.key !== 'string' || !KEY_ID.test(m.key)) return { error: 'bad-field' }
       if (m.cascade !== undefined && m.cascade !== true) return { error: 'bad-field' }
-      return { type: 'hello', v: m.v, room: m.room, key: m.key, ...(m.cascade === true ? { cascade: true as const } : {}) }
+      // A nonce only means something from another relay (it is what the welcome's proof signs).
+      if (m.nonce !== undefined && (m.cascade !== true || !isB64(m.nonce, 64))) return { error: 'bad-field' }
+      if (m.syncOnly !== undefined && (m.syncOnly !== true || m.cascade === true)) return { error: 'bad-field' }
+      return { type: 'hello', v: m.v, room: m.room, key: m.key, ...(m.cascade === true ? { cascade: true as const } : {}), ...(m.nonce !== undefined ? { nonce: m.nonce } : {}), ...(m.syncOnly === true ? { syncOnly: true as const } : {}) }
     case 'auth':
-      if (!isB64(m.sig, 128) || (m.member !== undefined && !isB64(m.member, 128))) return { error: 'bad-field' }
-      return { type: 'auth', sig: m.sig, ...(m.member !== undefined ? { member: m.member } : {}) }
+      if (!isB64(m.sig, 128) || !isOptB64(m.member, 128) || !isOptB64(m.vouch, 128)) return { error: 'bad-field' }
+      return { type: 'auth', sig: m.sig, ...(m.member !== undefined ? { member: m.member } : {}), ...(m.vouch !== undefined ? { vouch: m.vouch } : {}) }
     case 'member':
-      return isB64(m.sig, 128) ? { type: 'member', sig: m.sig } : { error: 'bad-field' }
+      if (!isB64(m.sig, 128) || !isOptB64(m.vouch, 128)) return { error: 'bad-field' }
+      return { type: 'member', sig: m.sig, ...(m.vouch !== undefined ? { vouch: m.vouch } : {}) }
     case 'publish':
     case 'answer':
       return isSdp(m.sdp) ? { type: m.type, sdp: m.sdp } : { error: 'bad-field' }
@@ -231,10 +290,17 @@ export function decodeRelayMessage(raw: string, maxBytes = MAX_RELAY_CONTROL_BYT
   const m = parsed.value
   switch (m.type) {
     case 'challenge':
-      return isB64(m.nonce, 64) && typeof m.relay === 'string' && HOST.test(m.relay) ? { type: 'challenge', nonce: m.nonce, relay: m.relay } : { error: 'bad-field' }
-    case 'welcome':
+      if (!isB64(m.nonce, 64) || typeof m.relay !== 'string' || !HOST.test(m.relay)) return { error: 'bad-field' }
+      if (m.key !== undefined && (typeof m.key !== 'string' || !KEY_ID.test(m.key))) return { error: 'bad-field' }
+      return { type: 'challenge', nonce: m.nonce, relay: m.relay, ...(m.key !== undefined ? { key: m.key } : {}) }
+    case 'welcome': {
       if (!isIds(m.publishers) || (m.subscribers !== undefined && !isCount(m.subscribers))) return { error: 'bad-field' }
-      return { type: 'welcome', publishers: m.publishers, ...(m.subscribers !== undefined ? { subscribers: m.subscribers } : {}) }
+      const relay = m.relay === undefined ? undefined : relayProofOf(m.relay)
+      if (relay === null) return { error: 'bad-field' }
+      return { type: 'welcome', publishers: m.publishers, ...(m.subscribers !== undefined ? { subscribers: m.subscribers } : {}), ...(relay ? { relay } : {}) }
+    }
+    case 'vouch':
+      return isB64(m.sig, 128) ? { type: 'vouch', sig: m.sig } : { error: 'bad-field' }
     case 'published':
     case 'offer':
       return isSdp(m.sdp) ? { type: m.type, sdp: m.sdp } : { error: 'bad-field' }

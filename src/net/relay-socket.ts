@@ -16,6 +16,11 @@
  * - The link notes when a sync step 2 has gone out (`link.pushed`), so a
  *   publish request can be ordered after this client's room log has reached the
  *   relay (the relay decides who is a speaker from the log it holds).
+ * - A member vouches for the relay whose challenge names its key, with every
+ *   proof of membership it sends (`auth`, `member`): that relay may then
+ *   cascade the room (docs/relay.md). A cascade (another relay) sends its
+ *   room's vouch as its proof instead, and keeps what the dialled relay proved
+ *   in its welcome (`relayProof`) for the caller to check.
  */
 import { keyId, toBase64url, type Identity } from '../identity/index.ts'
 import { proveMembership, type MembershipKey } from '../room/index.ts'
@@ -24,6 +29,7 @@ import { TypedEmitter } from '../base/emitter.ts'
 import {
   authMessage,
   memberMessage,
+  vouchMessage,
   decodeRelayMessage,
   discoveryHex,
   encodeRelayMessage,
@@ -149,8 +155,21 @@ export interface RelaySocketOptions {
 export interface ConnectOptions {
   /** From another relay: subscribe only (docs/relay.md). */
   cascade?: boolean
+  /** The room log only, no media (relay-protocol.ts): the key's media connection, if any, is kept. */
+  syncOnly?: boolean
   /** The membership key of the room's epoch as we know it now (asked at the challenge and at every `prove`). */
   member?: () => MembershipKey | null
+  /** A cascade's fresh nonce (base64url), which the dialled relay signs in its welcome. */
+  nonce?: string
+  /** A cascade's proof: its room's vouch for this relay (base64url), asked at the challenge and at every `prove`. */
+  vouch?: () => string | null
+}
+
+/** What a dialled relay proved in a cascade's welcome: its key (from the challenge) and its `relay` field. */
+export interface RelayProofSeen {
+  key: string
+  sig: string
+  vouch?: string
 }
 
 export interface RelaySocketEvents {
@@ -180,6 +199,8 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
   #pingTimer: unknown = null
   #heard = true
   #welcome: Extract<RelayMessage, { type: 'welcome' }> | null = null
+  /** The relay's identity key, when its challenge named one. */
+  #relayKey: string | null = null
 
   constructor(private readonly opts: RelaySocketOptions) {
     super()
@@ -206,6 +227,12 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
     return this.#welcome?.subscribers ?? 0
   }
 
+  /** The dialled relay's proof in its welcome (a cascade's, checked by the caller); null when it gave none. */
+  get relayProof(): RelayProofSeen | null {
+    const proof = this.#welcome?.relay
+    return proof && this.#relayKey ? { key: this.#relayKey, ...proof } : null
+  }
+
   get bufferedAmount(): number {
     return this.#ws?.bufferedAmount ?? 0
   }
@@ -229,7 +256,8 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
         reject(err)
         this.destroy(err)
       }
-      ws.onopen = () => this.#sendControl({ type: 'hello', v: RELAY_PROTOCOL_VERSION, room, key: keyId(identity.publicKey), ...(opts.cascade ? { cascade: true as const } : {}) })
+      const cascade = opts.cascade ? { cascade: true as const, ...(opts.nonce !== undefined ? { nonce: opts.nonce } : {}) } : {}
+      ws.onopen = () => this.#sendControl({ type: 'hello', v: RELAY_PROTOCOL_VERSION, room, key: keyId(identity.publicKey), ...cascade, ...(opts.syncOnly ? { syncOnly: true as const } : {}) })
       ws.onerror = () => {
         if (!this.#welcomed) fail(new RelayError(RELAY_ERRORS.UNREACHABLE, `cannot reach the relay at ${url}`))
       }
@@ -252,9 +280,10 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
               fail(new RelayError(RELAY_ERRORS.AUTH_FAILED, `the relay's challenge names ${msg.relay}, not ${expectedHost}`))
               return
             }
-            const member = this.#memberSig(opts, room, msg.nonce, msg.relay)
+            this.#relayKey = msg.key ?? null
+            const proofs = this.#proofs(opts, room, msg.nonce, msg.relay)
             identity.sign(authMessage(room, msg.nonce, msg.relay)).then(
-              (sig) => this.#sendControl({ type: 'auth', sig: toBase64url(sig), ...(member ? { member } : {}) }),
+              (sig) => this.#sendControl({ type: 'auth', sig: toBase64url(sig), ...proofs }),
               (err: unknown) => fail(new RelayError(RELAY_ERRORS.AUTH_FAILED, 'signing the challenge failed', { cause: err })),
             )
           } else if (msg.type === 'welcome') {
@@ -278,17 +307,22 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
           }
           return
         }
-        if (msg.type === 'prove') {
-          const member = this.#memberSig(opts, room, msg.nonce, expectedHost)
-          if (member) this.#sendControl({ type: 'member', sig: member })
-          return
-        }
-        if (msg.type === 'ping') return this.#sendControl({ type: 'pong' })
-        if (msg.type === 'pong') return
-        if (msg.type === 'bye') return this.destroy(new RelayError(RELAY_ERRORS.BYE, `the relay is going away (${msg.reason})`, { reason: msg.reason }))
-        this.emit('message', msg)
+        this.#onControl(msg, () => this.#proofs(opts, room, msg.type === 'prove' ? msg.nonce : '', expectedHost))
       }
     })
+  }
+
+  /** A control message after welcome (`proofs`: what to answer a `prove` with). */
+  #onControl(msg: RelayMessage, proofs: () => { member?: string; vouch?: string }): void {
+    if (msg.type === 'prove') {
+      const { member, vouch } = proofs()
+      if (member) this.#sendControl({ type: 'member', sig: member, ...(vouch ? { vouch } : {}) })
+      return
+    }
+    if (msg.type === 'ping') return void this.#sendControl({ type: 'pong' })
+    if (msg.type === 'pong') return
+    if (msg.type === 'bye') return this.destroy(new RelayError(RELAY_ERRORS.BYE, `the relay is going away (${msg.reason})`, { reason: msg.reason }))
+    this.emit('message', msg)
   }
 
   /** A sync frame: for the link once welcomed; before that, counted and dropped. */
@@ -301,10 +335,19 @@ export class RelaySocket extends TypedEmitter<RelaySocketEvents> {
     this.#link.receive(bytes)
   }
 
-  /** Our membership proof for a challenge, when we know the room's epoch key (see relay-protocol.ts). */
-  #memberSig(opts: ConnectOptions, room: string, nonce: string, relay: string): string | null {
+  /**
+   * Our membership proof for a challenge, when we know the room's epoch key, and our vouch for
+   * the relay when its challenge named its key; a cascade's proof is its room's vouch (see relay-protocol.ts).
+   */
+  #proofs(opts: ConnectOptions, room: string, nonce: string, relay: string): { member?: string; vouch?: string } {
+    if (opts.cascade) {
+      const vouch = opts.vouch?.()
+      return vouch ? { member: vouch } : {}
+    }
     const key = opts.member?.()
-    return key ? toBase64url(proveMembership(key, memberMessage(room, nonce, relay))) : null
+    if (!key) return {}
+    const member = toBase64url(proveMembership(key, memberMessage(room, nonce, relay)))
+    return this.#relayKey ? { member, vouch: toBase64url(proveMembership(key, vouchMessage(room, this.#relayKey))) } : { member }
   }
 
   /** Sends a control message; false when the socket is not open. */

@@ -14,112 +14,21 @@
  *   4. a connection with no proof at all is refused (`not-member`)
  */
 import wrtc from '@roamhq/wrtc'
-import WebSocket from 'ws'
 import * as Y from 'yjs'
-import { Awareness } from 'y-protocols/awareness'
 import { afterAll, describe, expect, it } from 'vitest'
 import { startRelay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
-import { attachSink, createToneSource } from '../../src/node/audio-io.ts'
-import { fromBase64url, generateIdentity, keyId, type Identity } from '../../src/identity/index.ts'
-import { checkRemoteUpdate, createRoom, decodeEntry, deriveDiscoveryKey, logOf, RoomActor, RoomReplica, type CreatedRoom } from '../../src/room/index.ts'
-import { attachSync } from '../../src/net/sync.ts'
-import { RelayClient, type RelayError, type RelayWebSocketClass } from '../../src/net/relay-client.ts'
+import { createToneSource } from '../../src/node/audio-io.ts'
+import { fromBase64url, generateIdentity } from '../../src/identity/index.ts'
+import { createRoom, decodeEntry, deriveDiscoveryKey, logOf, RoomActor, RoomReplica, type CreatedRoom } from '../../src/room/index.ts'
+import { RelayClient, type RelayError } from '../../src/net/relay-client.ts'
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
 import { loopbackSdp } from '../../src/net/peer.ts'
 import { EpochKeeper } from '../../src/participant/epoch-keeper.ts'
-import { detectTones, hasTone } from '../../src/audio/goertzel.ts'
-import { SAMPLE_RATE } from '../../src/audio/tone.ts'
 import { waitFor } from '../helpers/wait.ts'
+import { joinRelay as join, longestSilence, WS } from './helpers/relay-member.ts'
 
-const WS = WebSocket as unknown as RelayWebSocketClass
 const TONE = 440
-const BLOCK = SAMPLE_RATE / 10
-
-interface Member {
-  id: string
-  relay: RelayClient
-  doc: Y.Doc
-  replica: RoomReplica
-  actor: RoomActor
-  keeper: EpochKeeper
-  handoffs: Uint8Array[][]
-  closed: RelayError | null | undefined
-  /** Per 100 ms block heard: whether it held the tone, with its time. */
-  blocks: Array<{ t: number; tone: boolean }>
-  stop(): void
-}
-
-async function join(url: string, room: CreatedRoom, linkSecret: Uint8Array, opts: { identity?: Identity; doc?: Y.Doc; member?: boolean } = {}): Promise<Member> {
-  const identity = opts.identity ?? (await generateIdentity())
-  const doc = opts.doc ?? new Y.Doc()
-  const replica = new RoomReplica(doc, { roomId: room.roomId })
-  const actor = new RoomActor(replica, identity)
-  const keeper = new EpochKeeper({ replica, actor, linkSecret, dutyDelayMs: 200 })
-  const handoffs: Uint8Array[][] = []
-  const relay = new RelayClient({
-    WebSocket: WS,
-    wrtc,
-    sdpFilter: loopbackSdp,
-    ...(opts.member === false ? {} : { member: () => keeper.current.member }),
-    onHandoff: (entries) => {
-      handoffs.push(entries)
-      void keeper.handoff(entries)
-    },
-  })
-  const awareness = new Awareness(doc)
-  const sinks: Array<() => void> = []
-  let pcm = new Int16Array(0)
-  const m: Member = {
-    id: keyId(identity.publicKey),
-    relay,
-    doc,
-    replica,
-    actor,
-    keeper,
-    handoffs,
-    closed: undefined,
-    blocks: [],
-    stop() {
-      for (const s of sinks) s()
-      relay.destroy()
-      keeper.destroy()
-      awareness.destroy()
-      replica.destroy()
-    },
-  }
-  relay.on('close', (err) => (m.closed = err))
-  relay.on('track', (_id, track) => {
-    sinks.push(
-      attachSink(wrtc, track, (frame) => {
-        const next = new Int16Array(pcm.length + frame.length)
-        next.set(pcm)
-        next.set(frame, pcm.length)
-        pcm = next
-        while (pcm.length >= BLOCK) {
-          const block = pcm.subarray(0, BLOCK)
-          m.blocks.push({ t: Date.now(), tone: hasTone(detectTones(block, SAMPLE_RATE, [TONE])[0]!, { minRatio: 0.3 }) })
-          pcm = pcm.slice(BLOCK)
-        }
-      }),
-    )
-  })
-  await relay.connect(url, room.roomId, identity)
-  attachSync(doc, awareness, relay.link, { acceptUpdate: (u) => checkRemoteUpdate(u).ok })
-  return m
-}
-
-/** The longest run of blocks without the tone between two times, in ms. */
-function longestSilence(blocks: Member['blocks'], from: number, to: number): number {
-  let longest = 0
-  let run = 0
-  for (const b of blocks) {
-    if (b.t < from || b.t > to) continue
-    run = b.tone ? 0 : run + 100
-    longest = Math.max(longest, run)
-  }
-  return longest
-}
 
 describe('epochs at the relay', () => {
   const cleanup: Array<() => unknown> = []
