@@ -15,6 +15,7 @@ import { parseBootstrap } from '../node/dht.ts'
 import { MEDIA_KINDS, type MediaKind } from '../node/media.ts'
 import { DEFAULT_LIMITS } from '../net/topology.ts'
 import { DEFAULT_STUN_PORT, parseIceServers } from '../net/ice.ts'
+import { chatTextProblem, MAX_CHAT_CHARS } from '../room/index.ts'
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -73,6 +74,7 @@ async function relay(args: string[]): Promise<number> {
       'public-url': { type: 'string', default: process.env.STOOP_PUBLIC_URL },
       'udp-ports': { type: 'string', default: process.env.STOOP_UDP_PORTS },
       'stun-port': { type: 'string', default: process.env.STOOP_STUN_PORT ?? String(DEFAULT_STUN_PORT) },
+      workers: { type: 'string', default: process.env.STOOP_WORKERS ?? '1' },
       swarm: { type: 'boolean', default: process.env.STOOP_SWARM === '1' },
       bootstrap: { type: 'string', default: process.env.STOOP_BOOTSTRAP },
       'log-level': { type: 'string', default: process.env.STOOP_LOG_LEVEL ?? 'info' },
@@ -103,6 +105,7 @@ async function relay(args: string[]): Promise<number> {
     ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
     ...(values.data ? { data: values.data } : {}),
     ...(stunPort > 0 ? { stun: { port: stunPort } } : {}),
+    workers: positiveInt('--workers', values.workers!),
     rooms: {
       ...relayLimitsOf(values),
       maxRooms: positiveInt('--max-rooms', values['max-rooms']!),
@@ -139,6 +142,7 @@ async function peer(args: string[]): Promise<number> {
       name: { type: 'string' },
       speak: { type: 'string' },
       record: { type: 'string' },
+      say: { type: 'string' },
       'raise-hand': { type: 'boolean', default: false },
       'invite-hands': { type: 'boolean', default: false },
       duration: { type: 'string' },
@@ -163,6 +167,8 @@ async function peer(args: string[]): Promise<number> {
   if (!MEDIA_KINDS.includes(media)) throw new PeerFailure('bad-option', `--media must be ${MEDIA_KINDS.join(' or ')}, got "${values.media}"`)
   if (values.e2ee !== undefined && values.e2ee !== 'on' && values.e2ee !== 'off') throw new PeerFailure('usage', `--e2ee must be on or off, got "${values.e2ee}"`)
   if (values.e2ee === 'on' && media !== 'werift') throw new PeerFailure('usage', '--e2ee on needs --media werift (@roamhq/wrtc cannot transform frames)')
+  const sayProblem = values.say === undefined ? null : chatTextProblem(values.say)
+  if (sayProblem) throw new PeerFailure('bad-option', `--say ${sayProblem === 'empty' ? 'needs some text' : `is at most ${MAX_CHAT_CHARS} characters`}`)
   try {
     if (values.ice) parseIceServers(values.ice)
   } catch (err) {
@@ -171,7 +177,7 @@ async function peer(args: string[]): Promise<number> {
   const print = values.json
     ? (ev: object) => process.stdout.write(JSON.stringify(ev) + '\n')
     : (ev: { event: string } & Record<string, unknown>) => {
-        if (['joined', 'peer-connected', 'peer-disconnected', 'hand-raised', 'invited', 'accepted-invite', 'room-ended', 'warning'].includes(ev.event)) {
+        if (['joined', 'peer-connected', 'peer-disconnected', 'hand-raised', 'invited', 'accepted-invite', 'room-ended', 'warning', 'chat', 'muted', 'unmuted', 'kicked', 'recording'].includes(ev.event)) {
           const { event, t: _t, ...rest } = ev
           process.stdout.write(`${event} ${JSON.stringify(rest)}\n`)
         }
@@ -180,7 +186,9 @@ async function peer(args: string[]): Promise<number> {
     link,
     ...reach,
     ...(values.name ? { name: values.name } : {}),
-    ...(values.record ? { record: values.record } : {}),
+    // --record keeps audio only while the room shows a recording (announced by us as a moderator): docs/room-rules.md §10.
+    ...(values.record ? { record: values.record, recordWhen: 'announced' as const } : {}),
+    ...(values.say !== undefined ? { say: values.say } : {}),
     ...(values.key ? { keyFile: values.key } : {}),
     speak: parseSpeak(values.speak),
     raiseHand: values['raise-hand'],

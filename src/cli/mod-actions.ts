@@ -9,35 +9,51 @@ import { publicKeyFromId, randomBytes, toBase64url } from '../identity/index.ts'
 import type { CurrentEpoch } from '../participant/epoch-keeper.ts'
 import type { Invite } from '../invite/index.ts'
 import type { RoomClient } from '../participant/room-client.ts'
-import { linkSeed, roleOf, type RoomState } from '../room/index.ts'
+import { linkSeed, MAX_KICK_MS, revealChat, roleOf, type RoomState } from '../room/index.ts'
+import type { SecretOf } from '../room/reveal.ts'
 import { UsageError } from './options.ts'
 import { mintLinks } from './room-create.ts'
 
-export const MOD_ACTIONS = ['state', 'invite', 'move', 'ban', 'unban', 'revoke', 'links', 'end', 'rotate'] as const
+export const MOD_ACTIONS = ['state', 'invite', 'move', 'ban', 'unban', 'revoke', 'links', 'end', 'rotate', 'mute', 'kick', 'record', 'hide', 'transfer'] as const
 export type ModAction = (typeof MOD_ACTIONS)[number]
-const WITH_ID: readonly ModAction[] = ['invite', 'move', 'ban', 'unban', 'revoke']
+const WITH_ID: readonly ModAction[] = ['invite', 'move', 'ban', 'unban', 'revoke', 'mute', 'kick', 'record', 'hide', 'transfer']
 
 export interface ModCommand {
   action: ModAction
-  /** The ID as typed (a prefix is resolved once the state is known). */
+  /** The ID as typed (a prefix is resolved once the state is known); `record`: on or off. */
   target: string | null
+  /** `kick --for SECONDS`, in ms. */
+  forMs?: number
 }
 
-export type ModErrorCode = 'unknown-participant' | 'ambiguous-participant' | 'not-moderator' | 'no-epoch'
+export type ModErrorCode = 'unknown-participant' | 'ambiguous-participant' | 'not-moderator' | 'no-epoch' | 'unknown-message'
 
 export class ModError extends CodedError<ModErrorCode> {}
 
-/** `<action> [ID]`, checked before anything is joined (UsageError: exit 2). */
-export function parseModCommand(words: readonly string[]): ModCommand {
+/** `<action> [ID]` (and `kick`'s `--for SECONDS`), checked before anything is joined (UsageError: exit 2). */
+export function parseModCommand(words: readonly string[], forSeconds?: string): ModCommand {
   const [action, target, ...extra] = words
   if (action === undefined) throw new UsageError(`stoop mod needs an action: ${MOD_ACTIONS.filter((a) => a !== 'rotate').join(', ')}`)
   if (!(MOD_ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown stoop mod action "${action}" (try: ${MOD_ACTIONS.join(', ')})`)
   const act = action as ModAction
   const needsId = WITH_ID.includes(act)
-  if (needsId && !target) throw new UsageError(`stoop mod ${act} needs a participant ID (or a unique prefix of one)`)
+  if (needsId && !target) throw new UsageError(`stoop mod ${act} needs ${act === 'record' ? 'on or off' : act === 'hide' ? 'a message ID (stoop mod state lists them)' : 'a participant ID (or a unique prefix of one)'}`)
   const unexpected = needsId ? extra : target === undefined ? [] : [target, ...extra]
   if (unexpected.length > 0) throw new UsageError(`stoop mod ${act}: unexpected "${unexpected.join(' ')}"`)
-  return { action: act, target: needsId ? target! : null }
+  if (act === 'record' && target !== 'on' && target !== 'off') throw new UsageError(`stoop mod record needs on or off, got "${target}"`)
+  if ((act === 'kick') !== (forSeconds !== undefined)) throw new UsageError(act === 'kick' ? 'stoop mod kick needs --for SECONDS' : `--for goes with kick, not ${act}`)
+  const forMs = forSeconds === undefined ? undefined : Number(forSeconds) * 1000
+  if (forMs !== undefined && !(Number.isFinite(forMs) && forMs >= 1000 && forMs <= MAX_KICK_MS)) {
+    throw new UsageError(`--for must be 1 to ${MAX_KICK_MS / 1000} seconds, got "${forSeconds}"`)
+  }
+  return { action: act, target: needsId ? target! : null, ...(forMs !== undefined ? { forMs: Math.round(forMs) } : {}) }
+}
+
+/** The id of a message the room shows that `input` names (the whole id, or a unique prefix). */
+export function resolveMessage(input: string, state: RoomState): string {
+  const matches = state.chat.filter((m) => m.id.startsWith(input)).map((m) => m.id)
+  if (matches.length === 1) return matches[0]!
+  throw new ModError('unknown-message', matches.length === 0 ? `no message shown in this room has an id starting with "${input}"` : `"${input}" is the start of ${matches.length} message ids: give more of it`)
 }
 
 /** Every participant id this member knows of: keys named by the validated state, and who is present now. */
@@ -68,8 +84,8 @@ export interface Person {
   name: string
 }
 
-/** The `state` result: the validated state, plus who is present now (as far as this member can see). */
-export function describeRoom(state: RoomState, self: string, present: Iterable<string>): Record<string, unknown> {
+/** The `state` result: the validated state, plus who is present now (as far as this member can see), and the chat it can read. */
+export function describeRoom(state: RoomState, self: string, present: Iterable<string>, secretOf: SecretOf = () => null): Record<string, unknown> {
   const person = (id: string): Person => ({ id, name: state.profiles.get(id)?.name ?? '' })
   const audience = [...new Set(present)].filter((id) => id !== self && !state.seatOf.has(id) && !state.banned.has(id)).sort()
   return {
@@ -87,6 +103,10 @@ export function describeRoom(state: RoomState, self: string, present: Iterable<s
     bans: [...state.banned.keys()].map(person),
     epoch: state.epochs.current && { n: state.epochs.current.n, id: state.epochs.current.id },
     rotationDue: state.epochs.rotationDue,
+    muted: [...state.muted].map(([id, m]) => ({ ...person(id), by: m.by, at: m.at })),
+    kicked: [...state.kicked].map(([id, k]) => ({ ...person(id), by: k.by, until: k.until })),
+    recording: state.recording && { by: state.recording.by, since: state.recording.since },
+    chat: revealChat(state, secretOf).map((l) => ({ id: l.id, author: l.author, name: person(l.author).name, text: l.text, at: l.at })),
   }
 }
 
@@ -108,6 +128,14 @@ export async function runModAction(cmd: ModCommand, client: RoomClient, invite: 
     return { room: client.state.roomId, epoch: epoch.n, ...links }
   }
   if (cmd.action === 'end') return { entries: [await actor.endRoom()] }
+  if (cmd.action === 'record') {
+    const id = cmd.target === 'on' ? await actor.startRecording() : await actor.stopRecording()
+    return { on: cmd.target === 'on', entries: id ? [id] : [] }
+  }
+  if (cmd.action === 'hide') {
+    const id = resolveMessage(cmd.target!, client.state)
+    return { id, entries: [await actor.hideChat(id)] }
+  }
   const id = resolveParticipant(cmd.target!, knownParticipants(client.state, client.mesh.present))
   switch (cmd.action) {
     case 'invite':
@@ -123,6 +151,14 @@ export async function runModAction(cmd: ModCommand, client: RoomClient, invite: 
       return { id, entries: await actor.unban(id) }
     case 'revoke':
       return { id, entries: await actor.revokeModerator(id) }
+    case 'mute':
+      return { id, entries: [await actor.mute(id)] }
+    case 'kick': {
+      const entry = await actor.kick(id, cmd.forMs!)
+      return { id, entries: [entry], until: client.state.kicked.get(id)?.until ?? null }
+    }
+    case 'transfer':
+      return { id, entries: [await actor.transferOwnership(id)] }
     default:
       throw new UsageError(`stoop mod ${cmd.action} writes nothing`)
   }

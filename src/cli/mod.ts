@@ -35,11 +35,12 @@ export async function moderate(args: string[]): Promise<number> {
         relay: { type: 'string' },
         'no-relay': { type: 'boolean', default: false },
         timeout: { type: 'string', default: '15' },
+        for: { type: 'string' },
       },
     })
     const [link, ...words] = positionals
     if (!link) throw new UsageError('stoop mod needs a link (stoop room create prints one) and an action, e.g. stoop mod <link> state')
-    const cmd = parseModCommand(words)
+    const cmd = parseModCommand(words, values.for)
     action = cmd.action
     const timeout = Number(values.timeout)
     if (!(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got "${values.timeout}"`)
@@ -65,12 +66,19 @@ async function perform(cmd: ModCommand, opts: Parameters<typeof openRoomSession>
     const { client } = session
     if (cmd.action === 'state') {
       const synced = { relay: session.relay?.synced ?? false, members: session.members.size }
-      return { ...describeRoom(client.state, client.selfId, client.mesh.present), synced }
+      return { ...describeRoom(client.state, client.selfId, client.mesh.present, (n) => client.epochs.secretOf(n)), synced }
     }
     return await session.act(() => runModAction(cmd, client, session.invite))
   } finally {
     await session.close()
   }
+}
+
+type ChatLine = Person & { author: string; text: string | null; at: number }
+
+/** The chat in `state`'s text output: one line per message, its id first (what `hide` takes). */
+function chatLines(chat: ChatLine[]): string[] {
+  return ['  chat:', ...(chat.length === 0 ? ['    -'] : chat.map((m) => `    ${m.id} ${m.name || m.author.slice(0, 8)}: ${m.text === null ? '(cannot be read here)' : JSON.stringify(m.text)}`))]
 }
 
 /** Text output: the room for `state`, the links for `links`, one line for the rest. */
@@ -97,5 +105,9 @@ function render(cmd: ModCommand, r: Record<string, unknown>): string {
     `  moderators: ${people(r.moderators)}`,
     `  bans: ${people(r.bans)}`,
     `  epoch: ${String((r.epoch as { n: number } | null)?.n ?? 'none')}${r.rotationDue ? ' (rotation due)' : ''}`,
+    `  muted: ${people(r.muted)}`,
+    `  kicked: ${(r.kicked as (Person & { until: number })[]).map((p) => `${p.id} until ${new Date(p.until).toISOString()}`).join(', ') || '-'}`,
+    `  recording: ${r.recording ? `since ${new Date((r.recording as { since: number }).since).toISOString()} by ${(r.recording as { by: string }).by}` : 'off'}`,
+    ...chatLines(r.chat as ChatLine[]),
   ].join('\n')
 }

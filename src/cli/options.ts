@@ -93,12 +93,13 @@ export function relayLimitsOf(v: RelayLimitValues): Partial<RelayRoomsOptions> {
   }
 }
 
-/** 2: bad usage (unknown option, missing action...); 3: this key is banned from the room; 4: the link was replaced; else 1. */
+/** 2: bad usage (unknown option, missing action...); 3: this key is banned from the room; 4: the link was replaced; 5: kicked for a while; else 1. */
 export function exitCodeOf(err: unknown): number {
   const code = errorCode(err)
   if (code === 'usage' || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return 2
   // Our own key's ban (watchRemoval), not a room action refused because its subject is banned.
   if (err instanceof PeerFailure && code === 'banned') return 3
   if (err instanceof PeerFailure && code === 'link-replaced') return 4
+  if (err instanceof PeerFailure && code === 'kicked') return 5
   return 1
 }

@@ -22,6 +22,9 @@ export const RELAY_USAGE = `  stoop relay [options]
       --udp-ports MIN-MAX  UDP port range for relayed audio (STOOP_UDP_PORTS)
       --stun-port N        answer STUN on this UDP port, so clients behind NAT learn their
                            public address (STOOP_STUN_PORT, default 3478; 0 turns it off)
+      --workers N          forwarding threads: N > 1 spreads every room's listeners over N
+                           worker threads, one per core (STOOP_WORKERS, default 1: forward
+                           in the main thread)
       --swarm              find the other relays serving the same rooms on hyperswarm
                            and cascade with them (STOOP_SWARM=1; needs --bootstrap)
       --bootstrap H:P,...  hyperswarm bootstrap nodes (STOOP_BOOTSTRAP)
@@ -57,7 +60,10 @@ export const PEER_USAGE = `  stoop peer <invite-link> [options]
 ${REACH_OPTIONS}
       --name NAME          display name
       --speak tone:440     send a sine tone while on stage (or --speak file.wav)
-      --record out.wav     record what this peer hears (speakers, mixed)
+      --record out.wav     record what this peer hears (speakers, mixed), only while the room shows
+                           a recording: with a moderator's key it announces one (and stops it when
+                           it leaves), otherwise it waits until a moderator starts one
+      --say TEXT           send a chat message once joined (at most 500 characters)
       --raise-hand         raise a hand after joining
       --invite-hands       as a moderator, invite everyone who raises a hand to the stage
       --duration SECONDS   leave after this long
@@ -71,10 +77,14 @@ ${REACH_OPTIONS}
       --media wrtc|werift  WebRTC implementation (default wrtc); werift encodes Opus here, per frame
       --e2ee on|off        end-to-end encrypt audio (SFrame; default on with werift, off with wrtc,
                            which cannot); peers with it off and on do not hear each other
-      --json               one JSON line per event on stdout
+      --json               one JSON line per event on stdout (chat, muted, unmuted, kicked,
+                           recording among them: see the README)
+      A moderator's mute stops this peer's audio (event muted); a kick ends it.
       Exit: 0 stopped (--duration, SIGINT/SIGTERM), 1 failed, 2 unknown option,
       3 a moderator banned this key ("stoop: a moderator removed you from this room"),
-      4 the link was replaced (the room rotated its key; ask a moderator for a new link).`
+      4 the link was replaced (the room rotated its key; ask a moderator for a new link),
+      5 a moderator kicked this key for a while ("stoop: a moderator removed you from this
+      room until <time>"; the relay and the members refuse it until then).`
 
 export const MOD_USAGE = `  stoop mod <link> [options] <action> [ID]
       Moderates a room from the terminal: joins it (no audio), waits until its state
@@ -89,12 +99,20 @@ export const MOD_USAGE = `  stoop mod <link> [options] <action> [ID]
         links              mint links of the current epoch: moderator (owner only), speaker, listener
         end                end the room (owner only)
         rotate             start a new epoch (a leaked link): prints the new links
+        mute ID            mute a speaker (its audio stops; it may unmute itself 10 s later)
+        kick ID --for S    remove from the room for S seconds, no ban and no new links
+                           (not the owner or a moderator); its peer exits with code 5
+        record on|off      announce that a recording starts / stops (everyone sees it)
+        hide MSGID         hide a chat message for everyone (state lists message ids)
+        transfer ID        hand the room to a moderator (owner only); the old owner keeps
+                           no power (the new owner can make it a moderator)
       --key FILE           identity key file (default ${DEFAULT_KEY}: the owner's
                            key if it created the room; a moderator link makes it a moderator)
       --json               one JSON object on stdout with the result ({"ok":false,...} on failure)
       --relay URL          relay to sync the room log with (default: the link's host, /relay)
       --no-relay           reach members over the mesh only
       --timeout SECONDS    give up when nobody answered within this (default 15)
+      --for SECONDS        how long a kick lasts (kick only; at most 7 days)
 ${REACH_OPTIONS}
       Exit: 0 done, 1 failed (not allowed, unknown or ambiguous ID, nobody reachable),
       2 bad usage (missing or unknown action, missing ID, unknown option),

@@ -28,8 +28,10 @@ import { NodePlayback } from './node-playback.ts'
 import { loadSpeech, startSpeech, type SpeakSource } from './speech.ts'
 import { followStage, watchRemoval, type Emit } from './stage.ts'
 import { watchEpochs } from './epochs.ts'
+import { followModeration, gatedWriter, type Moderation } from './moderation.ts'
 import { NodeE2ee } from './e2ee.ts'
 import { openTransport, relayUrlFor, signalUrlFor } from './transport.ts'
+import { followNetwork, type NetworkFollowOptions } from './network.ts'
 
 export { PeerFailure } from './failure.ts'
 export type { SpeakSource } from './speech.ts'
@@ -44,6 +46,10 @@ export interface HeadlessPeerOptions {
   name?: string
   speak?: SpeakSource
   record?: string
+  /** `announced` (what `stoop peer --record` does): record only while the room shows a recording (moderation.ts). Default 'always'. */
+  recordWhen?: 'always' | 'announced'
+  /** A chat message to send once joined (`--say`). */
+  say?: string
   raiseHand?: boolean
   /** As a moderator, invite everyone who raises a hand to the stage (an open-mic bot). */
   inviteHands?: boolean
@@ -79,6 +85,8 @@ export interface HeadlessPeerOptions {
    * cascade): the next is used when one fails.
    */
   relay?: string | readonly string[] | false
+  /** Follow network switches (addresses polled, links restarted; src/headless/network.ts). Default on; false: off. */
+  network?: NetworkFollowOptions | false
 }
 
 export type PeerEvent = { event: string; t: number } & Record<string, unknown>
@@ -99,8 +107,10 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   const invite = parsed.invite
   const identity = opts.identity ?? (opts.keyFile ? await loadOrCreateIdentity(opts.keyFile) : await generateIdentity())
   const firstAudio = firstAudioTimer()
+  let moderation: Moderation | null = null
   const emit: Emit = (event, fields = {}) => {
     if (event === 'joined') firstAudio.joined(emit)
+    if (event === 'joined') queueMicrotask(() => void moderation?.joined(opts.say))
     opts.onEvent?.({ event, t: Date.now(), ...fields })
   }
   const speech = opts.speak ? await loadSpeech(opts.speak) : null
@@ -113,7 +123,8 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   const finder = opts.swarm && client.relay ? findRelays(client, invite, opts.swarm.bootstrap, emit) : null
   const audioWrtc: AudioWrtc = media
 
-  const writer = opts.record ? await createWavFileWriter(opts.record, { sampleRate: SAMPLE_RATE, channels: 1 }) : null
+  const file = opts.record ? await createWavFileWriter(opts.record, { sampleRate: SAMPLE_RATE, channels: 1 }) : null
+  const writer = file && gatedWriter(file, () => moderation?.recording() ?? false)
   const playback = new NodePlayback({
     wrtc: audioWrtc,
     allowed: (id, via) => client.mayPlay(id, via),
@@ -129,11 +140,14 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   client.on('track-ended', (_from, track) => playback.remove(track))
   const source = speech ? startSpeech(audioWrtc, speech) : null
   if (source) client.setLocalAudio({ track: source.track, stream: source.stream })
+  const record = opts.record ? (opts.recordWhen ?? 'always') : 'off'
+  moderation = followModeration(client, { local: source && { track: source.track, stream: source.stream }, record, emit, fail: life.fail })
 
   followStage(client, { acceptInvites: opts.acceptInvites ?? speech !== null, raiseHand: opts.raiseHand ?? false, inviteHands: opts.inviteHands ?? false }, emit)
   watchRemoval(client, emit, life.fail)
   watchEpochs(client, transport, emit, life.fail)
   reportRouting(client, emit)
+  const unfollowNetwork = opts.network === false ? null : followNetwork(client, transport, emit, opts.network)
   const joining = joinWhenPresent(client, { name: opts.name, takeStage: speech !== null }, emit, life.fail)
   const report = setInterval(() => void reportAudio(client, playback, e2ee, emit), (opts.reportEvery ?? 1) * 1000)
 
@@ -143,8 +157,10 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
       joining.cancel()
       clearInterval(report)
       unfollow?.()
+      unfollowNetwork?.()
       playback.close()
       source?.stop()
+      await moderation?.stop()
       client.destroy()
       await Promise.all([transport.close(), finder?.destroy()])
       await writer?.close()
@@ -241,6 +257,7 @@ function firstAudioTimer(): { joined: (emit: Emit) => void; heard: (from: string
 
 function reportRouting(client: RoomClient, emit: Emit): void {
   client.on('route', (via, relay) => emit('route', { via, relay }))
+  client.on('pair-route', (peer, via) => emit('pair-route', { peer, via }))
   client.on('plan', (plan) => emit('plan', { mode: plan.mode, connect: plan.connect.length, sending: plan.sendAudioTo.length, playFrom: plan.playFrom, ...(plan.reason ? { reason: plan.reason } : {}) }))
   client.mesh.on('peer-connected', (peer) => emit('peer-connected', { peer }))
   client.mesh.on('peer-synced', (peer) => emit('peer-synced', { peer }))
@@ -251,7 +268,8 @@ async function reportAudio(client: RoomClient, playback: NodePlayback, e2ee: Nod
   const levels = playback.takeLevels()
   if (Object.keys(levels).length) emit('audio-level', { dbfs: levels })
   const stats = await client.mesh.stats()
-  if (stats.size || e2ee) emit('stats', { peers: Object.fromEntries(stats), ...(e2ee ? { e2ee: e2ee.stats } : {}) })
+  const relay = await client.relay?.stats().catch(() => null)
+  if (stats.size || e2ee || relay) emit('stats', { peers: Object.fromEntries(stats), ...(relay ? { relay } : {}), ...(e2ee ? { e2ee: e2ee.stats } : {}) })
 }
 
 /** One keyring per process and identity (its counter spans all connections); null when off. */
@@ -261,6 +279,11 @@ function openE2ee(opts: HeadlessPeerOptions, identity: Identity, invite: Invite,
   if (!on) return null
   if (!werift) throw new PeerFailure('bad-option', 'end-to-end encryption needs --media werift (@roamhq/wrtc has no frame hook)')
   return new NodeE2ee({ self: identity.publicKey, linkSecret: invite.secretBytes, linkEpoch: invite.epoch, onError: (err) => emit('error', { message: err.message }) })
+}
+
+function warnNoSecret(err: unknown, emit: Emit): void {
+  if (errorCode(err) !== 'no-epoch-secret') throw err
+  emit('warning', { code: 'name-not-written', message: (err as Error).message })
 }
 
 /**
@@ -281,7 +304,9 @@ function joinWhenPresent(client: RoomClient, opts: { name: string | undefined; t
     client
       .join()
       .then(async () => {
-        if (opts.name) await client.actor.setProfile({ name: opts.name })
+        // The name is sealed in the room's current epoch (docs/room-rules.md §9); a peer whose link was
+        // replaced holds none, and hears so through 'replaced' rather than a failed join.
+        if (opts.name) await client.actor.setProfile({ name: opts.name }).catch((err: unknown) => warnNoSecret(err, emit))
         const role = client.actor.role
         if (opts.takeStage && (role === 'owner' || role === 'moderator') && !client.state.seatOf.has(client.selfId)) {
           // Moderators with something to say invite themselves; followStage accepts.

@@ -9,10 +9,14 @@
  * entry already in the doc) and again after writing (so `replica.state`
  * reflects the action when the promise resolves). Multi-entry actions (accept
  * + lower hand) are one Yjs transaction, hence one update on the wire.
+ *
+ * Free text (title, topic, display name) is sealed under the newest epoch's
+ * secret the actor is given (`texts`, docs/room-rules.md §9) before it is signed:
+ * the log, and so every relay that stores it, holds no plain text.
  */
 import * as Y from 'yjs'
 import { bytesEqual, fromBase64url, keyId, randomBytes, toBase64url, verifySignature, type Identity } from '../identity/index.ts'
-import { MAX_PREV, signEntry, type Entry, type EntryBody } from './entry.ts'
+import { MAX_NAME_BYTES, MAX_PREV, MAX_TITLE_BYTES, MAX_TOPIC_BYTES, signEntry, type Entry, type EntryBody } from './entry.ts'
 import { RoomError } from './errors.ts'
 import { createLinkGrant, decodeLinkGrant, signRedeemProof, HOLDER_SEED_BYTES, type LinkPass, type LinkRole } from './link-grant.ts'
 import { deriveDiscoveryKey, deriveRoomId } from './room-id.ts'
@@ -21,6 +25,18 @@ import { byTimeThenId, roleOf, type Role, type RoomState } from './state.ts'
 import { blobId } from './codec.ts'
 import { encryptionKey, keyCheck, membershipKey, sealSecret, EPOCH_SECRET_BYTES, type Recipient } from './epoch-keys.ts'
 import { MAX_BOXES } from './entry.ts'
+import { openField, sealField, type SealingKey, type TextKeys } from './reveal.ts'
+import { TEXT_NONCE_BYTES } from './sealed-text.ts'
+import * as moderation from './actor-moderation.ts'
+
+type EntryText = 'title' | 'topic' | 'name'
+const TEXT_CAPS: Record<EntryText, number> = { title: MAX_TITLE_BYTES, topic: MAX_TOPIC_BYTES, name: MAX_NAME_BYTES }
+
+/** `text` sealed for one field of an entry by `author` (§9); longer than the field's cap is a RangeError, as before sealing. */
+function sealEntryText(key: SealingKey, roomId: string, author: string, field: EntryText, text: string): Uint8Array {
+  if (new TextEncoder().encode(text).length > TEXT_CAPS[field]) throw new RangeError(`${field} longer than ${TEXT_CAPS[field]} bytes`)
+  return sealField(key, { roomId, author, field }, text, randomBytes(TEXT_NONCE_BYTES))
+}
 
 export interface CreateRoomOptions {
   title: string
@@ -48,7 +64,13 @@ export async function createRoom(identity: Identity, opts: CreateRoomOptions): P
   const nonce = randomBytes(16)
   const roomId = deriveRoomId(identity.publicKey, nonce)
   const t = now()
-  const genesis = await signEntry(identity, roomId, t, { kind: 'genesis', nonce, title: opts.title, topic: opts.topic ?? '' })
+  // Epoch 0's secret is the room's first links' (§8); the title and topic are sealed under it (§9).
+  const secret = randomBytes(32)
+  const key = { n: 0, secret }
+  const author = keyId(identity.publicKey)
+  const title = sealEntryText(key, roomId, author, 'title', opts.title)
+  const topic = sealEntryText(key, roomId, author, 'topic', opts.topic ?? '')
+  const genesis = await signEntry(identity, roomId, t, { kind: 'genesis', nonce, title, topic })
   const genesisId = blobId(genesis)
   const entries = [genesis]
   if (opts.joinStage ?? true) {
@@ -57,7 +79,6 @@ export async function createRoom(identity: Identity, opts: CreateRoomOptions): P
   }
   // Epoch 0 (§8) from the start, so relays check membership from the room's first connection,
   // and the owner's encryption key, so every rotation seals to the owner.
-  const secret = randomBytes(32)
   entries.push(await signEntry(identity, roomId, t, epochBody(roomId, genesisId, 0, genesisId, secret), [blobId(entries.at(-1)!)]))
   const { publicKey: enc } = await encryptionKey(identity, roomId)
   entries.push(await signEntry(identity, roomId, t, { kind: 'key', enc }, [blobId(entries.at(-1)!)]))
@@ -82,12 +103,15 @@ export class RoomActor {
   readonly identity: Identity
   readonly key: string
   private readonly now: () => number
+  /** The epoch secrets free text is sealed with (§9); without them no text can be written. */
+  private readonly texts: TextKeys | null
 
-  constructor(replica: RoomReplica, identity: Identity, opts: { now?: () => number } = {}) {
+  constructor(replica: RoomReplica, identity: Identity, opts: { now?: () => number; texts?: TextKeys } = {}) {
     this.replica = replica
     this.identity = identity
     this.key = keyId(identity.publicKey)
     this.now = opts.now ?? Date.now
+    this.texts = opts.texts ?? null
   }
 
   get state(): RoomState {
@@ -136,11 +160,12 @@ export class RoomActor {
     return this.write(seats.map((seat) => ({ kind: 'leave', seat })))
   }
 
-  /** Writes a new profile; omitted fields keep their current values. */
+  /** Writes a new profile; omitted fields keep their current values (a kept name is sealed again in the newest epoch, §9). */
   async setProfile(p: { name?: string; muted?: boolean }): Promise<string> {
     const s = await this.member()
     const cur = s.profiles.get(this.key)
-    const body: EntryBody = { kind: 'profile', seq: (cur?.seq ?? 0) + 1, name: p.name ?? cur?.name ?? '', muted: p.muted ?? cur?.muted ?? false }
+    const name = p.name !== undefined ? await this.seal('name', p.name) : await this.keep('name', cur?.nameSealed, cur?.name ?? '', this.key)
+    const body: EntryBody = { kind: 'profile', seq: (cur?.seq ?? 0) + 1, name, muted: p.muted ?? cur?.muted ?? false }
     return (await this.write([body]))[0]!
   }
 
@@ -199,15 +224,23 @@ export class RoomActor {
     const auth = this.authority(s)
     const bans = s.banned.get(subject)
     if (!bans) throw err('unknown-target', 'That person is not banned')
-    const liftable = bans.filter((id) => this.key === s.owner || this.replica.get(id)?.author !== s.owner)
+    // An owner's ban (§10: any owner's, under the genesis or a transfer) is lifted by the owner only.
+    const byOwner = (id: string): boolean => {
+      const b = this.replica.get(id)
+      return b?.kind === 'ban' && (b.auth === s.genesisId || this.replica.get(b.auth)?.kind === 'transfer')
+    }
+    const liftable = bans.filter((id) => this.key === s.owner || !byOwner(id))
     if (liftable.length < bans.length) throw err('not-owner', 'Only the owner can lift a ban the owner set')
     return this.write(liftable.map((target) => ({ kind: 'unban', auth, target })))
   }
 
-  async setTitle(title: string, topic?: string): Promise<string> {
+  /** Sets the title (and topic); an omitted one keeps its current text, sealed again in the newest epoch (§9). */
+  async setTitle(title?: string, topic?: string): Promise<string> {
     const s = await this.member()
     const auth = this.authority(s)
-    return (await this.write([{ kind: 'meta', auth, title, topic: topic ?? s.topic }]))[0]!
+    const keep = (field: 'title' | 'topic', text: string | undefined) =>
+      text !== undefined ? this.seal(field, text) : this.keep(field, s.meta?.[field], s[field], s.meta?.author ?? '')
+    return (await this.write([{ kind: 'meta', auth, title: await keep('title', title), topic: await keep('topic', topic) }]))[0]!
   }
 
   /** Revokes one entry by id: a moderator grant or link grant (owner), an invite or speaker link grant (owner or its issuer's authority). */
@@ -224,7 +257,7 @@ export class RoomActor {
     this.requireOwner(s)
     if (subject === s.owner) throw err('bad-argument', 'The owner is already in charge')
     if (s.banned.has(subject)) throw err('banned', 'That person is banned')
-    return (await this.write([{ kind: 'grant', auth: s.genesisId!, role: 'moderator', subject }]))[0]!
+    return (await this.write([{ kind: 'grant', auth: s.ownerAuth!, role: 'moderator', subject }]))[0]!
   }
 
   /** Revokes every live moderator authority of `subject` (this also voids everything issued under them). */
@@ -233,13 +266,13 @@ export class RoomActor {
     this.requireOwner(s)
     const targets = [...s.authorities].filter(([, k]) => k === subject && k !== s.owner).map(([id]) => id)
     if (targets.length === 0) throw err('unknown-target', 'That person is not a moderator')
-    return this.write(targets.map((target) => ({ kind: 'revoke', auth: s.genesisId!, target })))
+    return this.write(targets.map((target) => ({ kind: 'revoke', auth: s.ownerAuth!, target })))
   }
 
   async endRoom(): Promise<string> {
     const s = await this.live()
     this.requireOwner(s)
-    return (await this.write([{ kind: 'end', auth: s.genesisId! }]))[0]!
+    return (await this.write([{ kind: 'end', auth: s.ownerAuth! }]))[0]!
   }
 
   /** Signs a link pass to put in an invite link. Moderator links need the owner; speaker links a moderator. */
@@ -305,7 +338,64 @@ export class RoomActor {
     return s.epochs.unsealed.length
   }
 
+  // ---- chat and moderation (docs/room-rules.md §10, actor-moderation.ts) ----------
+
+  /** Sends a chat message, sealed in the newest epoch we hold (500 characters, 5 per 10 s). */
+  sendChat(text: string): Promise<string> {
+    return moderation.sendChat(this.core(), text)
+  }
+
+  /** Hides a message for everyone (owner or moderator; moderators not the owner's or a moderator's). */
+  hideChat(messageId: string): Promise<string> {
+    return moderation.hideChat(this.core(), messageId)
+  }
+
+  /** Mutes a speaker (owner or moderator; moderators not the owner). */
+  mute(subject: string): Promise<string> {
+    return moderation.mute(this.core(), subject)
+  }
+
+  /** Clears a moderator's mute of us once its hold (MUTE_HOLD_MS) has passed. */
+  unmute(): Promise<string> {
+    return moderation.unmuteSelf(this.core())
+  }
+
+  /** Removes a listener or speaker from the room for `forMs`, without a ban. */
+  kick(subject: string, forMs: number): Promise<string> {
+    return moderation.kick(this.core(), subject, forMs)
+  }
+
+  /** Announces a recording (null when one is already shown). */
+  startRecording(): Promise<string | null> {
+    return moderation.setRecording(this.core(), true)
+  }
+
+  stopRecording(): Promise<string | null> {
+    return moderation.setRecording(this.core(), false)
+  }
+
+  /** Hands the room to a moderator (owner only); `stayModerator` keeps us a moderator. */
+  transferOwnership(subject: string, opts?: { stayModerator?: boolean }): Promise<string> {
+    return moderation.transferOwnership(this.core(), subject, opts)
+  }
+
   // ---- internals -----------------------------------------------------------------
+
+  private core(): moderation.ActorCore {
+    return {
+      key: this.key,
+      identity: this.identity,
+      now: () => this.now(),
+      member: () => this.member(),
+      live: () => this.live(),
+      authority: (s) => this.authority(s),
+      requireOwner: (s) => this.requireOwner(s),
+      sign: (body) => this.sign(body),
+      write: (bodies, at, before) => this.write(bodies, at, before),
+      sealing: async () => (await this.texts?.current()) ?? null,
+      setProfile: (p) => this.setProfile(p),
+    }
+  }
 
   private async member(): Promise<RoomState> {
     await this.replica.whenSettled()
@@ -326,7 +416,7 @@ export class RoomActor {
   }
 
   private authority(s: RoomState): string {
-    if (s.owner === this.key) return s.genesisId!
+    if (s.owner === this.key) return s.ownerAuth!
     const auth = s.moderators.get(this.key)
     if (!auth) throw err('not-moderator', 'Only the owner or a moderator can do this')
     return auth
@@ -352,6 +442,25 @@ export class RoomActor {
   private sign(body: EntryBody): Promise<Uint8Array> {
     const seen = this.seen()
     return signEntry(this.identity, this.replica.roomId, Math.max(this.now(), ...seen.map((e) => e.time)), body, seen.map((e) => e.id))
+  }
+
+  /** `text` sealed for `field` in the newest epoch we hold (§9). */
+  private async seal(field: EntryText, text: string): Promise<Uint8Array> {
+    const key = await this.texts?.current()
+    if (!key) throw err('no-epoch-secret', "This device does not hold the room's current key yet")
+    return sealEntryText(key, this.replica.roomId, this.key, field, text)
+  }
+
+  /**
+   * A field rewritten unchanged: sealed again in the newest epoch when we can read it (so members
+   * who joined since can), kept as it is when we cannot but it is ours (its context still holds).
+   */
+  private async keep(field: EntryText, sealed: Uint8Array | undefined, plain: string, author: string): Promise<Uint8Array> {
+    if (!sealed) return this.seal(field, plain)
+    const text = openField(sealed, { roomId: this.replica.roomId, author, field }, this.texts?.secret ?? (() => null))
+    if (text !== null) return this.seal(field, text)
+    if (author === this.key) return sealed
+    throw err('no-epoch-secret', `The current ${field} cannot be read here, so it cannot be kept`)
   }
 
   private pendingInvite(s: RoomState, inviteId?: string) {

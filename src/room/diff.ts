@@ -29,6 +29,10 @@ export interface RoomDiff {
   rejected: boolean
   /** The epoch chain, its boxes, the members' keys or the duties changed (§8). */
   epochs: boolean
+  /** The chat shown changed: a message came, or one was hidden or voided (§10). */
+  chat: boolean
+  /** Who is muted or kicked, or the recording, changed (§10). */
+  moderation: boolean
 }
 
 function listDiff<T extends { key: string }>(prev: readonly T[], next: readonly T[], same: (a: T, b: T) => boolean): ListDiff<T> {
@@ -78,12 +82,19 @@ export function diffStates(prev: RoomState, next: RoomState): RoomDiff {
     hands,
     roles,
     profiles,
-    meta: prev.exists !== next.exists || prev.title !== next.title || prev.topic !== next.topic,
+    meta: prev.exists !== next.exists || prev.meta?.id !== next.meta?.id || prev.title !== next.title || prev.topic !== next.topic,
     ended: prev.ended !== next.ended,
     invites: prev.invites.length !== next.invites.length || prev.invites.some((x, i) => x.id !== next.invites[i]!.id),
     rejected,
     epochs: epochsChanged(prev.epochs, next.epochs),
+    chat: prev.chat.length !== next.chat.length || prev.chat.some((m, i) => m.id !== next.chat[i]!.id),
+    moderation: moderationChanged(prev, next),
   }
+}
+
+function moderationChanged(a: RoomState, b: RoomState): boolean {
+  const ids = (m: ReadonlyMap<string, { id: string }>) => [...m].map(([k, v]) => `${k} ${v.id}`).join()
+  return a.recording?.id !== b.recording?.id || ids(a.muted) !== ids(b.muted) || ids(a.kicked) !== ids(b.kicked)
 }
 
 function epochsChanged(a: RoomState['epochs'], b: RoomState['epochs']): boolean {
@@ -97,5 +108,5 @@ function epochsChanged(a: RoomState['epochs'], b: RoomState['epochs']): boolean 
 /** True when a diff carries no change at all. */
 export function isEmptyDiff(d: RoomDiff): boolean {
   const empty = (l: ListDiff<unknown>) => l.added.length === 0 && l.updated.length === 0 && l.removed.length === 0
-  return empty(d.stage) && empty(d.hands) && d.roles.length === 0 && d.profiles.length === 0 && !d.meta && !d.ended && !d.invites && !d.rejected && !d.epochs
+  return empty(d.stage) && empty(d.hands) && d.roles.length === 0 && d.profiles.length === 0 && !d.meta && !d.ended && !d.invites && !d.rejected && !d.epochs && !d.chat && !d.moderation
 }

@@ -1,12 +1,14 @@
 /**
  * Signed log entries: the only thing ever written to a room doc.
  *
- * Layout: u8 version (2) | u8 kind | roomId 16 | author pubkey 32 | varuint time ms
+ * Layout: u8 version (3) | u8 kind | roomId 16 | author pubkey 32 | varuint time ms
  *         | u8 n | n prev ids 16 each | kind-specific body | signature 64 over all preceding bytes.
  * `prev` names the entries its author had seen (the heads of its log, at most
  * MAX_PREV, in increasing byte order): the causal order of docs/room-rules.md §3a.
  * Version 1 (written before causal references) has no `n | prev` and is still
- * read, as an entry that names nothing as seen; it is never written.
+ * read, as an entry that names nothing as seen; it is never written. Version 3
+ * seals free text (title, topic, name) under an epoch's secret (entry-text.ts);
+ * versions 1 and 2 carry it plain and are still read, never written.
  * References to other entries are their 16-byte ids (raw in the binary form,
  * base64url in the decoded form). Entry id = base64url(sha256(entry bytes)[0..16]).
  *
@@ -18,18 +20,23 @@ import * as encoding from 'lib0/encoding'
 import * as decoding from 'lib0/decoding'
 import { keyId, type Identity } from '../identity/index.ts'
 import {
-  ID_BYTES, KEY_BYTES, ROOM_ID_BYTES, SIG_BYTES, MalformedError, blobId, fromBase64url, idBytes, readByte, readFixed, readText, readUint,
-  toBase64url, writeFixed, writeText,
+  ID_BYTES, KEY_BYTES, ROOM_ID_BYTES, SIG_BYTES, MalformedError, blobId, fromBase64url, idBytes, readByte, readFixed, readUint,
+  toBase64url, writeFixed,
 } from './codec.ts'
 import { decodeLinkGrant, MAX_LINK_GRANT_BYTES, type LinkGrant } from './link-grant.ts'
+import { isModerationBody, readModerationBody, writeModerationBody, type ModerationBody } from './entry-moderation.ts'
+import { readTextField, writeSealedField, type TextField } from './entry-text.ts'
 
-export const ENTRY_VERSION = 2
+export const ENTRY_VERSION = 3
 /** The format before causal references: read, never written. */
 export const LEGACY_ENTRY_VERSION = 1
+/** The format before sealed text (free text in plain UTF-8): read, never written. */
+export const PLAIN_TEXT_ENTRY_VERSION = 2
 /** Bound on `prev`: the heads of a busy room fit, and an entry stays small (17 bytes for one head). */
 export const MAX_PREV = 8
 /** Hard cap on one entry; larger blobs in the log are 'malformed'. */
 export const MAX_ENTRY_BYTES = 2048
+/** Caps on free text (UTF-8 bytes before sealing; a sealed field is at most sealedSize of it). */
 export const MAX_TITLE_BYTES = 200
 export const MAX_TOPIC_BYTES = 1000
 export const MAX_NAME_BYTES = 100
@@ -65,6 +72,12 @@ export const KIND = {
   key: 16,
   epoch: 17,
   seal: 18,
+  chat: 19,
+  hide: 20,
+  mute: 21,
+  kick: 22,
+  record: 23,
+  transfer: 24,
 } as const
 
 export type EntryKind = keyof typeof KIND
@@ -72,7 +85,7 @@ const KIND_NAMES = Object.keys(KIND) as EntryKind[]
 
 /** Kind-specific content of an entry, as an author writes it. */
 export type EntryBody =
-  | { kind: 'genesis'; nonce: Uint8Array; title: string; topic: string }
+  | { kind: 'genesis'; nonce: Uint8Array; title: Uint8Array; topic: Uint8Array }
   | { kind: 'grant'; auth: string; role: 'moderator'; subject: string }
   | { kind: 'revoke'; auth: string; target: string }
   | { kind: 'ban'; auth: string; subject: string }
@@ -84,13 +97,14 @@ export type EntryBody =
   | { kind: 'move'; auth: string; seat: string }
   | { kind: 'raise'; nonce: Uint8Array }
   | { kind: 'lower'; raise: string }
-  | { kind: 'profile'; seq: number; name: string; muted: boolean }
-  | { kind: 'meta'; auth: string; title: string; topic: string }
+  | { kind: 'profile'; seq: number; name: Uint8Array; muted: boolean }
+  | { kind: 'meta'; auth: string; title: Uint8Array; topic: Uint8Array }
   | { kind: 'end'; auth: string }
   | { kind: 'redeem'; grant: Uint8Array; proof: Uint8Array }
   | { kind: 'key'; enc: Uint8Array }
   | { kind: 'epoch'; auth: string; n: number; parent: string; member: Uint8Array; check: Uint8Array }
   | { kind: 'seal'; auth: string; epoch: string; eph: Uint8Array; boxes: readonly SealedBox[] }
+  | ModerationBody
 
 /** An epoch secret sealed to one member (docs/room-rules.md §8). */
 export interface SealedBox {
@@ -99,16 +113,19 @@ export interface SealedBox {
   box: Uint8Array
 }
 
-/** Decoded body: like EntryBody, but a redeem also carries its decoded link grant. */
+/** Decoded body: like EntryBody, but a redeem also carries its decoded link grant, and free text may be plain (versions 1-2). */
 export type DecodedBody =
-  | Exclude<EntryBody, { kind: 'redeem' }>
+  | Exclude<EntryBody, { kind: 'redeem' | 'genesis' | 'profile' | 'meta' }>
   | { kind: 'redeem'; grant: Uint8Array; proof: Uint8Array; link: LinkGrant }
+  | { kind: 'genesis'; nonce: Uint8Array; title: TextField; topic: TextField }
+  | { kind: 'profile'; seq: number; name: TextField; muted: boolean }
+  | { kind: 'meta'; auth: string; title: TextField; topic: TextField }
 
 /** An entry as decoded from the log. The signature is NOT verified by decoding. */
 export type Entry = DecodedBody & {
   id: string
   bytes: Uint8Array
-  version: typeof ENTRY_VERSION | typeof LEGACY_ENTRY_VERSION
+  version: typeof ENTRY_VERSION | typeof PLAIN_TEXT_ENTRY_VERSION | typeof LEGACY_ENTRY_VERSION
   /** Ids of the entries its author had seen (empty for version 1). */
   prev: readonly string[]
   roomId: string
@@ -130,8 +147,8 @@ function writeBody(enc: encoding.Encoder, body: EntryBody): void {
   switch (body.kind) {
     case 'genesis':
       writeFixed(enc, body.nonce, NONCE_BYTES)
-      writeText(enc, body.title, MAX_TITLE_BYTES)
-      writeText(enc, body.topic, MAX_TOPIC_BYTES)
+      writeSealedField(enc, body.title, MAX_TITLE_BYTES)
+      writeSealedField(enc, body.topic, MAX_TOPIC_BYTES)
       return
     case 'grant':
       writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
@@ -167,13 +184,13 @@ function writeBody(enc: encoding.Encoder, body: EntryBody): void {
       return
     case 'profile':
       encoding.writeVarUint(enc, body.seq)
-      writeText(enc, body.name, MAX_NAME_BYTES)
+      writeSealedField(enc, body.name, MAX_NAME_BYTES)
       encoding.writeUint8(enc, body.muted ? 1 : 0)
       return
     case 'meta':
       writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
-      writeText(enc, body.title, MAX_TITLE_BYTES)
-      writeText(enc, body.topic, MAX_TOPIC_BYTES)
+      writeSealedField(enc, body.title, MAX_TITLE_BYTES)
+      writeSealedField(enc, body.topic, MAX_TOPIC_BYTES)
       return
     case 'end':
       writeFixed(enc, idBytes(body.auth, 'auth'), ID_BYTES)
@@ -250,7 +267,8 @@ export function encodeUnsigned(roomId: string, author: Uint8Array, time: number,
   writeFixed(enc, author, KEY_BYTES)
   encoding.writeVarUint(enc, time)
   writePrev(enc, prev)
-  writeBody(enc, body)
+  if (isModerationBody(body)) writeModerationBody(enc, body)
+  else writeBody(enc, body)
   return encoding.toUint8Array(enc)
 }
 
@@ -282,10 +300,10 @@ function readKeyId(dec: decoding.Decoder): string {
   return keyId(readFixed(dec, KEY_BYTES))
 }
 
-function readBody(dec: decoding.Decoder, kind: EntryKind): DecodedBody {
+function readBody(dec: decoding.Decoder, kind: EntryKind, version: number): DecodedBody {
   switch (kind) {
     case 'genesis':
-      return { kind, nonce: readFixed(dec, NONCE_BYTES), title: readText(dec, MAX_TITLE_BYTES), topic: readText(dec, MAX_TOPIC_BYTES) }
+      return { kind, nonce: readFixed(dec, NONCE_BYTES), title: readTextField(dec, version, MAX_TITLE_BYTES), topic: readTextField(dec, version, MAX_TOPIC_BYTES) }
     case 'grant': {
       const auth = readId(dec)
       if (readByte(dec) !== 1) throw new MalformedError('unknown role')
@@ -310,13 +328,13 @@ function readBody(dec: decoding.Decoder, kind: EntryKind): DecodedBody {
       return { kind, raise: readId(dec) }
     case 'profile': {
       const seq = readUint(dec)
-      const name = readText(dec, MAX_NAME_BYTES)
+      const name = readTextField(dec, version, MAX_NAME_BYTES)
       const m = readByte(dec)
       if (m > 1) throw new MalformedError('bad muted flag')
       return { kind, seq, name, muted: m === 1 }
     }
     case 'meta':
-      return { kind, auth: readId(dec), title: readText(dec, MAX_TITLE_BYTES), topic: readText(dec, MAX_TOPIC_BYTES) }
+      return { kind, auth: readId(dec), title: readTextField(dec, version, MAX_TITLE_BYTES), topic: readTextField(dec, version, MAX_TOPIC_BYTES) }
     case 'end':
       return { kind, auth: readId(dec) }
     case 'redeem': {
@@ -335,6 +353,8 @@ function readBody(dec: decoding.Decoder, kind: EntryKind): DecodedBody {
       }
     case 'seal':
       return { kind, auth: readId(dec), epoch: readId(dec), eph: readFixed(dec, ENC_KEY_BYTES), boxes: readBoxes(dec) }
+    default:
+      return readModerationBody(dec, kind)
   }
 }
 
@@ -348,14 +368,14 @@ export function decodeEntry(bytes: unknown, id?: string): Entry | null {
   try {
     const dec = decoding.createDecoder(bytes)
     const version = readByte(dec)
-    if (version !== ENTRY_VERSION && version !== LEGACY_ENTRY_VERSION) return null
+    if (version !== ENTRY_VERSION && version !== PLAIN_TEXT_ENTRY_VERSION && version !== LEGACY_ENTRY_VERSION) return null
     const kind = KIND_NAMES[readByte(dec)]
     if (kind === undefined) return null
     const roomId = toBase64url(readFixed(dec, ROOM_ID_BYTES))
     const authorKey = readFixed(dec, KEY_BYTES)
     const time = readUint(dec)
-    const prev = version === ENTRY_VERSION ? readPrev(dec) : []
-    const body = readBody(dec, kind)
+    const prev = version === LEGACY_ENTRY_VERSION ? [] : readPrev(dec)
+    const body = readBody(dec, kind, version)
     const signedLen = dec.pos
     const sig = readFixed(dec, SIG_BYTES)
     if (dec.pos !== bytes.length) return null

@@ -5,9 +5,10 @@
  *
  * The holder sends only what the box and its authority need: the epoch chain,
  * the current epoch's seals, and the entries that decide who may write them
- * (genesis, moderator grants and redeems, revokes, bans, unbans). No title,
- * name, hand, stage or presence: what a banned key could read from a handoff
- * is who moderates and that the room moved on, never what was said.
+ * (genesis, owner transfers, moderator grants and redeems, revokes, bans,
+ * unbans). No title, name, hand, stage, chat or presence: what a banned key
+ * could read from a handoff is who moderates and that the room moved on,
+ * never what was said.
  *
  * The receiver checks the handoff against its own log as a partial view
  * (entries count even when what they name as seen is missing; everything is
@@ -19,7 +20,7 @@ import type { EntryIndex } from './entry-index.ts'
 import type { Epoch } from './derive/epochs.ts'
 import { computeState } from './state.ts'
 
-const AUTHORITY: readonly EntryKind[] = ['genesis', 'grant', 'revoke', 'ban', 'unban']
+const AUTHORITY: readonly EntryKind[] = ['genesis', 'transfer', 'grant', 'revoke', 'ban', 'unban']
 
 /** What to hand a member of an older epoch (entry bytes). */
 export function epochHandoff(index: EntryIndex, current: Epoch | null): Uint8Array[] {

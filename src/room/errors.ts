@@ -22,6 +22,8 @@ export type RejectReason =
   | 'room-ended'
   | 'banned'
   | 'duplicate'
+  | 'kicked'
+  | 'rate-limited'
 
 export const REJECT_REASONS: readonly RejectReason[] = [
   'malformed',
@@ -37,6 +39,8 @@ export const REJECT_REASONS: readonly RejectReason[] = [
   'room-ended',
   'banned',
   'duplicate',
+  'kicked',
+  'rate-limited',
 ]
 
 /** A zeroed counter per reason. */
@@ -65,5 +69,12 @@ export type RoomErrorCode =
   | 'bad-grant'
   | 'expired'
   | 'not-ready'
+  /** Free text cannot be sealed: this member does not hold the room's current epoch secret (yet). */
+  | 'no-epoch-secret'
+  /** Chat and moderation (docs/room-rules.md §10). */
+  | 'kicked'
+  | 'rate-limited'
+  | 'too-early'
+  | 'too-long'
 
 export class RoomError extends CodedError<RoomErrorCode> {}

@@ -13,13 +13,15 @@
  * before time: what each entry names as seen (`prev`, derive/causality.ts).
  *
  * Authority is resolved in layers so that no rule depends on itself:
- *   1. genesis (self-certifying: it must derive the room id) -> owner
+ *   1. genesis (self-certifying: it must derive the room id) -> owner, then
+ *      the owners' own transfers (§10) -> the owner now; reads nothing else
  *   2. owner-only entries -> end time, owner bans, moderator authorities
  *      (owner grants minus owner revokes/bans, plus redeemed owner-issued
  *      moderator link grants)
- *   3. moderator bans/unbans (cannot target owner or moderators) -> banned set
+ *   3. moderator bans/unbans (cannot target owner or moderators) -> banned set;
+ *      kicks, judged the same way, then spend like bans (§10)
  *   4. everything else, checked against 1-3: invites, accepts, speaker links,
- *      leave/move, hands, profiles, meta.
+ *      leave/move, hands, profiles, meta, chat, hides, mutes, recording.
  * The full rule set with reasons is in docs/room-rules.md. Each step of
  * `computeFromIndex` is a function in derive/ that decides one part of the
  * state from the index and the parts decided before it, recording what it
@@ -32,22 +34,26 @@ import type { Entry } from './entry.ts'
 import { indexEntries, type EntryIndex, type Profile } from './entry-index.ts'
 import type { RejectReason } from './errors.ts'
 import { admitEntries, findGenesis, rejectOrphans } from './derive/admission.ts'
-import { Authority, endTime, moderatorGrants, type Root } from './derive/authority.ts'
+import { Authority, endTime, moderatorGrants } from './derive/authority.ts'
 import { banSet, ownerBans } from './derive/bans.ts'
 import { sortedEntries, sortedMap } from './derive/collections.ts'
 import { epochsOf, type Epoch, type Epochs } from './derive/epochs.ts'
 import { handsOf, type Hand } from './derive/hands.ts'
 import { Ledger } from './derive/ledger.ts'
 import { Causality } from './derive/causality.ts'
+import type { ChatMessage } from './derive/chat.ts'
+import { kicksOf, type Kick } from './derive/kicks.ts'
+import { moderationOf, type Mute, type Recording } from './derive/moderation.ts'
+import { ownerChain } from './derive/owner.ts'
 import { moderatorRedeems, speakerRedeems, type LinkChecks } from './derive/links.ts'
-import { metaOf, participantsOf, profilesOf } from './derive/profiles.ts'
+import { metaOf, participantsOf, profilesOf, type MetaSource } from './derive/profiles.ts'
 import { checkRevokeTargets, moderatorRevokes, ownerRevokes, Retirements } from './derive/revokes.ts'
 import {
   acceptedInvites, allClaims, closedSeats, declinedInvites, pendingInvites, stageOf, validInvites, type PendingInvite, type Seat,
 } from './derive/stage.ts'
 
 export { byTimeThenId } from './derive/collections.ts'
-export type { Epoch, Epochs, Hand, PendingInvite, Profile, Seat }
+export type { ChatMessage, Epoch, Epochs, Hand, Kick, MetaSource, Mute, PendingInvite, Profile, Recording, Seat }
 
 /** Default tolerance for clocks running ahead: entries dated later than now + 2 min wait. */
 export const DEFAULT_SKEW_MS = 2 * 60_000
@@ -60,8 +66,12 @@ export interface RoomState {
   exists: boolean
   genesisId: string | null
   owner: string | null
+  /** The owner's authority id: the genesis, or the transfer that made it owner (§10). */
+  ownerAuth: string | null
+  /** '' until revealText (reveal.ts) opens `meta` with the epoch's secret; plain in entries before version 3. */
   title: string
   topic: string
+  meta: MetaSource | null
   ended: boolean
   endedAt: number | null
   /** Moderator key -> authority id it signs with (lowest id of its live authorities). Sorted by key. */
@@ -87,6 +97,14 @@ export interface RoomState {
   participants: readonly string[]
   /** The epoch chain, members' encryption keys, rotation due (docs/room-rules.md §8). */
   epochs: Epochs
+  /** Chat the room shows, in (time, id) order, still sealed (reveal-chat.ts opens it) (§10). */
+  chat: readonly ChatMessage[]
+  /** Speakers a moderator muted, by key (sorted), whether on stage now or not (§10). */
+  muted: ReadonlyMap<string, Mute>
+  /** Keys kicked out of the room now, by key (sorted) (§10). */
+  kicked: ReadonlyMap<string, Kick>
+  /** The recording announced now, or null (§10). */
+  recording: Recording | null
   /** Rejected entries by reason (including counts passed in as `baseRejected`). */
   rejected: Record<RejectReason, number>
   /** Reason per rejected entry id. */
@@ -138,14 +156,15 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
     rejectOrphans(index, ledger)
     return emptyState(roomId, ledger, recheckAt)
   }
-  const root: Root = { owner: genesis.author, genesisId: genesis.id }
+  // §3a: what each entry had seen, for transfers, single use, expiry and retired passes.
+  const causality = new Causality(index)
+  // §10 transfer: the owner is followed from the genesis through its transfers.
+  const root = ownerChain(genesis, b.transfer, index.byId, causality, ledger, opts.partial)
 
-  // Layer 2 (§3, §5): the owner's entries alone decide the end and the moderator set.
+  // Layer 2 (§3, §5): the owners' entries alone decide the end and the moderator set.
   const endedAt = endTime(b.end, root, ledger)
   const revokedByOwner = ownerRevokes(b.revoke, root, ledger)
   const bannedByOwner = ownerBans(b.ban, b.unban, root, ledger)
-  // §3a: what each entry had seen, for single use, expiry and retired passes.
-  const causality = new Causality(index)
   const checks: LinkChecks = { roomId, endedAt, skewMs, causality, retired: new Retirements(revokedByOwner.valid, index.byId, causality) }
   const grants = moderatorGrants(b.grant, root, endedAt, revokedByOwner.revoked, bannedByOwner.banned, ledger)
   const links = moderatorRedeems(b.redeem, root, checks, revokedByOwner.revoked, bannedByOwner.banned, ledger)
@@ -153,6 +172,9 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
 
   // Layer 3 (§3 bans): moderators' bans and all unbans, against the moderator set.
   const bans = banSet(bannedByOwner, b.unban, authority, ledger)
+  // §10 kick: judged like a moderator's ban; spends what its subject had, like a ban.
+  const kicks = kicksOf(b.kick, authority, bans, ledger)
+  bans.addKicks(kicks)
 
   // Layer 4 (§4, §5): everything else, checked against layers 1-3. Steps that
   // follow references (declines, accepts, leaves, moves) run after the steps
@@ -169,9 +191,10 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
   const { stage, seatOf, liveSeats } = stageOf(claims, closed, ended, ledger)
   const { hands, handOf, openRaises } = handsOf(index, bans, seatOf, ended, ledger)
   const profiles = profilesOf(index, bans, ledger)
-  const { title, topic } = metaOf(index.metaGroups, genesis, authority, bans, ledger)
+  const { title, topic, meta } = metaOf(index.metaGroups, genesis, authority, bans, ledger)
   const pending = pendingInvites(invites, accepted.answered, seatOf, bans, ended, causality)
   const epochs = epochsOf(b, root.genesisId, authority, bans, ended, ledger)
+  const mod = moderationOf({ index, kicks, invites: pending, endedAt, now }, authority, bans, causality, ledger)
   // Last: a participant is a key with an entry that survived every step.
   const participants = participantsOf(index.byAuthor, ledger)
 
@@ -180,8 +203,10 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
     exists: true,
     genesisId: root.genesisId,
     owner: root.owner,
+    ownerAuth: root.auth,
     title,
     topic,
+    meta,
     ended,
     endedAt: ended ? endedAt : null,
     moderators: authority.moderators(),
@@ -193,13 +218,17 @@ export function computeFromIndex(index: EntryIndex, opts: ComputeOptions): RoomS
     hands,
     handOf,
     openRaises,
-    invites: pending,
+    invites: mod.invites,
     profiles,
     participants,
     epochs,
+    chat: mod.chat,
+    muted: mod.muted,
+    kicked: mod.kicked,
+    recording: mod.recording,
     rejected: ledger.counts,
     reasons: ledger.reasons,
-    recheckAt,
+    recheckAt: recheckAt === null ? mod.recheckAt : Math.min(recheckAt, mod.recheckAt ?? Infinity),
   }
 }
 
@@ -211,8 +240,10 @@ function emptyState(roomId: string, ledger: Ledger, recheckAt: number | null): R
     exists: false,
     genesisId: null,
     owner: null,
+    ownerAuth: null,
     title: '',
     topic: '',
+    meta: null,
     ended: false,
     endedAt: null,
     moderators: new Map(),
@@ -228,6 +259,10 @@ function emptyState(roomId: string, ledger: Ledger, recheckAt: number | null): R
     profiles: new Map(),
     participants: [],
     epochs: NO_EPOCHS,
+    chat: [],
+    muted: new Map(),
+    kicked: new Map(),
+    recording: null,
     rejected: ledger.counts,
     reasons: ledger.reasons,
     recheckAt,
@@ -247,6 +282,7 @@ export function snapshotState(s: RoomState): Record<string, unknown> {
     owner: s.owner,
     title: s.title,
     topic: s.topic,
+    metaId: s.meta?.id ?? null,
     ended: s.ended,
     endedAt: s.endedAt,
     moderators: sortedEntries(s.moderators),
@@ -259,6 +295,11 @@ export function snapshotState(s: RoomState): Record<string, unknown> {
     invites: s.invites,
     profiles: sortedEntries(s.profiles),
     participants: [...s.participants].sort(),
+    ownerAuth: s.ownerAuth,
+    chat: s.chat.map((m) => ({ id: m.id, author: m.author, at: m.at })),
+    muted: sortedEntries(s.muted),
+    kicked: sortedEntries(s.kicked),
+    recording: s.recording,
     epoch: s.epochs.current && { id: s.epochs.current.id, n: s.epochs.current.n, holders: [...s.epochs.current.boxes.keys()].sort() },
     rotationDue: s.epochs.rotationDue,
     unsealed: s.epochs.unsealed,

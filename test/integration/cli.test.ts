@@ -57,13 +57,14 @@ function start(args: string[], timeoutMs = 60_000): { child: ChildProcess; resul
 test('room create prints working links; a speaker peer and a recording peer: the recording holds the tone', async () => {
   const created = await stoop(['room', 'create', '--title', 'From the terminal', '--key', join(dir, 'owner.key'), '--origin', relay.url])
   expect(created.code).toBe(0)
-  const [moderator, , listener] = [...created.stdout.matchAll(/^ {2}(http\S+)$/gm)].map((m) => m[1]!)
+  const [moderator, speakerLink, listener] = [...created.stdout.matchAll(/^ {2}(http\S+)$/gm)].map((m) => m[1]!)
   expect(parseInvite(moderator!, Date.now()).ok).toBe(true)
   expect(parseInvite(listener!, Date.now()).ok).toBe(true)
 
   const out = join(dir, 'out.wav')
-  const speaker = start(['peer', moderator!, '--speak', 'tone:440', '--json', '--ice-loopback'])
-  const recorder = await stoop(['peer', listener!, '--record', out, '--duration', '8', '--json', '--ice-loopback'])
+  const speaker = start(['peer', speakerLink!, '--speak', 'tone:440', '--json', '--ice-loopback'])
+  // --record keeps audio only while the room shows a recording: with the moderator link it announces one (issue 15).
+  const recorder = await stoop(['peer', moderator!, '--record', out, '--duration', '8', '--json', '--ice-loopback'])
   expect(recorder.code, recorder.stderr).toBe(0)
   const events = recorder.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string })
   expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['joined', 'peer-connected', 'track', 'audio-level', 'stopped']))

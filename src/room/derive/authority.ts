@@ -1,8 +1,9 @@
 /**
  * Layers 1 and 2 of the authority chain (docs/room-rules.md §3): the genesis
- * names the owner, and the owner's entries alone decide the end time and the
- * moderator set. Nothing here reads a moderator's own entries, so moderator
- * power never depends on itself and a moderator cannot entrench itself.
+ * and the owners' transfers name the owner (derive/owner.ts), and the owners'
+ * entries alone decide the end time and the moderator set. Nothing here reads
+ * a moderator's own entries, so moderator power never depends on itself and a
+ * moderator cannot entrench itself.
  */
 import type { Entry } from '../entry.ts'
 import type { Of } from '../entry-index.ts'
@@ -10,10 +11,27 @@ import type { RejectReason } from '../errors.ts'
 import { sortedMap } from './collections.ts'
 import type { Ledger } from './ledger.ts'
 
-/** Layer 1: the owner and the genesis id the owner's entries must name as `auth`. */
+/** What an entry says about its signer: its author, the authority it names, and (when it is an entry) its id and time. */
+export interface Signed {
+  author: string
+  auth: string
+  id?: string
+  time?: number
+}
+
+/**
+ * Whether an entry is an owner's: 'valid' (its author owned the room under the
+ * authority it names, and wrote it while it did), 'invalid' (it names an
+ * owner's authority it may not use), 'none' (it names no owner's authority).
+ */
+export type OwnerClaim = 'valid' | 'invalid' | 'none'
+
+/** Layer 1: the owner now, its authority id (the genesis, or the transfer that made it owner), and every owner's. */
 export interface Root {
   owner: string
   genesisId: string
+  auth: string
+  claim(e: Signed): OwnerClaim
 }
 
 /** An authority that would be live but is void, and the reason entries relying on it inherit. */
@@ -28,9 +46,9 @@ export interface Granted {
   voided: [string, Voided][]
 }
 
-/** §3 layer 1: the owner's entries must use auth = genesis. */
-export function signedByOwner(root: Root, e: { author: string; auth: string }): boolean {
-  return e.author === root.owner && e.auth === root.genesisId
+/** §3 layer 1: an owner's entry names that owner's authority, written while it owned the room (§10 transfer). */
+export function signedByOwner(root: Root, e: Signed): boolean {
+  return root.claim(e) === 'valid'
 }
 
 /**
@@ -47,10 +65,13 @@ export function endTime(ends: readonly Of<'end'>[], root: Root, ledger: Ledger):
 }
 
 /**
- * §3 layer 2, owner grants: only the owner grants moderator power (under the
- * genesis); a grant dated at or after the end is 'room-ended'. A grant the
+ * §3 layer 2, owner grants: only the owner grants moderator power (under its
+ * authority); a grant dated at or after the end is 'room-ended'. A grant the
  * owner revoked, or whose subject the owner banned, is void, and entries that
- * name it inherit why (the cascade). A grant to the owner adds nothing.
+ * name it inherit why (the cascade). A grant to the owner makes it no
+ * moderator while it owns the room, but stays live: entries a new owner wrote
+ * as a moderator keep their authority, and an owner who granted itself before
+ * handing the room over stays a moderator (§10 transfer).
  */
 export function moderatorGrants(
   grants: readonly Of<'grant'>[], root: Root, endedAt: number, ownerRevoked: ReadonlySet<string>, ownerBanned: ReadonlySet<string>, ledger: Ledger,
@@ -63,20 +84,21 @@ export function moderatorGrants(
       ledger.reject(g, 'revoked')
       out.voided.push([g.id, { key: g.subject, reason: 'revoked' }])
     } else if (ownerBanned.has(g.subject)) out.voided.push([g.id, { key: g.subject, reason: 'banned' }])
-    else if (g.subject !== root.owner) out.live.push([g.id, g.subject])
+    else out.live.push([g.id, g.subject])
   }
   return out
 }
 
 /**
- * Layers 1 and 2 resolved: every live authority (the genesis for the owner,
- * then live moderator grants and redeems) and the voided ones, which later
- * layers check each privileged entry's `auth` against.
+ * Layers 1 and 2 resolved: every live authority (the owner's, then live
+ * moderator grants and redeems) and the voided ones, which later layers check
+ * each privileged entry's `auth` against.
  */
 export class Authority {
   readonly owner: string
   readonly genesisId: string
-  /** Live authority id -> key, the genesis first. */
+  private readonly root: Root
+  /** Live authority id -> key, the owner's first. */
   readonly live = new Map<string, string>()
   private readonly voided = new Map<string, Voided>()
   private readonly moderatorKeys = new Set<string>()
@@ -85,8 +107,9 @@ export class Authority {
   constructor(root: Root, sources: readonly Granted[], byId: ReadonlyMap<string, Entry>) {
     this.owner = root.owner
     this.genesisId = root.genesisId
+    this.root = root
     this.byId = byId
-    this.live.set(root.genesisId, root.owner)
+    this.live.set(root.auth, root.owner)
     for (const s of sources) {
       for (const [id, key] of s.live) this.live.set(id, key)
       for (const [id, v] of s.voided) this.voided.set(id, v)
@@ -98,14 +121,22 @@ export class Authority {
     return this.moderatorKeys.has(key)
   }
 
+  /** Whether `e` is an owner's entry (§10: a past owner's while it owned the room). */
+  isOwners(e: Signed): boolean {
+    return this.root.claim(e) === 'valid'
+  }
+
   /**
-   * §3: why `author` may not sign with `auth`, or null. The owner must name the
-   * genesis; anyone else a live authority of that very key. Naming a voided
-   * authority of one's own passes its reason on (the cascade); anyone else's
-   * authority is 'no-authority', a missing one an 'unknown-reference'.
+   * §3: why `author` may not sign with `auth`, or null. An owner's authority
+   * counts for its owner while it owned the room (`id`, `time`: the entry, for
+   * a past owner's); anything else must be a live authority of that very key.
+   * Naming a voided authority of one's own passes its reason on (the
+   * cascade); anyone else's authority is 'no-authority', a missing one an
+   * 'unknown-reference'.
    */
-  signerReason(author: string, auth: string): RejectReason | null {
-    if (author === this.owner) return auth === this.genesisId ? null : 'no-authority'
+  signerReason(author: string, auth: string, id?: string, time?: number): RejectReason | null {
+    const claim = this.root.claim({ author, auth, id, time })
+    if (claim !== 'none') return claim === 'valid' ? null : 'no-authority'
     const k = this.live.get(auth)
     if (k !== undefined) return k === author ? null : 'no-authority'
     const v = this.voided.get(auth)

@@ -41,12 +41,12 @@ export class Causality {
     return x.time > c.time || this.precedes(c.id, x.id)
   }
 
-  /** The entries of `key` taking part that have `id` in their causal past. */
-  seenBy(id: string, key: string): Set<string> {
+  /** The entries of `key` (of anyone: null) taking part that have `id` in their causal past. */
+  seenBy(id: string, key: string | null): Set<string> {
     const out = new Set<string>()
     for (const d of this.future(id)) {
       const e = this.index.byId.get(d)
-      if (e?.author === key && this.index.isPlaced(e)) out.add(d)
+      if (e && (key === null || e.author === key) && this.index.isPlaced(e)) out.add(d)
     }
     return out
   }
@@ -113,9 +113,10 @@ function strictSuperset(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean
  * the lowest (time, id). A claim written later cannot overtake one its author
  * had seen, nor, by being backdated, one the issuer had seen before it. The
  * rest are 'used'. Each filter keeps at least one claim: causal order and
- * strict inclusion have no cycles. `claims` is not empty.
+ * strict inclusion have no cycles. `claims` is not empty. `issuer` null: the
+ * room's view (everyone's entries), where no issuer is trusted (§10 transfer).
  */
-export function firstClaim<E extends Entry>(claims: readonly E[], issuer: string, causality: Causality, ledger: Ledger): E {
+export function firstClaim<E extends Entry>(claims: readonly E[], issuer: string | null, causality: Causality, ledger: Ledger): E {
   let pool = claims.filter((c) => !claims.some((o) => o !== c && causality.precedes(o.id, c.id)))
   if (pool.length > 1) {
     const seen = new Map(pool.map((c) => [c.id, causality.seenBy(c.id, issuer)]))

@@ -27,26 +27,28 @@ export interface Hands {
  * §4 raise/lower and §3 bans: a banned key's raises and lowers are void; a
  * lower naming an unknown raise is an 'unknown-reference', one naming someone
  * else's raise 'no-authority'; a ban spends raises dated up to it, even after
- * an unban. A hand is a listener's earliest open raise (nobody on stage has
+ * an unban, and a kick (§10) those dated up to its end. A hand is a listener's earliest open raise (nobody on stage has
  * one, nor anybody once the room has ended), in (raise time, raise id) order.
  */
 export function handsOf(index: EntryIndex, bans: Bans, seatOf: ReadonlyMap<string, Seat>, ended: boolean, ledger: Ledger): Hands {
   for (const key of bans.banned.keys()) for (const l of index.lowersByAuthor.get(key) ?? []) ledger.reject(l, 'banned')
   for (const list of index.unresolvedLowers.values()) for (const l of list) if (!bans.isBanned(l.author)) ledger.reject(l, 'unknown-reference')
   for (const l of index.foreignLowers) if (!bans.isBanned(l.author)) ledger.reject(l, 'no-authority')
-  for (const [key, t] of bans.lastBan) {
+  for (const key of bans.closedKeys()) {
     const banned = bans.isBanned(key)
-    for (const r of index.raisesByAuthor.get(key) ?? []) if (banned || r.time <= t) ledger.reject(r, 'banned')
+    for (const r of index.raisesByAuthor.get(key) ?? []) {
+      const why = banned ? 'banned' : bans.spentBy(r)
+      if (why) ledger.reject(r, why)
+    }
   }
   const openRaises = new Map<string, string[]>()
   const best: Of<'raise'>[] = []
   for (const [key, open] of index.openRaises) {
     if (bans.isBanned(key)) continue
-    const banT = bans.lastBan.get(key)
     let first: Of<'raise'> | null = null
     let ids: string[] | null = null
     for (const r of open.values()) {
-      if (banT !== undefined && r.time <= banT) continue
+      if (ledger.reasons.has(r.id)) continue
       ;(ids ??= []).push(r.id)
       if (!first || byTimeThenId(r, first) < 0) first = r
     }

@@ -6,7 +6,7 @@
  */
 import type { Of } from '../entry-index.ts'
 import type { RejectReason } from '../errors.ts'
-import type { Authority, Granted, Root, Voided } from './authority.ts'
+import { signedByOwner, type Authority, type Granted, type Root, type Voided } from './authority.ts'
 import type { Bans } from './bans.ts'
 import { firstClaim, type Causality } from './causality.ts'
 import { push } from './collections.ts'
@@ -85,7 +85,7 @@ export function moderatorRedeems(
       continue
     }
     const why: RejectReason | null =
-      r.author === root.owner || !(L.issuer === root.owner && L.auth === root.genesisId) ? 'no-authority'
+      r.author === root.owner || !signedByOwner(root, { author: L.issuer, auth: L.auth, id: r.id, time: r.time }) ? 'no-authority'
       : ownerRevoked.has(L.id) ? 'revoked'
       : outsideWindow(r, checks)
     if (why === 'revoked') voided.push([r.id, { key: r.author, reason: 'revoked' }])
@@ -122,7 +122,7 @@ export function speakerRedeems(
   const claims: Of<'redeem'>[] = []
   for (const r of redeems) {
     const L = r.link
-    const why = authority.signerReason(L.issuer, L.auth) ?? (revocations.has(L.id, L.auth) ? 'revoked' : outsideWindow(r, checks))
+    const why = authority.signerReason(L.issuer, L.auth, r.id, r.time) ?? (revocations.has(L.id, L.auth) ? 'revoked' : outsideWindow(r, checks))
     if (why) ledger.reject(r, why)
     else {
       push(byLink, L.id, r)
@@ -131,7 +131,7 @@ export function speakerRedeems(
   }
   // Closings apply after the race, so that banning or demoting the holder does not free a single-use link.
   for (const r of firstUses(byLink, checks.causality, ledger)) {
-    const why = bans.isBanned(r.author) || bans.spent(r) || bans.spendsPass(r) ? 'banned' : checks.retired.retired(r) ? 'revoked' : null
+    const why = bans.isBanned(r.author) ? 'banned' : (bans.spentBy(r) ?? bans.spendsPass(r) ?? (checks.retired.retired(r) ? 'revoked' : null))
     if (why) ledger.reject(r, why)
   }
   return claims

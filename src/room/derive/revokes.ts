@@ -21,15 +21,16 @@ export interface OwnerRevokes {
 }
 
 /**
- * §3 layer 2: the owner may revoke anything it or a moderator issued, under the
- * genesis; this must be known before the moderator set because a revoked grant
- * never counted.
+ * §3 layer 2: the owner may revoke anything it or a moderator issued, under its
+ * authority (§10: a past owner while it owned the room); this must be known
+ * before the moderator set because a revoked grant never counted.
  */
 export function ownerRevokes(revokes: readonly Of<'revoke'>[], root: Root, ledger: Ledger): OwnerRevokes {
   const out: OwnerRevokes = { revoked: new Set(), valid: [], byOthers: [] }
   for (const r of revokes) {
-    if (r.author !== root.owner) out.byOthers.push(r)
-    else if (r.auth === root.genesisId) {
+    const claim = root.claim(r)
+    if (claim === 'none') out.byOthers.push(r)
+    else if (claim === 'valid') {
       out.revoked.add(r.target)
       out.valid.push(r)
     } else ledger.reject(r, 'no-authority')

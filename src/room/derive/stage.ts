@@ -34,6 +34,8 @@ export interface PendingInvite {
   subject: string
   by: string
   time: number
+  /** Written while a recording was on (§10 record): the invitee is asked before it accepts. */
+  recording?: true
 }
 
 /** A valid accept or a valid speaker redeem. */
@@ -96,7 +98,8 @@ export function acceptedInvites(
   for (const [inviteId, list] of byInvite) {
     const inv = invites.get(inviteId)!
     const first = list.length > 1 ? firstClaim(list, inv.author, causality, ledger) : list[0]!
-    if (bans.spent(first) || bans.spendsInvite(inv, causality)) ledger.reject(first, 'banned')
+    const spent = bans.spentBy(first) ?? bans.spendsInvite(inv, causality)
+    if (spent) ledger.reject(first, spent)
     for (const a of list) claims.push(a)
     answered.add(inviteId)
   }
@@ -208,7 +211,7 @@ export function pendingInvites(
   const pending: PendingInvite[] = []
   if (ended) return pending
   for (const i of invites.values()) {
-    if (answered.has(i.id) || seatOf.has(i.subject) || bans.isBanned(i.subject) || bans.spendsInvite(i, causality)) continue
+    if (answered.has(i.id) || seatOf.has(i.subject) || bans.isBanned(i.subject) || bans.spendsInvite(i, causality) !== null) continue
     pending.push({ id: i.id, subject: i.subject, by: i.author, time: i.time })
   }
   return pending.sort(byTimeThenId)

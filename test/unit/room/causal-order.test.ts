@@ -11,6 +11,7 @@ import {
   ENTRY_VERSION, LEGACY_ENTRY_VERSION, MAX_PREV, RoomActor, RoomReplica, attachSignature, computeState, createRoom, decodeEntry, encodeUnsigned, entryId,
   logOf, signEntry, signRedeemProof, snapshotState, type EntryBody, type LinkPass,
 } from '../../../src/room/index.ts'
+import { revealText } from '../../../src/room/reveal.ts'
 import format1 from './fixtures/format1-log.json'
 import { identities, kid, RoomBuilder, T0 } from './helpers.ts'
 
@@ -69,8 +70,8 @@ describe('entries wait for what they name', () => {
     const [owner, p] = await identities(2)
     const b = await RoomBuilder.create(owner!)
     const first = await b.sign(p!, raise(), T0 + 5, b.roomId)
-    const second = await b.sign(p!, { kind: 'profile', seq: 1, name: 'p', muted: false }, T0 + 6, b.roomId)
-    const named = await signEntry(p!, b.roomId, T0 + 6, { kind: 'profile', seq: 2, name: 'named', muted: false }, [entryId(first), entryId(second)])
+    const second = await b.sign(p!, { kind: 'profile', seq: 1, name: b.text(p!, 'name', 'p'), muted: false }, T0 + 6, b.roomId)
+    const named = await signEntry(p!, b.roomId, T0 + 6, { kind: 'profile', seq: 2, name: b.text(p!, 'name', 'named'), muted: false }, [entryId(first), entryId(second)])
     const doc = new Y.Doc()
     const replica = new RoomReplica(doc, { roomId: b.roomId, now: () => T0 + 100 })
     for (const x of [b.bytes[0]!, named, second, first]) {
@@ -79,7 +80,7 @@ describe('entries wait for what they name', () => {
       if (x === named) expect(replica.state.reasons.get(entryId(named))).toBe('unknown-reference')
     }
     expect(replica.state.reasons.has(entryId(named))).toBe(false)
-    expect(replica.state.profiles.get(kid(p!))?.name).toBe('named')
+    expect(revealText(replica.state, () => b.secret).profiles.get(kid(p!))?.name).toBe('named')
     expect(replica.state.hands.map((h) => h.key)).toEqual([kid(p!)])
     replica.destroy()
   })
@@ -162,7 +163,7 @@ describe('single use in causal order', () => {
     b.bytes.push(rival)
     expect(b.state().seatOf.get(kid(c!))?.seatId).toBe(entryId(rival))
     // The issuer writes something having seen the legitimate redeem (not the rival).
-    b.bytes.push(await signEntry(owner!, b.roomId, T0 + 60, { kind: 'profile', seq: 1, name: 'owner', muted: false }, [legit]))
+    b.bytes.push(await signEntry(owner!, b.roomId, T0 + 60, { kind: 'profile', seq: 1, name: b.text(owner!, 'name', 'owner'), muted: false }, [legit]))
     const s = b.state()
     expect(s.seatOf.get(kid(a!))?.seatId).toBe(legit)
     expect(s.reasons.get(entryId(rival))).toBe('used')
@@ -232,7 +233,12 @@ describe('logs written before causal references', () => {
     const s = snapshotState(computeState(entries, { roomId: format1.roomId, now: format1.now }))
     // Epochs (§8) came later: a log without them has none, and no rotation is due unless someone is banned.
     const noEpochs = { epoch: null, rotationDue: format1.state.banned.length > 0, unsealed: [], encKeys: [] }
-    expect(JSON.parse(JSON.stringify(s))).toEqual({ ...format1.state, ...noEpochs, rejected: { ...format1.state.rejected, backdated: 0 } })
+    // Sealed text (§9) came later too: format 1's text is plain, read as it was; `metaId` names the entry it came from.
+    const metaId = entries.find((e) => (e.kind === 'meta' || e.kind === 'genesis') && e.title === format1.state.title)!.id
+    // Chat and moderation (§10) came later still: none of it, and the owner's authority is the genesis.
+    const noModeration = { ownerAuth: s.genesisId, chat: [], muted: [], kicked: [], recording: null }
+    const rejected = { ...format1.state.rejected, backdated: 0, kicked: 0, 'rate-limited': 0 }
+    expect(JSON.parse(JSON.stringify(s))).toEqual({ ...format1.state, ...noEpochs, ...noModeration, metaId, rejected })
   })
 
   it('a format-1 log continues with new entries', async () => {
