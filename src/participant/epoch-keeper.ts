@@ -15,14 +15,21 @@
  *   after the rotation. The moderator who wrote the newest ban acts at once;
  *   others wait a random moment and look again, so that several moderators
  *   online rarely rotate twice (if they do, the chain picks one: §8).
+ * - Holds the secret of every epoch it can open (`secretOf`), for reading the
+ *   room's sealed text (§9), and says `secrets` when it learns one. After a
+ *   rotation it seals its own name again in the new epoch, and a moderator
+ *   the title and topic, so members who join with the new link can read them
+ *   (the banned member could read the old text anyway; it cannot read the new).
  */
 import { TypedEmitter } from '../base/emitter.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
 import { bytesEqual, randomBytes } from '../identity/index.ts'
 import {
   decodeEntry, encryptionKey, epochFromHandoff, epochSecret, keyCheck, verifyEntry, type Entry, epochTopic, membershipKey, roleOf, RoomError, type EncryptionKey, type MembershipKey, type RoomActor,
-  type RoomReplica, type RoomState,
+  type RoomReplica, type RoomState, type Epoch,
 } from '../room/index.ts'
+import { openField, type SealingKey } from '../room/reveal.ts'
+import { sealedEpoch } from '../room/sealed-text.ts'
 
 /** What a member whose link was replaced is told (the CLI and the app say the same). */
 export const REPLACED_MESSAGE = 'This link was replaced; ask a moderator for a new one.'
@@ -57,6 +64,8 @@ export interface CurrentEpoch {
 
 export interface EpochKeeperEvents {
   epoch: (epoch: CurrentEpoch) => void
+  /** We learned the secret of an epoch (sealed text of it may open now). */
+  secrets: () => void
   replaced: () => void
   error: (err: Error) => void
 }
@@ -67,6 +76,10 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
   readonly #known: Uint8Array[]
   #enc: EncryptionKey | null = null
   #current: CurrentEpoch
+  /** Epoch id -> its secret, for every epoch of the chain we can open. */
+  readonly #byEpoch = new Map<string, Uint8Array>()
+  /** Re-seals tried (entry id + epoch id), so one that cannot be written is not retried forever. */
+  readonly #resealed = new Set<string>()
   #duty: unknown = null
   #replacedTimer: unknown = null
   #announced = false
@@ -84,6 +97,11 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     this.#current = { id: null, n: n > 0 ? n : -1, secret: opts.linkSecret, topic: n > 0 ? epochTopic(opts.linkSecret) : null, member: membershipKey(opts.linkSecret) }
     this.#off = opts.replica.on('change', () => void this.#check())
     void this.#check()
+  }
+
+  /** The log it follows (the mesh's handoff responder answers from it). */
+  get replica(): RoomReplica {
+    return this.#o.replica
   }
 
   /** The epoch in use (the link's until the log says otherwise). */
@@ -120,6 +138,32 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     return this.#known
   }
 
+  /**
+   * The secret of epoch `n`, when we hold it (to open sealed text, §9). A room without epoch
+   * entries is in epoch 0 with the link's secret; a link newer than the log we have is its own epoch's.
+   */
+  secretOf(n: number): Uint8Array | null {
+    const epoch = this.#o.replica.state.epochs.chain.find((e) => e.n === n)
+    if (epoch) return this.#byEpoch.get(epoch.id) ?? null
+    return Math.max(this.#current.n, 0) === n ? this.#current.secret : null
+  }
+
+  /**
+   * The epoch to seal new text in: the room's current one (our box opened now if we have not
+   * yet), or our link's when the log we have is older. Null while the room is in an epoch we
+   * hold no secret of: text sealed in an older one would be readable by whom the rotation excluded.
+   */
+  async sealingKey(): Promise<SealingKey | null> {
+    const s = this.#o.replica.state
+    const cur = s.epochs.current
+    const ours = { n: Math.max(this.#current.n, 0), secret: this.#current.secret }
+    if (!cur || ours.n > cur.n) return ours
+    if (!s.exists) return null
+    this.#enc ??= await encryptionKey(this.#o.actor.identity, s.roomId)
+    const secret = this.#open(cur, s.roomId)
+    return secret ? { n: cur.n, secret } : null
+  }
+
   destroy(): void {
     if (this.#destroyed) return
     this.#destroyed = true
@@ -141,9 +185,11 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
     this.#again = false
     try {
       this.#enc ??= await encryptionKey(this.#o.actor.identity, s.roomId)
+      this.#openChain(s)
       this.#follow(s)
       await this.#announce(s)
       this.#planDuties(s)
+      await this.#resealName(s)
     } catch (err) {
       // A lost race (our authority revoked meanwhile) is not ours to report loudly.
       if (!(err instanceof RoomError)) this.emit('error', err as Error)
@@ -157,6 +203,8 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
   #follow(s: RoomState): void {
     const cur = s.epochs.current
     if (!cur || cur.id === this.#current.id) return
+    // A handoff's epoch our log does not hold yet: the log is behind, not the room (one it holds that no longer counts was voided).
+    if (this.#current.id !== null && cur.n < this.#current.n && !this.#o.replica.get(this.#current.id)) return
     const secret = epochSecret(cur, s.roomId, this.#o.actor.identity.publicKey, this.#enc!, this.#known)
     if (!secret) {
       // Only a secret we can place in an older epoch was replaced; one the log does not know yet
@@ -171,6 +219,47 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
       return
     }
     this.#adopt(cur.id, cur.n, secret)
+  }
+
+  /** The secret of `epoch` (known, or our box); remembered by epoch id. Needs `#enc`. */
+  #open(epoch: Epoch, roomId: string): Uint8Array | null {
+    const held = this.#byEpoch.get(epoch.id)
+    if (held) return held
+    const secret = epochSecret(epoch, roomId, this.#o.actor.identity.publicKey, this.#enc!, this.#known)
+    if (!secret) return null
+    this.#byEpoch.set(epoch.id, secret)
+    if (!this.#known.some((k) => bytesEqual(k, secret))) this.#known.push(secret)
+    this.emit('secrets')
+    return secret
+  }
+
+  /** Opens every epoch of the chain we can: text written in any of them is then readable. */
+  #openChain(s: RoomState): void {
+    for (const epoch of s.epochs.chain) this.#open(epoch, s.roomId)
+  }
+
+  /** Whether text sealed in `sealed` is in an older epoch than ours and we can read it (to seal it again). */
+  #stale(sealed: Uint8Array | undefined, author: string, field: 'name' | 'title', s: RoomState): boolean {
+    if (!sealed || this.#current.id === null || this.#current.id !== s.epochs.current?.id) return false
+    if ((sealedEpoch(sealed) ?? this.#current.n) >= this.#current.n) return false
+    return openField(sealed, { roomId: s.roomId, author, field }, (n) => this.secretOf(n)) !== null
+  }
+
+  /** Once per epoch: our name, sealed in an older epoch, is sealed again in the current one. */
+  async #resealName(s: RoomState): Promise<void> {
+    const me = s.profiles.get(this.#o.actor.key)
+    if (!me || roleOf(s, this.#o.actor.key) === 'banned' || s.ended || !this.#stale(me.nameSealed, this.#o.actor.key, 'name', s)) return
+    if (this.#once(`${me.id} ${this.#current.id}`)) await this.#o.actor.setProfile({})
+  }
+
+  #metaStale(s: RoomState): boolean {
+    return s.meta !== null && !this.#resealed.has(`${s.meta.id} ${this.#current.id}`) && this.#stale(s.meta.title, s.meta.author, 'title', s)
+  }
+
+  #once(key: string): boolean {
+    if (this.#resealed.has(key)) return false
+    this.#resealed.add(key)
+    return true
   }
 
   #adopt(id: string, n: number, secret: Uint8Array): void {
@@ -195,7 +284,7 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
   #planDuties(s: RoomState): void {
     const role = roleOf(s, this.#o.actor.key)
     if ((role !== 'owner' && role !== 'moderator') || s.ended || this.#duty !== null) return
-    const due = s.epochs.chain.length === 0 || s.epochs.rotationDue || (s.epochs.unsealed.length > 0 && this.#current.n > 0)
+    const due = s.epochs.chain.length === 0 || s.epochs.rotationDue || (s.epochs.unsealed.length > 0 && this.#current.n > 0) || this.#metaStale(s)
     if (!due) return
     const delay = this.#wroteNewestBan(s) ? 0 : (this.#o.random ?? Math.random)() * (this.#o.dutyDelayMs ?? 3_000)
     this.#duty = this.#timers.setTimeout(() => {
@@ -212,6 +301,7 @@ export class EpochKeeper extends TypedEmitter<EpochKeeperEvents> {
       if (s.epochs.rotationDue) await actor.rotate(randomBytes(32), this.#current.secret)
       else if (s.epochs.chain.length === 0) await actor.startEpochs(this.#current.secret)
       else if (s.epochs.unsealed.length > 0) await actor.sealMissing(this.#current.secret)
+      else if (this.#metaStale(s) && this.#once(`${s.meta!.id} ${this.#current.id}`)) await actor.setTitle()
     } catch (err) {
       if (!(err instanceof RoomError)) this.emit('error', err as Error)
     }

@@ -15,6 +15,9 @@
  * anyone) it uses the relay at once and plays its tracks at once: there is no mesh copy
  * to hand over from.
  *
+ * Free text and presence are sealed under the epochs' secrets (docs/room-rules.md §9):
+ * `state` has them opened with the EpochKeeper's secrets; presence goes out sealed.
+ *
  * A peer that becomes banned leaves the plan at once (no audio either way), but
  * its connection is kept for `BAN_GRACE_MS` so the ban itself still reaches it
  * over sync: dropped at once, the update could die in flight, and in a room of
@@ -32,12 +35,16 @@ import type { PeerWrtc } from '../net/peer.ts'
 import { TypedEmitter } from '../base/emitter.ts'
 import { DEFAULT_LIMITS, planTopology, type Mode, type TopologyLimits, type TopologyPlan } from '../net/topology.ts'
 import { RelayPath, type RelayPathOptions, type RelayState } from './relay-path.ts'
-import { INITIAL_SWITCH, RELAY_SETTLE_MS, relayCarries, relayTrackSince, switchRoute, type SwitchState, type TrackSince, type Via } from './route-switch.ts'
+import { INITIAL_SWITCH, RELAY_SETTLE_MS, playsFromRelay, relayTrackSince, switchRoute, type SwitchState, type TrackSince, type Via } from './route-switch.ts'
+import { INITIAL_PAIRS, pairRoutes, pairChanges, type PairState } from './pair-route.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
 import { JoinMode } from './join-mode.ts'
 import { EpochKeeper } from './epoch-keeper.ts'
+import { keeperPresence, type Presence, type SealedPresence } from './presence.ts'
+import { RevealedState } from './revealed-state.ts'
 
 export type { Via } from './route-switch.ts'
+export type { Presence } from './presence.ts'
 type Local = { track: MediaStreamTrack; stream: MediaStream }
 
 /** How long a newly banned peer's connection is kept so the ban reaches it. */
@@ -68,15 +75,11 @@ export interface RoomClientEvents {
   'track-ended': (id: string, track: MediaStreamTrack, via: Via) => void
   /** The path audio is played from changed, or the relay's state did. */
   route: (via: Via, relay: RelayState) => void
+  /** In mesh mode, the mesh cannot reach `peer` and the relay carries the pair (or the mesh does again). */
+  'pair-route': (peer: string, via: Via) => void
   /** `mayPlay` answers may have changed (after every re-plan): re-apply playback gates. */
   playable: () => void
   error: (err: Error & { code?: string }) => void
-}
-
-export interface Presence {
-  name?: string
-  /** Speaking level 0..1. */
-  level?: number
 }
 
 export class RoomClient extends TypedEmitter<RoomClientEvents> {
@@ -85,6 +88,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   readonly replica: RoomReplica
   readonly actor: RoomActor
   readonly awareness: Awareness
+  /** Presence, sealed on the way out and opened on the way in. */
+  readonly presence: SealedPresence
   readonly mesh: Mesh
   readonly relay: RelayPath | null
   /** The room's epochs as this participant follows them (its secret, its duties as moderator). */
@@ -105,6 +110,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   /** Banned peers whose grace is over (reset if the ban is lifted). */
   readonly #graceOver = new Set<string>()
   #switch: SwitchState = INITIAL_SWITCH
+  /** Mesh links that do not come up, carried by the relay (pair-route.ts). */
+  #pairs: PairState = INITIAL_PAIRS
   readonly #joinMode: JoinMode
   /** In relay mode with nothing on the mesh to hand over from (see route-switch.ts). */
   #straight = false
@@ -117,6 +124,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #destroyed = false
   /** The room guard: remote updates are verified (every new entry's signature) before they are stored. */
   readonly #verifier: UpdateVerifier
+  readonly #text: RevealedState
 
   constructor(readonly opts: RoomClientOptions) {
     super()
@@ -128,11 +136,12 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#now = now
     this.#timers = opts.mesh?.timers ?? realTimers
     this.#verifier = new UpdateVerifier({ doc: this.doc, roomId: opts.invite.roomId, refuseNothingNew: false })
-    this.replica = new RoomReplica(this.doc, { roomId: opts.invite.roomId, now, verified: this.#verifier.isVerified })
-    this.actor = new RoomActor(this.replica, opts.identity, { now })
+    this.replica = new RoomReplica(this.doc, { roomId: opts.invite.roomId, now, verified: this.#verifier })
+    this.actor = new RoomActor(this.replica, opts.identity, { now, texts: { current: () => this.epochs.sealingKey(), secret: (n) => this.epochs.secretOf(n) } })
     this.epochs = new EpochKeeper({ replica: this.replica, actor: this.actor, linkSecret: opts.invite.secretBytes, linkEpoch: opts.invite.epoch, known: opts.knownSecrets ?? [], now, timers: this.#timers })
     this.awareness = new Awareness(this.doc)
-    this.awareness.setLocalState({ name: opts.name ?? '', level: 0 } satisfies Presence)
+    this.presence = keeperPresence(this.awareness, this.selfId, opts.invite.roomId, this.epochs, { name: opts.name ?? '', level: 0 })
+    this.#text = new RevealedState(this.replica, (n) => this.epochs.secretOf(n))
     this.mesh = new Mesh({
       ...opts.mesh,
       bus: opts.bus,
@@ -184,18 +193,28 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.relay?.on('sending', () => this.replan())
     this.#offs.push(
       this.mesh.on('peer-connected', () => this.replan()),
-      this.replica.on('change', (diff, state) => {
-        this.emit('state', state, diff)
+      this.replica.on('change', (diff) => {
+        this.emit('state', this.state, diff)
         this.replan()
       }),
       this.mesh.on('present', () => this.replan()),
+      this.epochs.on('epoch', () => this.presence.republish()),
+      this.epochs.on('secrets', () => this.#onSecrets()),
     )
     this.#joinMode = new JoinMode(this.relay, this.#timers, () => this.replan())
     this.replan()
   }
 
+  /** The validated state, its sealed text opened with the secrets we hold ('' where we hold none). */
   get state(): RoomState {
-    return this.replica.state
+    return this.#text.state
+  }
+
+  /** A secret arrived: text and presence that did not open may open now. */
+  #onSecrets(): void {
+    const opened = this.#text.refresh()
+    if (opened) this.emit('state', opened.state, opened.diff)
+    this.presence.reopen()
   }
 
   get plan(): TopologyPlan {
@@ -214,8 +233,15 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
    * relay's copy wins as soon as the relay forwards that speaker.
    */
   mayPlay(id: string, via: Via = 'mesh'): boolean {
-    if (!this.#plan.playFrom.includes(id)) return false
-    return via === (relayCarries(this.relay, [...this.#relayTracks.values()], id, this.#now()) ? 'relay' : 'mesh')
+    // A speaker a moderator muted, or a key kicked out, is silent whatever it sends (docs/room-rules.md §10).
+    if (!this.#plan.playFrom.includes(id) || this.replica.state.muted.has(id) || this.replica.state.kicked.has(id)) return false
+    const route = { mode: this.#plan.mode, via: this.#via, relayed: this.#pairs.relayed }
+    return via === (playsFromRelay(route, this.relay, [...this.#relayTracks.values()], id, this.#now()) ? 'relay' : 'mesh')
+  }
+
+  /** Peers the mesh cannot reach whose pair the relay carries (mesh mode). */
+  get relayedPeers(): readonly string[] {
+    return this.#pairs.relayed
   }
 
   /** Re-plans after `ms` (time-based steps of a switch). */
@@ -251,17 +277,26 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     }
   }
 
-  /** Publishes presence fields (name, speaking level) to the room. */
+  /**
+   * The network changed under us (network-switch.ts): every link restarts from the new address,
+   * ICE on the mesh (data channels kept) and the relay path made anew (its sync starts over).
+   */
+  restartLinks(): void {
+    if (this.#destroyed) return
+    this.mesh.restartIce()
+    this.relay?.reconnect()
+  }
+
+  /** Publishes presence fields (name, speaking level) to the room, sealed. */
   setPresence(p: Presence): void {
-    const cur = (this.awareness.getLocalState() ?? {}) as Presence
-    this.awareness.setLocalState({ ...cur, ...p })
+    this.presence.set(p)
   }
 
   replan(): void {
     if (this.#destroyed) return
     const state = this.replica.state
-    const present = [...this.mesh.present].filter((id) => !state.banned.has(id))
-    const selfBanned = state.banned.has(this.selfId)
+    const present = [...this.mesh.present].filter((id) => !state.banned.has(id) && !state.kicked.has(id))
+    const selfBanned = state.banned.has(this.selfId) || state.kicked.has(this.selfId)
     this.#updateBanGrace(state)
     const input = {
       self: this.selfId,
@@ -293,12 +328,18 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #route(plan: TopologyPlan, meshPlan: () => TopologyPlan): void {
     const relay = this.relay
     const speaking = this.state.seatOf.has(this.selfId) && !this.state.ended
+    const meshTracks = [...this.#meshTracks.values()]
+    const pairs = pairRoutes({ mode: plan.mode, connect: relay ? plan.connect : [], connected: this.mesh.connected, playFrom: plan.playFrom, meshTracks, now: this.#now(), prev: this.#pairs })
+    const pairsBefore = this.#pairs
+    this.#pairs = pairs.state
+    for (const ms of pairs.waits) this.#later(ms)
     const step = switchRoute({
       plan,
       relay,
       relayTracks: [...this.#relayTracks.values()],
-      meshTracks: [...this.#meshTracks.values()],
+      meshTracks,
       meshConnected: this.mesh.connected,
+      relayed: pairs.state.relayed,
       speaking,
       hasLocal: this.#local !== null,
       straight: this.#straight,
@@ -318,6 +359,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#via = step.via
       this.emit('route', step.via, relay?.state ?? 'idle')
     }
+    for (const [peer, via] of pairChanges(pairsBefore.relayed, pairs.state.relayed)) this.emit('pair-route', peer, via)
   }
 
   /** Starts the grace of peers banned while connected; ends it for those no longer banned. */
@@ -357,6 +399,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.epochs.destroy()
     this.relay?.destroy()
     this.mesh.destroy()
+    this.presence.destroy()
     this.awareness.destroy()
     this.replica.destroy()
     this.#verifier.destroy()

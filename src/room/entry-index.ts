@@ -19,13 +19,17 @@
 import type { Entry, EntryKind } from './entry.ts'
 import { KIND, MAX_PREV } from './entry.ts'
 import { CausalGraph } from './causal-graph.ts'
+import { textParts } from './entry-text.ts'
 import { push } from './derive/collections.ts'
 
 export type Of<K extends EntryKind> = Extract<Entry, { kind: K }>
 export type Buckets = { [K in EntryKind]: Of<K>[] }
 
 export interface Profile {
+  /** '' until revealText (reveal.ts) opens `nameSealed`; plain in entries before version 3. */
   name: string
+  /** The name sealed under an epoch's secret (absent in entries before version 3). */
+  nameSealed?: Uint8Array
   muted: boolean
   seq: number
   id: string
@@ -163,7 +167,8 @@ export class EntryIndex {
       push(this.profilesByAuthor, e.author, e)
       const cur = this.bestProfile.get(e.author)
       if (!cur || e.seq > cur.seq || (e.seq === cur.seq && e.id > cur.id)) {
-        this.bestProfile.set(e.author, { name: e.name, muted: e.muted, seq: e.seq, id: e.id })
+        const { plain: name, sealed: nameSealed } = textParts(e.name)
+        this.bestProfile.set(e.author, { name, ...(nameSealed ? { nameSealed } : {}), muted: e.muted, seq: e.seq, id: e.id })
       }
       return
     }

@@ -4,7 +4,8 @@
  * bans) until the log holds `entries` signed entries.
  */
 import * as Y from 'yjs'
-import { generateIdentity, keyId, randomBytes, type Identity } from '../../src/identity/index.ts'
+import { fromBase64url, generateIdentity, keyId, randomBytes, type Identity } from '../../src/identity/index.ts'
+import { sealedText } from '../helpers/sealed-text.ts'
 import { createRoom, signEntry, entryId, logOf, type EntryBody } from '../../src/room/index.ts'
 
 export interface RoomFixture {
@@ -32,6 +33,8 @@ export async function buildRoom(participants: number, entries: number, seed = 1)
   const log = logOf(room.doc)
   const bytes: Uint8Array[] = log.toArray()
   const genesisId = entryId(bytes[0]!)
+  // Free text is sealed (docs/room-rules.md §9), under epoch 0's secret like a real room's.
+  const text = (who: Identity, field: 'title' | 'topic' | 'name', s: string) => sealedText(room.roomId, who, field, s, fromBase64url(room.secret)!)
   const sign = async (who: Identity, body: EntryBody): Promise<string> => {
     const b = await signEntry(who, room.roomId, ++t, body)
     bytes.push(b)
@@ -40,7 +43,7 @@ export async function buildRoom(participants: number, entries: number, seed = 1)
   const mods = people.slice(0, Math.max(1, Math.floor(participants / 100)))
   const modAuth = new Map<Identity, string>()
   for (const m of mods) modAuth.set(m, await sign(owner, { kind: 'grant', auth: genesisId, role: 'moderator', subject: keyId(m.publicKey) }))
-  for (const p of people) await sign(p, { kind: 'profile', seq: 1, name: `person ${keyId(p.publicKey).slice(0, 6)}`, muted: false })
+  for (const p of people) await sign(p, { kind: 'profile', seq: 1, name: text(p, 'name', `person ${keyId(p.publicKey).slice(0, 6)}`), muted: false })
   const openRaise = new Map<Identity, string>()
   const seats = new Map<Identity, string>()
   while (bytes.length < entries) {
@@ -54,7 +57,7 @@ export async function buildRoom(participants: number, entries: number, seed = 1)
       } else if (!seats.has(p)) openRaise.set(p, await sign(p, { kind: 'raise', nonce: randomBytes(16) }))
     } else if (op < 5) {
       const seq = 2 + rand(1000)
-      await sign(p, { kind: 'profile', seq, name: `person ${seq}`, muted: rand(2) === 0 })
+      await sign(p, { kind: 'profile', seq, name: text(p, 'name', `person ${seq}`), muted: rand(2) === 0 })
     } else if (op < 7) {
       const seat = seats.get(p)
       if (seat) {
@@ -76,9 +79,9 @@ export async function buildRoom(participants: number, entries: number, seed = 1)
       await sign(m, { kind: 'unban', auth: modAuth.get(m)!, target: ban })
     } else if (op < 9) {
       const m = mods[rand(mods.length)]!
-      await sign(m, { kind: 'meta', auth: modAuth.get(m)!, title: `Bench room ${rand(100)}`, topic: 'numbers' })
+      await sign(m, { kind: 'meta', auth: modAuth.get(m)!, title: text(m, 'title', `Bench room ${rand(100)}`), topic: text(m, 'topic', 'numbers') })
     } else {
-      await sign(p, { kind: 'profile', seq: 1 + rand(5), name: 'x', muted: true })
+      await sign(p, { kind: 'profile', seq: 1 + rand(5), name: text(p, 'name', 'x'), muted: true })
     }
   }
   room.doc.transact(() => log.push(bytes.slice(log.length)))

@@ -14,6 +14,7 @@ import { randomBytes } from '../../src/identity/index.ts'
 import { RoomReplica, checkRemoteUpdate, computeFromIndex, computeState, logOf, signEntry } from '../../src/room/index.ts'
 import { buildRoom } from './room-fixture.ts'
 import { benchCase, environment, timeIt, type BenchCase, type BenchReport } from './stats.ts'
+import { sealedText } from '../helpers/sealed-text.ts'
 
 const SIZES = (process.env.BENCH_ROOM_SIZES ?? '10,100,1000').split(',').map(Number)
 const ENTRIES = Number(process.env.BENCH_ROOM_ENTRIES ?? 10_000)
@@ -42,7 +43,7 @@ export async function run(): Promise<BenchReport> {
     remote.on('update', (u: Uint8Array) => updates.push(u))
     for (let i = 0; i < SAMPLES + 3; i++) {
       const who = f.people[i % f.people.length]!
-      const e = await signEntry(who, f.roomId, ++now, i % 2 ? { kind: 'raise', nonce: randomBytes(16) } : { kind: 'profile', seq: 5000 + i, name: `p${i}`, muted: false })
+      const e = await signEntry(who, f.roomId, ++now, i % 2 ? { kind: 'raise', nonce: randomBytes(16) } : { kind: 'profile', seq: 5000 + i, name: sealedText(f.roomId, who, 'name', `p${i}`), muted: false })
       logOf(remote).push([e])
     }
     let k = 0

@@ -236,7 +236,7 @@ export function entryArbitrary(ctx: FuzzContext): fc.Arbitrary<Uint8Array> {
   const roomId = Buffer.from(ctx.roomId, 'base64url')
   const shaped = fc
     .record({
-      version: fc.oneof(fc.constantFrom(1, 2, 0x81), fc.nat(255)),
+      version: fc.oneof(fc.constantFrom(1, 2, 3, 0x81), fc.nat(255)),
       kind: fc.oneof(fc.nat(16), fc.nat(255)),
       room: fc.oneof(fc.constant(new Uint8Array(roomId)), fc.uint8Array({ minLength: 16, maxLength: 16 })),
       author: fc.uint8Array({ minLength: 32, maxLength: 32 }),

@@ -53,8 +53,8 @@ async function roomLog(owner: Identity, mod: Identity, speaker: Identity, listen
   const [, seat] = await b.seat(speaker)
   const raise = await b.add(listener, { kind: 'raise', nonce: randomBytes(16) })
   await b.add(listener, { kind: 'lower', raise })
-  await b.add(listener, { kind: 'profile', seq: 3, name: 'Listener ünï', muted: true })
-  await b.add(owner, { kind: 'meta', auth: g, title: 'New title', topic: 'A topic\nwith lines' })
+  await b.add(listener, { kind: 'profile', seq: 3, name: b.text(listener, 'name', 'Listener ünï'), muted: true })
+  await b.add(owner, { kind: 'meta', auth: g, title: b.text(owner, 'title', 'New title'), topic: b.text(owner, 'topic', 'A topic\nwith lines') })
   const ban = await b.add(mod, { kind: 'ban', auth: grant, subject: kid(listener) })
   await b.add(owner, { kind: 'unban', auth: g, target: ban })
   await b.add(speaker, { kind: 'leave', seat })
@@ -66,7 +66,7 @@ async function roomLog(owner: Identity, mod: Identity, speaker: Identity, listen
   const modPass = await b.link(owner, { role: 'moderator', expiresAt: T0 + 86_400_000 })
   await b.redeem(listener, speakerPass)
   const heads = [entryId(b.bytes.at(-1)!), entryId(b.bytes.at(-2)!)].sort((x, y) => Buffer.compare(idBytes(x), idBytes(y)))
-  b.bytes.push(await signEntry(speaker, b.roomId, b.now, { kind: 'profile', seq: 4, name: '', muted: false }, heads))
+  b.bytes.push(await signEntry(speaker, b.roomId, b.now, { kind: 'profile', seq: 4, name: b.text(speaker, 'name', ''), muted: false }, heads))
   b.bytes.push(await signEntry(owner, b.roomId, b.now + 1, { kind: 'end', auth: g }, heads.slice(0, 1)))
   return { b, passes: [encodePass(speakerPass), encodePass(modPass), speakerPass.grant] }
 }

@@ -11,6 +11,7 @@ import type { Identity } from '../../../src/identity/index.ts'
 import {
   DEFAULT_SKEW_MS, RoomActor, RoomReplica, createRoom, decodeLinkGrant, entryId, logOf, roleOf, signEntry, signRedeemProof, type LinkPass,
 } from '../../../src/room/index.ts'
+import { epochZeroTexts } from '../../helpers/sealed-text.ts'
 import { identities, T0 } from './helpers.ts'
 
 /** One shared doc; everybody's actor writes to it, the attacker appends raw entries. */
@@ -21,7 +22,7 @@ async function liveRoom() {
   const created = await createRoom(owner!, { title: 'attacks', now })
   const replica = new RoomReplica(created.doc, { roomId: created.roomId, now: () => t })
   await replica.ready()
-  const actor = (i: Identity | undefined) => new RoomActor(replica, i!, { now })
+  const actor = (i: Identity | undefined) => new RoomActor(replica, i!, { now, texts: epochZeroTexts(created.secret) })
   return {
     roomId: created.roomId,
     replica,

@@ -1,12 +1,15 @@
 /**
  * Test helpers: a pool of identities generated once, and a tiny room builder
- * that signs entries and evaluates them with the pure computeState.
+ * that signs entries and evaluates them with the pure computeState. Its free
+ * text is sealed under the builder's epoch-0 secret, and `state()` reveals it.
  */
 import { generateIdentity, keyId, randomBytes, type Identity } from '../../../src/identity/index.ts'
 import {
   computeState, createLinkGrant, decodeEntry, deriveRoomId, entryId, signEntry, signRedeemProof, type Entry, type EntryBody, type LinkGrantInput,
   type LinkPass, type RoomState,
 } from '../../../src/room/index.ts'
+import { revealText, type TextFieldName } from '../../../src/room/reveal.ts'
+import { sealedText } from '../../helpers/sealed-text.ts'
 
 let pool: Promise<Identity[]> | null = null
 /** Identities shared by all tests in a file (key generation is the slow part). */
@@ -24,6 +27,8 @@ export class RoomBuilder {
   readonly nonce: Uint8Array
   readonly bytes: Uint8Array[] = []
   genesisId = ''
+  /** Epoch 0's secret (the link's): the builder's text is sealed under it. */
+  readonly secret = randomBytes(32)
   private t = T0
 
   constructor(owner: Identity) {
@@ -34,8 +39,13 @@ export class RoomBuilder {
 
   static async create(owner: Identity, title = 'Room'): Promise<RoomBuilder> {
     const b = new RoomBuilder(owner)
-    b.genesisId = await b.add(owner, { kind: 'genesis', nonce: b.nonce, title, topic: 'topic' })
+    b.genesisId = await b.add(owner, { kind: 'genesis', nonce: b.nonce, title: b.text(owner, 'title', title), topic: b.text(owner, 'topic', 'topic') })
     return b
+  }
+
+  /** `text` sealed for `field` of an entry by `who` in epoch 0. */
+  text(who: Identity, field: TextFieldName, text: string): Uint8Array {
+    return sealedText(this.roomId, who, field, text, this.secret)
   }
 
   get now(): number {
@@ -79,7 +89,13 @@ export class RoomBuilder {
     return this.bytes.map((b) => decodeEntry(b)!)
   }
 
+  /** The state, its text opened with the builder's secret. */
   state(now = this.now + 1): RoomState {
+    return revealText(this.sealedState(now), (n) => (n === 0 ? this.secret : null))
+  }
+
+  /** The state as computeState leaves it: free text sealed. */
+  sealedState(now = this.now + 1): RoomState {
     return computeState(this.entries(), { roomId: this.roomId, now })
   }
 }

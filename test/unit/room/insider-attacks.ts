@@ -5,10 +5,11 @@
  * at X's own replica for something it wants back or wants to take, and writes
  * entries that docs/room-rules.md §3a says can never count. Each is tried two
  * ways: naming what X had seen (its heads), or pretending to have seen nothing.
+ * After a rotation (§8) X also replays the earlier epochs (`replayAcrossEpochs`).
  */
 import type { Identity } from '../../../src/identity/index.ts'
 import {
-  DEFAULT_SKEW_MS, decodeLinkGrant, signEntry, signRedeemProof, type Entry, type EntryIndex, type LinkPass, type Of,
+  DEFAULT_SKEW_MS, decodeLinkGrant, encryptionKey, signEntry, signRedeemProof, type Entry, type EntryBody, type EntryIndex, type LinkPass, type Of, type RoomState,
 } from '../../../src/room/index.ts'
 import { Causality } from '../../../src/room/derive/causality.ts'
 
@@ -17,8 +18,10 @@ export interface InsiderView {
   owner: string
   x: Identity
   xKey: string
-  /** X's replica's index, settled. */
+  /** X's replica's index, settled ... */
   index: EntryIndex
+  /** ... and its state. */
+  state: RoomState
   /** Every link pass the honest peers created (X has seen the links). */
   links: readonly LinkPass[]
   pick: number
@@ -96,4 +99,57 @@ export async function strippedRedeemOfSeenLink(v: InsiderView): Promise<Uint8Arr
   const pass = choose(v.links.filter((p) => seen.has(decodeLinkGrant(p.grant)!.id)), v.pick)
   if (!pass) return []
   return [await redeem(v, pass, decodeLinkGrant(pass.grant)!.issuedAt - DEFAULT_SKEW_MS + (v.pick % 3), [])]
+}
+
+/** What a cross-epoch replay wrote. */
+export interface Replay {
+  /** Earlier epochs' entries copied byte for byte: their ids are in the log already. */
+  copies: { kind: 'seal' | 'epoch' | 'key' | 'redeem'; bytes: Uint8Array }[]
+  /** The same signed anew by X (new ids): none may count. Seals with the epoch they name. */
+  signed: { bytes: Uint8Array; sealOf?: string }[]
+  /** X's own key entry, dated in an earlier epoch: it must not count while X is banned. */
+  keys: Uint8Array[]
+}
+
+/**
+ * D: after a rotation (§8) X replays the earlier epochs. Copies of their entries (a seal, an epoch
+ * entry, a key entry, a redeem), and the same signed anew as its own: an earlier epoch's key pair
+ * and check as the next epoch of the chain (rolling the room back to a secret X holds) or in its
+ * old place, an earlier seal's boxes naming the current epoch or sealing their own again, its
+ * key dated in the earlier epoch, and a redeem of a retired pass dated there.
+ */
+export async function replayAcrossEpochs(v: InsiderView, now: number): Promise<Replay> {
+  const out: Replay = { copies: [], signed: [], keys: [] }
+  const { chain } = v.state.epochs
+  const cur = chain.at(-1)
+  const old = choose(chain.slice(0, -1), v.pick)
+  const curEntry = cur && v.index.byId.get(cur.id)
+  const oldEntry = old && v.index.byId.get(old.id)
+  if (!cur || !old || curEntry?.kind !== 'epoch' || oldEntry?.kind !== 'epoch') return out
+  const es = entriesOf(v)
+  const before = (e: Entry) => e.time < curEntry.time
+  const dated = Math.max(0, Math.min(curEntry.time - 1, oldEntry.time + 1 + (v.pick % 5)))
+  const seal = choose(ofKind(es, 'seal').filter((e) => e.epoch !== cur.id), v.pick)
+  for (const [kind, e] of [['seal', seal], ['epoch', oldEntry], ['key', choose(ofKind(es, 'key').filter(before), v.pick)], ['redeem', choose(ofKind(es, 'redeem').filter(before), v.pick)]] as const) {
+    if (e) out.copies.push({ kind, bytes: e.bytes })
+  }
+  const auth = v.state.genesisId!
+  const sign = (body: EntryBody, time: number) => signEntry(v.x, v.roomId, time, body, prevFor(v))
+  const epoch = { kind: 'epoch' as const, auth, member: old.member, check: old.check }
+  out.signed.push({ bytes: await sign({ ...epoch, n: cur.n + 1, parent: cur.id }, now) }, { bytes: await sign({ ...epoch, n: old.n, parent: oldEntry.parent }, dated) })
+  if (seal) {
+    const body = { kind: 'seal' as const, auth, eph: seal.eph, boxes: seal.boxes }
+    out.signed.push({ bytes: await sign({ ...body, epoch: cur.id }, now), sealOf: cur.id }, { bytes: await sign({ ...body, epoch: seal.epoch }, dated), sealOf: seal.epoch })
+  }
+  const revoked = new Set(ofKind(es, 'revoke').filter((r) => r.author === v.owner).map((r) => {
+    const t = v.index.byId.get(r.target)
+    return t?.kind === 'redeem' ? t.link.id : r.target
+  }))
+  const pass = choose(v.links.filter((p) => revoked.has(decodeLinkGrant(p.grant)!.id) && decodeLinkGrant(p.grant)!.issuedAt < curEntry.time), v.pick)
+  if (pass) out.signed.push({ bytes: await redeem(v, pass, dated, []) })
+  if (v.state.banned.has(v.xKey)) {
+    const { publicKey: enc } = await encryptionKey(v.x, v.roomId)
+    out.keys.push(await signEntry(v.x, v.roomId, dated, { kind: 'key', enc }, []))
+  }
+  return out
 }

@@ -4,6 +4,8 @@ import { randomBytes } from '../../../src/identity/index.ts'
 import {
   RoomActor, RoomError, RoomReplica, createRoom, decodeLinkGrant, logOf, signEntry, snapshotState, type RoomDiff,
 } from '../../../src/room/index.ts'
+import { revealText } from '../../../src/room/reveal.ts'
+import { epochZeroTexts } from '../../helpers/sealed-text.ts'
 import { identities, kid, T0 } from './helpers.ts'
 
 const clock = () => {
@@ -17,7 +19,7 @@ async function room() {
   const created = await createRoom(owner!, { title: 'Hello', topic: 'world', now })
   const replica = new RoomReplica(created.doc, { roomId: created.roomId, now })
   await replica.ready()
-  const actor = (i: typeof owner) => new RoomActor(replica, i!, { now })
+  const actor = (i: typeof owner) => new RoomActor(replica, i!, { now, texts: epochZeroTexts(created.secret) })
   return { ...created, replica, now, owner: actor(owner), mod: actor(mod), a: actor(a), c: actor(c) }
 }
 
@@ -128,10 +130,11 @@ describe('RoomActor', () => {
     const r = await room()
     await r.a.setProfile({ name: 'Ada' })
     await r.a.setProfile({ muted: true })
-    expect(r.replica.state.profiles.get(r.a.key)).toMatchObject({ name: 'Ada', muted: true, seq: 2 })
+    const open = () => revealText(r.replica.state, epochZeroTexts(r.secret).secret)
+    expect(open().profiles.get(r.a.key)).toMatchObject({ name: 'Ada', muted: true, seq: 2 })
     await r.owner.setTitle('New title')
-    expect(r.replica.state.title).toBe('New title')
-    expect(r.replica.state.topic).toBe('world')
+    expect(open().title).toBe('New title')
+    expect(open().topic).toBe('world')
     const speaker = await r.owner.createLinkGrant({ role: 'speaker' })
     await r.c.raiseHand()
     await r.c.redeemLinkGrant(speaker)
