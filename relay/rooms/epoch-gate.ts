@@ -9,8 +9,10 @@
  *   an older epoch gets the handoff (what it needs to open its box, nothing
  *   else of the room) and is refused `epoch-replaced`; anything else is refused
  *   `not-member`. A room whose log has no epoch yet (a new room before its first
- *   sync, a room made before epochs) admits as before, and asks again as soon
- *   as an epoch arrives.
+ *   sync, a room made before epochs) admits, since there is nothing to check a
+ *   proof against, but such a connection is `held` (room-sync.ts: it may send
+ *   the log, it receives nothing of the room) until it proves membership of
+ *   the first epoch that arrives (asked then, as below; `served` once it has).
  * - When the room enters a new epoch (`onState`): every connection is sent
  *   `prove` with a fresh nonce and has `graceMs` to answer (`answer`); then it
  *   is handed off and closed (NotMember). A proof of an older epoch within the grace is
@@ -57,6 +59,8 @@ export interface EpochGateOptions {
   /** The handoff for a member of an older epoch (entry bytes). */
   handoff(): Uint8Array[]
   counted(what: GateCount): void
+  /** A connection admitted without proof proved the current epoch: it may be sent the room now. */
+  served(conn: Member): void
 }
 
 /** How soon a member that proved an older epoch is asked again. */
@@ -78,6 +82,11 @@ export class EpochGate {
 
   constructor(opts: EpochGateOptions) {
     this.#o = opts
+  }
+
+  /** Whether `conn` was admitted without proof and has not proved an epoch since (it is sent nothing of the room). */
+  holds(conn: object): boolean {
+    return this.#proven.get(conn as Member) === null
   }
 
   /** What `conn` may be told of this relay's vouch: the newest, once it proved the current epoch. */
@@ -130,7 +139,9 @@ export class EpochGate {
     const verdict = judge(state.epochs.chain, conn, pending.nonce, sig)
     if (verdict === 'ok') {
       this.#stop(conn)
+      const held = this.holds(conn)
       this.#proven.set(conn, cur.id)
+      if (held) this.#o.served(conn)
       this.#vouched(conn, state, vouch)
       const ours = conn.cascade ? this.vouchFor(conn, state) : null
       if (ours) conn.send({ type: 'vouch', sig: ours })

@@ -29,7 +29,7 @@
  * valid entries, stored and ignored by every reader, as on any replica.
  */
 import type * as Y from 'yjs'
-import { decodeEntry, deriveDiscoveryKey, guardUpdate, type GuardLimits } from '../../src/room/index.ts'
+import { decodeEntry, deriveDiscoveryKey, guardUpdate, type Entry, type GuardLimits } from '../../src/room/index.ts'
 import { UPDATE_REFUSALS, UpdateVerifier, type Inspection, type UpdateRefusal } from '../../src/room/verify-update.ts'
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
 
@@ -121,6 +121,8 @@ export class RoomGate {
 
   /** For the room's replica: entries verified here are not verified again. */
   readonly isVerified = (id: string): boolean => this.#verifier.isVerified(id)
+  /** For the room's replica: what entries admitted here decoded to is not decoded again. */
+  readonly decoded = (item: Y.Item): Entry | undefined => this.#verifier.decoded(item)
 
   /**
    * Resolves once no update is being admitted, a macrotask after the last one (by then it has

@@ -175,7 +175,9 @@ export class Handshake {
     const cascades = [...room.peers.values()].filter((p) => p.cascade).length
     const vouch = room.epochs.vouchFor(conn, room.state)
     const relay: RelayProof | null = proof === null ? null : { sig: proof, ...(vouch ? { vouch } : {}) }
-    conn.send({ type: 'welcome', publishers: room.publishers, subscribers: fwd ? Math.max(0, fwd.subscribers - fwd.standby - cascades) : 0, ...(relay ? { relay } : {}) })
+    // One admitted without proof (no epoch here yet) is told nothing of the room (room-sync.ts).
+    const held = room.epochs.holds(conn)
+    conn.send({ type: 'welcome', publishers: held ? [] : room.publishers, subscribers: fwd && !held ? Math.max(0, fwd.subscribers - fwd.standby - cascades) : 0, ...(relay ? { relay } : {}) })
   }
 
   /** For a cascade that sent a nonce, this relay's signature over it (null: not a cascade, or no identity to sign with). */

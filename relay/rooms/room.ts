@@ -37,7 +37,7 @@
  */
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
-import { attachSync, type SyncAttachment, type SyncStats } from '../../src/net/sync.ts'
+import type { SyncStats } from '../../src/net/sync.ts'
 import type { Link } from '../../src/net/link.ts'
 import { RelayCloseCode, type RefuseReason, type RelayMessage } from '../../src/net/relay-protocol.ts'
 import { epochHandoff, RoomReplica, roleOf, type Role, type RoomState } from '../../src/room/index.ts'
@@ -48,6 +48,7 @@ import type { Logger } from '../log.ts'
 import { RoomGate, type DocBudget, type UpdateRejection } from './gate.ts'
 import { SyncGuard, type SyncGuardLimits, type SyncGuardReason } from './sync-guard.ts'
 import { EpochGate, type GateCount, type Member } from './epoch-gate.ts'
+import { RoomSyncs } from './room-sync.ts'
 
 /** One authenticated participant connection, as the room sees it. */
 export interface RoomPeer {
@@ -137,7 +138,7 @@ export class RelayRoom {
   #replica: RoomReplica | null = null
   #roomId: string | null = null
   #forwarder: RoomForwarder | null = null
-  #syncs = new Map<RoomPeer, SyncAttachment>()
+  readonly #syncs: RoomSyncs<RoomPeer>
   /** Updates' verification and the doc-size caps (`gate.bytes`: entry bytes taken in). */
   readonly gate: RoomGate
   /** Presence and step 1 checks (`syncGuard.encoded`: step 2 answers not served from its cache). */
@@ -168,6 +169,7 @@ export class RelayRoom {
       graceMs: EPOCH_PROVE_GRACE_MS,
       handoff: () => (this.#replica ? epochHandoff(this.#replica.index, this.#replica.state.epochs.current) : []),
       counted: (what) => opts.events.refusedMember?.(what),
+      served: (conn) => this.#syncs.serve(conn, (peer, standby) => this.subscribe(peer, standby)),
     })
     this.#now = opts.now ?? Date.now
     this.awareness = new Awareness(this.doc)
@@ -177,6 +179,7 @@ export class RelayRoom {
     const { maxDocBytes, budget } = opts.limits
     this.gate = new RoomGate({ doc: this.doc, discovery: this.discovery, maxDocBytes, budget, authority: (key) => ['owner', 'moderator'].includes(this.roleOf(key)) })
     this.syncGuard = new SyncGuard({ doc: this.doc, limits: opts.limits.sync, stats: opts.syncStats, now: this.#now, rejected: (r) => opts.events.rejectedSync?.(r) })
+    this.#syncs = new RoomSyncs<RoomPeer>({ doc: this.doc, awareness: this.awareness, guard: this.syncGuard, stats: opts.syncStats, acceptUpdate: (update) => this.#admit(update), publishers: () => [...this.#publishing, ...this.#remote] })
   }
 
 
@@ -229,10 +232,9 @@ export class RelayRoom {
 
   /** Whether `key` may be served at all (the handshake asks before welcoming it): not banned, nor kicked now. A refusal is counted. */
   admit(key: string): Verdict {
-    const kick = this.state?.banned.has(key) ? null : this.state?.kicked.get(key)
-    if (kick === undefined) return { ok: true }
+    if (!this.state?.banned.has(key) && !this.state?.kicked.has(key)) return { ok: true }
     this.#opts.events.refusedBanned()
-    return { ok: false, reason: 'banned', message: kick ? `a moderator removed this key from the room until ${new Date(kick.until).toISOString()}` : BANNED_MESSAGE }
+    return { ok: false, reason: 'banned', message: this.state!.banned.has(key) ? BANNED_MESSAGE : `a moderator removed this key from the room until ${new Date(this.state!.kicked.get(key)!.until).toISOString()}` }
   }
 
   join(peer: RoomPeer): void {
@@ -250,22 +252,13 @@ export class RelayRoom {
       this.#cut(peer)
       return false
     }
-    this.#syncs.get(peer)?.()
-    const attachment = attachSync(this.doc, this.awareness, this.syncGuard.wrap(peer, link), {
-      origin: link,
-      forwardAwareness: true,
-      stats: this.#opts.syncStats,
-      acceptUpdate: (update) => this.#admit(update),
-    })
-    this.#syncs.set(peer, attachment)
+    this.#syncs.attach(peer, link, this.epochs.holds(peer))
     return true
   }
 
   /** Stops the room sync with `peer` (a cascade link that is not a joined peer). */
   detachSync(peer: RoomPeer): void {
-    this.#syncs.get(peer)?.()
-    this.#syncs.delete(peer)
-    this.syncGuard.release(peer)
+    this.#syncs.detach(peer)
   }
 
   /** Removes `peer` (its socket closed): stops its sync, its publishing and its subscription. */
@@ -363,6 +356,8 @@ export class RelayRoom {
     this.#assertAlive()
     const admitted = this.admit(peer.key)
     if (!admitted.ok) return admitted
+    // Admitted without proof (no epoch here yet): no media offers until it proves one (room-sync.ts).
+    if (this.epochs.holds(peer)) return this.#syncs.subscribeLater(peer, standby)
     const fwd = this.#ensureForwarder()
     if (fwd.hasSubscriber(peer.key)) {
       fwd.setStandby(peer.key, standby && !peer.cascade)
@@ -376,6 +371,7 @@ export class RelayRoom {
   }
 
   async unsubscribe(peer: RoomPeer): Promise<void> {
+    this.#syncs.unsubscribe(peer)
     this.#cascadeSubs.delete(peer.key)
     await this.#forwarder?.removeSubscriber(peer.key)
   }
@@ -427,8 +423,7 @@ export class RelayRoom {
     this.#destroyed = true
     if (this.#recheck) clearTimeout(this.#recheck)
     if (this.#lingerTimer) clearTimeout(this.#lingerTimer)
-    for (const detach of this.#syncs.values()) detach()
-    this.#syncs.clear()
+    this.#syncs.destroy()
     this.syncGuard.destroy()
     this.gate.destroy()
     this.peers.clear()
@@ -539,7 +534,7 @@ export class RelayRoom {
 
   #announcePublishers(): void {
     const ids = [...this.#publishing, ...this.#remote]
-    for (const peer of this.peers.values()) peer.send({ type: 'publishers', ids })
+    for (const peer of this.peers.values()) if (!this.epochs.holds(peer)) peer.send({ type: 'publishers', ids })
   }
 
   #ensureForwarder(): RoomForwarder {

@@ -18,6 +18,13 @@
  *   doc change) by what the state vector asks for, so a 3-byte step 1 from a
  *   new joiner, or a thousand of them, costs one encoding of the doc.
  *
+ * - Held connections (`wrap(..., held)`): one admitted before the room had an
+ *   epoch here proved nothing (epoch-gate.ts), so it is sent nothing of the
+ *   room but this relay's own step 1 (a state vector, which asks for its log:
+ *   that is how an empty relay learns it). Its step 1 is kept, not answered,
+ *   and `serve` answers it once the connection proved membership, with the
+ *   presence known then: the normal sync, late.
+ *
  * Refusals are dropped, never thrown, and counted by reason.
  */
 import * as Y from 'yjs'
@@ -80,6 +87,10 @@ interface PeerState {
   step1: TokenBucket
   link: Link
   filtered: FilteredLink | null
+  /** Sent nothing but step 1 until `serve` (see the module comment). */
+  held: boolean
+  /** A held connection's latest step 1 (its state vector), answered at `serve`. */
+  asked: Uint8Array | null
 }
 
 export class SyncGuard {
@@ -93,6 +104,8 @@ export class SyncGuard {
   readonly #answers = new Map<string, readonly Uint8Array[]>()
   /** Step-2 answers encoded (the rest came from the cache). */
   encoded = 0
+  /** Messages not sent to held connections. */
+  withheld = 0
 
   constructor(opts: SyncGuardOptions) {
     this.#opts = opts
@@ -101,8 +114,8 @@ export class SyncGuard {
     opts.doc.on('update', this.#clearAnswers)
   }
 
-  /** A link for attachSync: `link` with `peer`'s step 1s answered here and its presence checked. */
-  wrap(peer: GuardedPeer, link: Link): Link {
+  /** A link for attachSync: `link` with `peer`'s step 1s answered here and its presence checked; `held`: see the module comment. */
+  wrap(peer: GuardedPeer, link: Link, held = false): Link {
     const { now } = this.#opts
     const limits = this.#limits
     this.#peers.get(peer)?.filtered?.unhook()
@@ -112,10 +125,36 @@ export class SyncGuard {
       step1: new TokenBucket(limits.step1PerSecond, limits.step1Burst, now),
       link,
       filtered: null,
+      held,
+      asked: null,
     }
     this.#peers.set(peer, state)
-    state.filtered = new FilteredLink(link, (bytes) => this.#pass(state, bytes))
+    state.filtered = new FilteredLink(link, (bytes) => this.#pass(state, bytes), (bytes) => this.#out(state, bytes))
     return state.filtered
+  }
+
+  /** `peer` proved membership: it is sent the room from now on, starting with the answer to its step 1 and `presence`. */
+  serve(peer: GuardedPeer, presence: Uint8Array | null): void {
+    const state = this.#peers.get(peer)
+    if (!state?.held) return
+    state.held = false
+    const answer = state.asked && this.#step2(state.asked)
+    state.asked = null
+    for (const message of [...(answer ?? []), ...(presence ? [presence] : [])]) this.#send(state, message)
+  }
+
+  /** Whether a message of the sync goes out to `state`'s peer: while held, only this relay's step 1. */
+  #out(state: PeerState, bytes: Uint8Array): boolean {
+    if (!state.held || bytes[0] === MSG_SYNC_STEP1) return true
+    this.withheld++
+    return false
+  }
+
+  #send(state: PeerState, message: Uint8Array): void {
+    const { stats } = this.#opts
+    state.link.send(message)
+    stats.messagesOut++
+    stats.bytesOut += message.byteLength
   }
 
   /** `peer` left (or its sync stopped): its messages are no longer read here, and its client ids are free again. */
@@ -186,13 +225,14 @@ export class SyncGuard {
     stats.bytesIn += bytes.byteLength
     if (!state.step1.take()) return this.#opts.rejected('step1-rate')
     const decoded = decodeSyncMessage(bytes, maxMessageBytes)
-    const answer = decoded.ok && decoded.message.type === 'step1' ? this.#step2(decoded.message.stateVector) : undefined
-    if (answer === undefined) return this.#opts.rejected('step1-malformed')
-    for (const message of answer) {
-      state.link.send(message)
-      stats.messagesOut++
-      stats.bytesOut += message.byteLength
+    const sv = decoded.ok && decoded.message.type === 'step1' ? decoded.message.stateVector : null
+    const answer = sv && this.#step2(sv)
+    if (!answer) return this.#opts.rejected('step1-malformed')
+    if (state.held) {
+      state.asked = sv
+      return
     }
+    for (const message of answer) this.#send(state, message)
   }
 
   /** The step 2 messages answering `sv`, cached per doc version; undefined when `sv` is malformed. */
@@ -259,14 +299,16 @@ function clientIdsOf(bytes: Uint8Array): number[] | null {
   }
 }
 
-/** `inner` with incoming messages filtered; sends and closes pass through. */
+/** `inner` with messages filtered both ways; closes pass through. */
 class FilteredLink extends BaseLink {
   readonly #inner: Link
   readonly #offs: Array<() => void>
+  readonly #out: (bytes: Uint8Array) => boolean
 
-  constructor(inner: Link, pass: (bytes: Uint8Array) => boolean) {
+  constructor(inner: Link, pass: (bytes: Uint8Array) => boolean, out: (bytes: Uint8Array) => boolean) {
     super()
     this.#inner = inner
+    this.#out = out
     this.#offs = [
       inner.on('message', (bytes) => {
         if (pass(bytes)) this._receive(bytes)
@@ -282,7 +324,7 @@ class FilteredLink extends BaseLink {
   }
 
   protected _send(data: Uint8Array): void {
-    this.#inner.send(data)
+    if (this.#out(data)) this.#inner.send(data)
   }
 
   protected _teardown(reason?: Error): void {

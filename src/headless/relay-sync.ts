@@ -72,7 +72,7 @@ export class RelaySync {
         if (msg.type === 'handoff') void keeper.handoff(msg.entries.map(fromBase64url).filter((b) => b !== null))
       })
     }
-    socket.connect(opts.url, deriveDiscoveryKey(opts.roomId), opts.identity, keeper ? { member: () => keeper.current.member } : {}).then(
+    socket.connect(opts.url, deriveDiscoveryKey(opts.roomId), opts.identity, { syncOnly: true, ...(keeper ? { member: () => keeper.current.member } : {}) }).then(
       () => {
         // Entries are verified before they are stored (the relay is not trusted).
         const verifier = new UpdateVerifier({ doc: opts.doc, roomId: opts.roomId, refuseNothingNew: false })

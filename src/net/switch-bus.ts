@@ -6,7 +6,14 @@
  * present whatever the bus says).
  *
  * `switchTo(next)` starts forwarding `next`, reports the old bus's peers as
- * left (each once, keeping the bus contract) and destroys the old bus.
+ * left (each once, keeping the bus contract) and destroys the old bus, unless
+ * `keep` takes it over (a member answering old links on the old epoch's topic,
+ * src/participant/epoch-responder.ts): then it is released by the function
+ * `keep` returns, at the latest when this bus is destroyed.
+ *
+ * `intercept(fn)` takes messages off the bus before its listeners see them
+ * (`fn` returns true for those it consumed): the epoch handoff rides the same
+ * signalling as the mesh, which must not count it as a malformed message.
  */
 import { TypedEmitter } from '../base/emitter.ts'
 import type { BusMessage, SignalBus, SignalBusEvents } from './bus.ts'
@@ -15,6 +22,9 @@ export class SwitchBus extends TypedEmitter<SignalBusEvents> implements SignalBu
   #inner: SignalBus
   #offs: Array<() => void> = []
   #destroyed = false
+  readonly #interceptors = new Set<(from: string, msg: BusMessage) => boolean>()
+  /** Releases of old buses handed to `keep`. */
+  readonly #kept = new Set<() => unknown>()
 
   constructor(first: SignalBus) {
     super()
@@ -43,8 +53,11 @@ export class SwitchBus extends TypedEmitter<SignalBusEvents> implements SignalBu
     return this.#inner.send(peerId, msg)
   }
 
-  /** Moves to `next`; the old bus is destroyed. */
-  async switchTo(next: SignalBus): Promise<void> {
+  /**
+   * Moves to `next`. The old bus is destroyed, or handed to `keep`, which returns the function
+   * that releases it (null: not kept after all).
+   */
+  async switchTo(next: SignalBus, keep?: (old: SignalBus) => (() => unknown) | null): Promise<void> {
     if (this.#destroyed) {
       await next.destroy()
       return
@@ -55,12 +68,23 @@ export class SwitchBus extends TypedEmitter<SignalBusEvents> implements SignalBu
     this.#attach(next)
     for (const id of old.peers) if (!next.peers.has(id)) this.emit('peer-left', id)
     for (const id of next.peers) if (!old.peers.has(id)) this.emit('peer-joined', id)
-    await old.destroy()
+    const release = keep?.(old) ?? null
+    if (release) this.#kept.add(release)
+    else await old.destroy()
+  }
+
+  /** Messages `fn` returns true for are taken off the bus (its listeners never see them). Returns the function that stops. */
+  intercept(fn: (from: string, msg: BusMessage) => boolean): () => void {
+    this.#interceptors.add(fn)
+    return () => this.#interceptors.delete(fn)
   }
 
   async destroy(): Promise<void> {
     if (this.#destroyed) return
     this.#destroyed = true
+    for (const release of this.#kept) release()
+    this.#kept.clear()
+    this.#interceptors.clear()
     for (const off of this.#offs) off()
     const peers = [...this.#inner.peers]
     await this.#inner.destroy()
@@ -71,7 +95,10 @@ export class SwitchBus extends TypedEmitter<SignalBusEvents> implements SignalBu
   #attach(bus: SignalBus): void {
     const joined = (id: string): void => this.emit('peer-joined', id)
     const left = (id: string): void => this.emit('peer-left', id)
-    const message = (from: string, msg: BusMessage): void => this.emit('message', from, msg)
+    const message = (from: string, msg: BusMessage): void => {
+      for (const fn of this.#interceptors) if (fn(from, msg)) return
+      this.emit('message', from, msg)
+    }
     this.#offs = [bus.on('peer-joined', joined), bus.on('peer-left', left), bus.on('message', message)]
   }
 }

@@ -7,9 +7,10 @@ import WebSocket from 'ws'
 import * as Y from 'yjs'
 import * as encoding from 'lib0/encoding'
 import { keyId, randomBytes, toBase64url, type Identity } from '../../src/identity/index.ts'
-import { deriveDiscoveryKey, deriveRoomId, entryId, logOf, signEntry } from '../../src/room/index.ts'
-import { authMessage, discoveryHex, MAX_RELAY_SYNC_BYTES } from '../../src/net/relay-protocol.ts'
+import { deriveDiscoveryKey, deriveRoomId, entryId, logOf, membershipKey, proveMembership, RoomActor, RoomReplica, signEntry } from '../../src/room/index.ts'
+import { authMessage, discoveryHex, MAX_RELAY_SYNC_BYTES, memberMessage } from '../../src/net/relay-protocol.ts'
 import { encodeSyncMessage, encodeUpdate } from '../../src/net/sync.ts'
+import { sealedText } from '../helpers/sealed-text.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 export const until = (what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> => waitFor(what, cond, timeoutMs)
@@ -21,7 +22,8 @@ export interface Raw {
   readonly closed: { code: number; reason: string } | null
   opened: Promise<void>
   send(msg: unknown): void
-  authenticate(identity: Identity, room: string): Promise<void>
+  /** With `secret`, proves membership of the epoch it is the secret of (a member's connection). */
+  authenticate(identity: Identity, room: string, secret?: Uint8Array): Promise<void>
 }
 
 /** A raw socket that records what the relay sends and how it closes. */
@@ -48,13 +50,14 @@ export function raw(url: string): Raw {
       ws.once('error', fail)
     }),
     send: (msg: unknown) => ws.send(msg instanceof Uint8Array ? msg : typeof msg === 'string' ? msg : JSON.stringify(msg)),
-    async authenticate(identity: Identity, room: string): Promise<void> {
+    async authenticate(identity: Identity, room: string, secret?: Uint8Array): Promise<void> {
       await this.opened
       this.send({ type: 'hello', v: 1, room, key: keyId(identity.publicKey) })
       await until('challenge', () => got.some((m) => m.type === 'challenge') || closed !== null)
       const ch = got.find((m) => m.type === 'challenge') as { nonce: string; relay: string } | undefined
       if (!ch) return
-      this.send({ type: 'auth', sig: toBase64url(await identity.sign(authMessage(room, ch.nonce, ch.relay))) })
+      const member = secret ? { member: toBase64url(proveMembership(membershipKey(secret), memberMessage(room, ch.nonce, ch.relay))) } : {}
+      this.send({ type: 'auth', sig: toBase64url(await identity.sign(authMessage(room, ch.nonce, ch.relay))), ...member })
       await until('welcome', () => got.some((m) => m.type === 'welcome') || closed !== null)
     },
   }
@@ -65,17 +68,21 @@ export interface HandRoom {
   dk: string
   genesisId: string
   doc: Y.Doc
+  /** Epoch 0's secret, when the room has one. */
+  secret?: Uint8Array
 }
 
 /**
  * A room log written by hand: genesis, and a stage seat for the owner and each of `speakers`.
- * No membership epoch: any authenticated key may connect to the relay for it.
+ * No membership epoch unless `epoch`: any authenticated key may connect to the relay for it,
+ * but is sent nothing of the room (a relay serves only members of an epoch, docs/relay.md).
+ * With `epoch`, epoch 0 (`secret` is its secret): members who prove it are served.
  */
-export async function handRoom(owner: Identity, speakers: Identity[] = []): Promise<HandRoom> {
+export async function handRoom(owner: Identity, speakers: Identity[] = [], opts: { epoch?: boolean } = {}): Promise<HandRoom> {
   const nonce = randomBytes(16)
   const roomId = deriveRoomId(owner.publicKey, nonce)
   const t = Date.now()
-  const genesis = await signEntry(owner, roomId, t, { kind: 'genesis', nonce, title: 'Limits', topic: '' })
+  const genesis = await signEntry(owner, roomId, t, { kind: 'genesis', nonce, title: sealedText(roomId, owner, 'title', 'Limits'), topic: sealedText(roomId, owner, 'topic', '') })
   const genesisId = entryId(genesis)
   const entries = [genesis]
   for (const who of [owner, ...speakers]) {
@@ -84,7 +91,14 @@ export async function handRoom(owner: Identity, speakers: Identity[] = []): Prom
   }
   const doc = new Y.Doc()
   logOf(doc).push(entries)
-  return { roomId, dk: discoveryHex(deriveDiscoveryKey(roomId)), genesisId, doc }
+  const room: HandRoom = { roomId, dk: discoveryHex(deriveDiscoveryKey(roomId)), genesisId, doc }
+  if (!opts.epoch) return room
+  const replica = new RoomReplica(doc, { roomId })
+  await replica.ready()
+  room.secret = randomBytes(32)
+  await new RoomActor(replica, owner).startEpochs(room.secret)
+  replica.destroy()
+  return room
 }
 
 /** Bytes of every entry in `doc`'s log. */
@@ -127,7 +141,7 @@ export function copiesFrame(entry: Uint8Array, n: number): Uint8Array {
 
 /** An update frame of `n` valid profile entries signed by `who` (sequence numbers from `from` + 1). */
 export async function profilesFrame(who: Identity, roomId: string, n: number, from: number): Promise<Uint8Array> {
-  const entries = await Promise.all(Array.from({ length: n }, (_, i) => signEntry(who, roomId, Date.now(), { kind: 'profile', seq: from + i + 1, name: 'Mallory', muted: false })))
+  const entries = await Promise.all(Array.from({ length: n }, (_, i) => signEntry(who, roomId, Date.now(), { kind: 'profile', seq: from + i + 1, name: sealedText(roomId, who, 'name', 'Mallory'), muted: false })))
   const doc = new Y.Doc()
   logOf(doc).push(entries)
   return encodeUpdate(Y.encodeStateAsUpdate(doc))

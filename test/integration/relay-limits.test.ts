@@ -21,11 +21,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
 import { generateIdentity, keyId, type Identity } from '../../src/identity/index.ts'
-import { logOf, signEntry } from '../../src/room/index.ts'
+import { logOf, membershipKey, signEntry } from '../../src/room/index.ts'
 import { RelayClient, type RelayWebSocketClass } from '../../src/net/relay-client.ts'
 import { RelayCloseCode } from '../../src/net/relay-protocol.ts'
 import { attachSync } from '../../src/net/sync.ts'
 import { UpdateVerifier } from '../../src/room/verify-update.ts'
+import { sealedText } from '../helpers/sealed-text.ts'
 import { RoomGate } from '../../relay/rooms/gate.ts'
 import {
   awarenessFrame, copiesFrame, EMPTY_STEP1, entryBytes, forgedFrame, handRoom, junkFrame, profilesFrame, raw, until, type HandRoom,
@@ -40,7 +41,8 @@ async function start(rooms: Parameters<typeof startRelay>[0]['rooms'] = {}): Pro
 
 /** A member's relay client syncing `room`'s doc through the verifying guard, as RoomClient does. */
 async function member(url: string, room: HandRoom, identity: Identity, awareness: Awareness | null = null) {
-  const client = new RelayClient({ WebSocket: WS, wrtc })
+  const secret = room.secret
+  const client = new RelayClient({ WebSocket: WS, wrtc, ...(secret ? { member: () => membershipKey(secret) } : {}) })
   await client.connect(url, room.roomId, identity)
   const verifier = new UpdateVerifier({ doc: room.doc, roomId: room.roomId, refuseNothingNew: false })
   const detach = attachSync(room.doc, awareness, client.link, { acceptUpdate: async (u) => (await verifier.verify(u)).ok })
@@ -262,7 +264,8 @@ describe('relay: one client cannot exhaust the relay (issue 12, item 3)', () => 
   it('presence: a connection may set only its own client\'s state, small and not too often', async () => {
     const { relay, url, rejected } = await relayWith({})
     const owner = await generateIdentity()
-    const room = await handRoom(owner)
+    // An epoch, so members are served (the attacker is one: a stranger is sent nothing at all).
+    const room = await handRoom(owner, [], { epoch: true })
     const awA = new Awareness(room.doc)
     awA.setLocalState({ name: 'Ann' })
     const a = await member(url, room, owner, awA)
@@ -273,7 +276,7 @@ describe('relay: one client cannot exhaust the relay (issue 12, item 3)', () => 
     await until('b sees Ann', () => nameOf(awA.clientID) === 'Ann')
 
     const attacker = raw(url)
-    await attacker.authenticate(await generateIdentity(), room.dk)
+    await attacker.authenticate(await generateIdentity(), room.dk, room.secret)
     // Overwrite Ann's presence, then remove it: both name a client id that is not the attacker's.
     attacker.send(awarenessFrame(awA.clientID, 1000, { name: 'Mallory' }))
     attacker.send(awarenessFrame(awA.clientID, 1001, null))
@@ -297,18 +300,20 @@ describe('relay: one client cannot exhaust the relay (issue 12, item 3)', () => 
   it('a repeated 3-byte step 1 costs one encoding of the doc, and is rate-limited', async () => {
     const { relay, url, rejected } = await relayWith({})
     const owner = await generateIdentity()
-    const room = await handRoom(owner)
+    const room = await handRoom(owner, [], { epoch: true })
     const profiles = await Promise.all(
-      Array.from({ length: 1500 }, (_, i) => signEntry(owner, room.roomId, Date.now(), { kind: 'profile', seq: i + 1, name: `Owner ${i}`, muted: false })),
+      Array.from({ length: 1500 }, (_, i) => signEntry(owner, room.roomId, Date.now(), { kind: 'profile', seq: i + 1, name: sealedText(room.roomId, owner, 'name', `Owner ${i}`), muted: false })),
     )
     logOf(room.doc).push(profiles)
     const m = await member(url, room, owner)
     await until('log at the relay', () => logOf(relay.rooms.room(room.dk)?.doc ?? new Y.Doc()).length === logOf(room.doc).length)
     const stored = relay.rooms.room(room.dk)!
+    // The member connected before the relay had the log: it proves the epoch that came with it, and is answered then.
+    await until('the member is served', () => [...stored.peers.values()].every((p) => !stored.epochs.holds(p)))
     const encodedBefore = stored.syncGuard.encoded
 
     const attackers = [raw(url), raw(url)]
-    for (const s of attackers) await s.authenticate(await generateIdentity(), room.dk)
+    for (const s of attackers) await s.authenticate(await generateIdentity(), room.dk, room.secret)
     for (let i = 0; i < 100; i++) attackers[0]!.send(EMPTY_STEP1)
     attackers[1]!.send(EMPTY_STEP1)
     await until('step 1 flood refused', () => rejected('sync:step1-rate') >= 96)
