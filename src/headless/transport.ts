@@ -19,6 +19,7 @@ import type { OpenBus } from '../participant/epoch-bus.ts'
 import type { BootstrapNode } from '../node/dht.ts'
 import { createSwarmBus } from '../node/swarm-bus.ts'
 import { PeerFailure } from './failure.ts'
+import { signallingReconnect } from '../participant/network-switch.ts'
 
 export interface TransportOptions {
   /** WebSocket signalling URL; default: the link's host + /signal. */
@@ -32,6 +33,8 @@ export interface Transport {
   bus: SwitchBus
   /** A bus on another epoch's topic and key, on the same transport. */
   open: OpenBus
+  /** The network changed: a new signalling socket, resolved once it is open. Absent on hyperswarm (it finds its way itself). */
+  reconnect?: () => Promise<void>
   close(): Promise<void>
 }
 
@@ -58,6 +61,7 @@ export async function openTransport(opts: TransportOptions, invite: Invite, iden
   return {
     bus,
     open,
+    reconnect: signallingReconnect(client),
     close: async () => {
       await bus.destroy()
       client.destroy()

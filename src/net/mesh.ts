@@ -66,6 +66,8 @@ export interface MeshEvents {
   present: () => void
   'peer-connected': (id: string) => void
   'peer-disconnected': (id: string, reason: string | null) => void
+  /** A connection's RTCPeerConnection state changed (a network switch shows as all of them 'disconnected' at once). */
+  'peer-state': (id: string, state: RTCPeerConnectionState) => void
   /** The room doc finished its first sync with this peer. */
   'peer-synced': (id: string) => void
   track: (id: string, track: MediaStreamTrack, stream: MediaStream | null) => void
@@ -171,6 +173,23 @@ export class Mesh extends TypedEmitter<MeshEvents> {
     }
   }
 
+  /**
+   * The network changed under us (a new address): restarts ICE on every live connection, so
+   * each gathers candidates from the new address and keeps its data channel (what was sent
+   * meanwhile is retransmitted); connections not up yet are made again, and pending retries
+   * run now.
+   */
+  restartIce(): void {
+    if (this.#destroyed) return
+    for (const [id, slot] of [...this.#slots]) {
+      if (slot.peer.connected) slot.peer.restartIce()
+      else this.#drop(id, 'network-changed')
+    }
+    for (const id of [...this.#retry.keys()]) this.#cancelRetry(id)
+    this.#attempts.clear()
+    this.apply(this.#plan)
+  }
+
   async stats(): Promise<Map<string, PeerStats>> {
     const out = new Map<string, PeerStats>()
     await Promise.all(
@@ -210,6 +229,7 @@ export class Mesh extends TypedEmitter<MeshEvents> {
       this.emit('present')
     })
     peer.on('track', (track, stream) => this.emit('track', id, track, stream))
+    peer.on('state', (state) => this.emit('peer-state', id, state))
     peer.on('trackended', (track) => this.emit('track-ended', id, track))
     peer.on('close', (err) => {
       if (this.#slots.get(id) !== slot) return

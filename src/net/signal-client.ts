@@ -216,6 +216,21 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
     return this.send({ type: 'publish', topic, data: payload })
   }
 
+  /**
+   * Replaces the socket now: the network changed under it (a new address), and a socket bound
+   * to the old one may stay silent until the ping times out. Emits `close` (if open), then
+   * `open` once the new socket is up.
+   */
+  reconnect(): void {
+    this.assertAlive()
+    const wasOpen = this.isOpen
+    this.clearTimers()
+    this.dropSocket(4000, 'network changed')
+    if (wasOpen) this.emit('close', { code: 4000, reason: 'network changed', willReconnect: true })
+    this.attempt = 0
+    this.connect()
+  }
+
   /** Closes the socket, cancels every timer, forgets listeners. Safe to call twice. */
   destroy(): void {
     if (this.destroyed) return

@@ -9,10 +9,16 @@
  * use fails, the path moves to the next one at once (`failingOver` is true
  * meanwhile, so RoomClient keeps its plan instead of falling back to the
  * mesh); only when every relay failed in a row is the path `failed`: the
- * relay is unavailable for `retryMs`, the topology falls back to the mesh and
- * the relays are tried again later, starting from the first. The list may
- * start empty and grow (`addUrls`: relays found on hyperswarm); until it has
- * a relay the path is not available.
+ * relay is unavailable for a while, the topology falls back to the mesh and
+ * the relays are tried again later, starting from the first. The wait grows
+ * with each failed round (RELAY_RETRY: about 1 s, then a quarter more each
+ * time up to `retryMs`), so a relay that restarts (2-5 s) has its listeners
+ * back within about a second of answering again, while one that stays down is
+ * tried every `retryMs`. A connection closed because the same key connected
+ * again (`replaced`: the user in a second tab or device) waits `retryMs`, so
+ * two sessions of one key do not take the relay from each other every second.
+ * The list may start empty and grow (`addUrls`: relays found on hyperswarm);
+ * until it has a relay the path is not available.
  *
  * Standby: while ready, the path also keeps a second relay of the list
  * connected, authenticated and subscribed on standby (its media connection
@@ -21,6 +27,11 @@
  * one of its listeners arrives at the other relay together. Measured before
  * this (40 listeners, two relays, one killed): 20 listeners took 8-17 s to hear
  * again, most of it the surviving relay handshaking 20 connections at once.
+ *
+ * Network switch: `reconnect()` makes the connections anew (socket, ICE, DTLS, sync) from the
+ * new address, as a failover to the same relay: `failingOver` meanwhile (RoomClient keeps its
+ * relay plan) and its tracks play at once (there is no mesh copy to hand over from). Not
+ * counted as a failure.
  *
  * Asking: before a joiner plans, `ask()` connects and authenticates to the relay,
  * nothing more (no sync, so the relay of a room that stays a mesh learns no log),
@@ -34,7 +45,12 @@ import { TypedEmitter } from '../base/emitter.ts'
 import type { PeerWrtc } from '../net/peer.ts'
 import { RelayClient, type RelayClientOptions, type RelayWebSocketClass } from '../net/relay-client.ts'
 import { attachSync, type SyncAttachment, type SyncStats } from '../net/sync.ts'
+import { summarizeStats, type PeerStats } from '../net/peer-stats.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
+import { retryDelay, type RetryPolicy } from '../base/retry.ts'
+
+/** The waits of a failed path before it tries again (maxMs: `retryMs`); jittered, so a restarted relay's listeners do not all return in one instant. */
+export const RELAY_RETRY: Omit<RetryPolicy, 'maxMs'> = { initialMs: 1000, factor: 1.25, jitter: 0.5 }
 
 export interface RelayPathOptions {
   /** One relay's `/relay` WebSocket URL, or several (tried in order; see above), or none yet. */
@@ -42,7 +58,7 @@ export interface RelayPathOptions {
   WebSocket: RelayWebSocketClass
   /** Extra RelayClient options (SDP filter, timeouts). */
   client?: Omit<RelayClientOptions, 'WebSocket' | 'wrtc'>
-  /** How long a failed relay is not tried again. Default 10 s. */
+  /** The longest wait before a failed path tries again (the waits grow to it, see RELAY_RETRY); also the standby's retry. Default 10 s. */
   retryMs?: number
   /**
    * The standby is set up this long after the relay in use is ready, plus up to as much
@@ -57,7 +73,7 @@ export interface RelayPathOptions {
 }
 
 /** What the path uses of a RelayClient. */
-export type RelayPathClient = Pick<RelayClient, 'connect' | 'subscribe' | 'publish' | 'unpublish' | 'destroy' | 'link' | 'on'> & Partial<Pick<RelayClient, 'roomOnRelay'>>
+export type RelayPathClient = Pick<RelayClient, 'connect' | 'subscribe' | 'publish' | 'unpublish' | 'destroy' | 'link' | 'on'> & Partial<Pick<RelayClient, 'roomOnRelay' | 'connections'>>
 
 export interface RelayPathContext {
   wrtc: PeerWrtc
@@ -116,6 +132,8 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   #index = 0
   /** Relays that failed in a row since the last one that became ready. */
   #failures = 0
+  /** Rounds (every relay of the list failed) in a row since the path was last ready. */
+  #rounds = 0
   #failingOver = false
   #resumed = false
 
@@ -173,6 +191,13 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   /** Whether a second relay stands by, ready to take over (see the module comment). */
   get standbyReady(): boolean {
     return this.#standby?.ready === true
+  }
+
+  /** What we hear through the relay: its subscribe connection's stats (loss, concealment...); null while there is none. */
+  async stats(): Promise<PeerStats | null> {
+    const pc = this.#state === 'ready' ? this.#client?.connections?.subscribe : null
+    if (!pc) return null
+    return summarizeStats((await pc.getStats()).values())
   }
 
   /** Asks the relay whether the room is on it (see the module comment); answered by an `answer` event. */
@@ -241,7 +266,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
       this.emit('sending', false)
     })
     client.on('close', (err) => {
-      if (this.#client === client && this.#stopping !== client) this.#fail(err?.message ?? 'relay closed')
+      if (this.#client === client && this.#stopping !== client) this.#fail(err?.message ?? 'relay closed', err?.reason === 'replaced')
       else if (this.#standby?.client === client) this.#dropStandby(true)
       else if (this.#asking?.client === client) this.#asking = null
     })
@@ -259,6 +284,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
 
   #ready(): void {
     this.#failures = 0
+    this.#rounds = 0
     this.#resumed = this.#failingOver
     this.#failingOver = false
     this.#set('ready')
@@ -333,6 +359,20 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     this.#publish()
   }
 
+  /**
+   * The network changed under us: the socket and both media connections were bound to the old
+   * address (their ICE cannot move to a new one without the relay renegotiating), so they are
+   * made again now, to the same relay. Nothing to do unless connected or connecting.
+   */
+  reconnect(): void {
+    if (this.#state !== 'ready' && this.#state !== 'connecting') return
+    this.#teardown()
+    this.#dropStandby(false)
+    this.#failingOver = true
+    this.#state = 'idle'
+    this.start()
+  }
+
   /** Leaves the relay (back to idle). */
   stop(): void {
     this.#resumed = false
@@ -387,7 +427,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     this.#client = null
   }
 
-  #fail(reason: string): void {
+  #fail(reason: string, replaced = false): void {
     this.#teardown()
     const standby = this.#standby
     if (standby?.ready) return this.#promoteStandby(standby)
@@ -405,7 +445,9 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     this.#failingOver = false
     this.#set('failed', reason)
     this.#timers.clearTimeout(this.#retry)
-    this.#retry = this.#timers.setTimeout(() => this.#set('idle'), this.opts.retryMs ?? 10_000)
+    const maxMs = this.opts.retryMs ?? 10_000
+    const wait = replaced ? maxMs : retryDelay({ ...RELAY_RETRY, maxMs }, this.#rounds++, this.opts.random)
+    this.#retry = this.#timers.setTimeout(() => this.#set('idle'), wait)
   }
 
   #set(state: RelayState, reason?: string): void {

@@ -11,6 +11,10 @@
  * A participant with nothing on the mesh to hand over from (it joined a room already on its
  * relay, or its mesh reached nobody yet when the room went past mesh size) goes `straight` to
  * the relay: no mesh of the whole room meanwhile, and the relay is played from once ready.
+ *
+ * In mesh mode, pairs the mesh cannot connect (pair-route.ts) are `relayed`: the relay is
+ * started for them and kept while any is, the rest of the room stays on the mesh, and only
+ * those peers' voices are played from the relay.
  */
 import type { TopologyPlan } from '../net/topology.ts'
 import type { RelayState } from './relay-path.ts'
@@ -70,6 +74,8 @@ export interface SwitchInput {
   hasLocal: boolean
   /** Nothing on the mesh to hand over from (see the module comment); decided by RoomClient on entering relay mode. */
   straight?: boolean
+  /** Mesh mode: peers the mesh cannot reach, carried by the relay (pair-route.ts). */
+  relayed?: readonly string[]
   now: number
   prev: SwitchState
 }
@@ -105,11 +111,22 @@ export function relayTrackSince(now: number, resumed: boolean, via: Via): number
   return resumed || via === 'relay' ? -Infinity : now
 }
 
+/**
+ * Whether `id`'s voice is played from the relay's copy: in relay mode, on the way back from it
+ * (`via` relay), or for a relayed pair; and only once the relay carries it (settled).
+ */
+export function playsFromRelay(route: { mode: TopologyPlan['mode']; via: Via; relayed: readonly string[] }, relay: Pick<RelayView, 'state'> | null, relayTracks: readonly TrackSince[], id: string, now: number): boolean {
+  const wanted = route.mode === 'relay' || route.via === 'relay' || route.relayed.includes(id)
+  return wanted && relayCarries(relay, relayTracks, id, now)
+}
+
 export function switchRoute(input: SwitchInput): SwitchStep {
   const { relay, plan } = input
   if (relay && plan.mode === 'relay') return towardsRelay(input, relay)
   if (relay?.state === 'ready') return backToMesh(input)
-  return { mesh: 'plan', relay: 'keep', via: 'mesh', state: input.prev, replanIn: null }
+  // A pair the mesh cannot connect: the relay carries it (the relay path starts when it can).
+  const start = relay !== null && plan.mode === 'mesh' && (input.relayed?.length ?? 0) > 0
+  return { mesh: 'plan', relay: start ? 'start' : 'keep', via: 'mesh', state: input.prev, replanIn: null }
 }
 
 function towardsRelay(input: SwitchInput, relay: RelayView): SwitchStep {
@@ -148,18 +165,20 @@ function towardsRelay(input: SwitchInput, relay: RelayView): SwitchStep {
 /**
  * Back to the mesh, make-before-break too: the relay is left once the mesh reaches everyone
  * and its copy of every speaker we hear has settled (a speaker who sends nothing over the mesh
- * holds it up for RELAY_LEAVE_MESH_MS at most).
+ * holds it up for RELAY_LEAVE_MESH_MS at most). Relayed pairs count as reached and keep the
+ * relay (for them only) while there are any.
  */
 function backToMesh(input: SwitchInput): SwitchStep {
   const { plan, now, prev } = input
   const connected = new Set(input.meshConnected)
-  const reached = plan.connect.every((id) => connected.has(id))
+  const pairs = new Set(input.relayed ?? [])
+  const reached = plan.connect.every((id) => connected.has(id) || pairs.has(id))
   const meshReachedSince = reached ? (prev.meshReachedSince ?? now) : null
   const waited = meshReachedSince !== null && now - meshReachedSince >= RELAY_LEAVE_MESH_MS
-  const leave = reached && (waited || plan.playFrom.every((id) => settled(input.meshTracks, id, now)))
+  const leave = reached && (waited || plan.playFrom.every((id) => pairs.has(id) || settled(input.meshTracks, id, now)))
   return {
     mesh: 'plan',
-    relay: leave ? 'stop' : 'keep',
+    relay: leave && pairs.size === 0 ? 'stop' : 'keep',
     via: leave ? 'mesh' : 'relay',
     state: { coveredSince: prev.coveredSince, meshReachedSince, readySince: null },
     replanIn: reached && prev.meshReachedSince === null ? RELAY_LEAVE_MESH_MS : null,

@@ -6,7 +6,8 @@
  *   node --import tsx peer-main.ts '<json options>'
  *
  * Options: link, subnet, and any of signal, relay, ice, name, speak (hz), record, key,
- * meshSize. Events: one JSON line each on stdout; exit 0 on SIGTERM, 1 on failure.
+ * meshSize. Events: one JSON line each on stdout; exit 0 on SIGTERM, 1 on failure. SIGUSR2
+ * raises the peer's hand (then `hand-raised`), for tests that raise it at a moment they choose.
  */
 import { startHeadlessPeer, type HeadlessPeerOptions } from '../../../src/headless/headless-peer.ts'
 import { candidateInSubnets } from '../../../src/net/ice.ts'
@@ -45,6 +46,13 @@ try {
   const stop = (): void => void peer.stop()
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
+  process.on('SIGUSR2', () => {
+    const sent = Date.now()
+    peer.client.actor.raiseHand().then(
+      () => opts.onEvent?.({ event: 'hand-raised', t: Date.now(), signalled: sent }),
+      (err: Error) => opts.onEvent?.({ event: 'warning', t: Date.now(), code: 'raise-failed', message: err.message }),
+    )
+  })
   await peer.done
   process.exit(0)
 } catch (err) {

@@ -1,8 +1,12 @@
 /**
  * Processes a lab test runs inside its namespaces: the real `stoop relay` and headless
  * peers (peer-main.ts), with their JSON events as they come and a wait for one.
+ *
+ * STOOP_NETNS_LOGS=<dir> also writes every process's whole stdout and stderr there, one
+ * file each (`<name>-<start ms>.log`): a failure prints only the last few events.
  */
 import type { ChildProcess } from 'node:child_process'
+import { appendFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { waitFor } from '../../helpers/wait.ts'
@@ -31,7 +35,10 @@ function wrap(name: string, child: ChildProcess): LabProc {
   const startedAt = Date.now()
   const events: Event[] = []
   let stderr = ''
+  const logDir = process.env.STOOP_NETNS_LOGS
+  const log = logDir ? (text: string) => appendFileSync(`${logDir}/${name}-${startedAt}.log`, text) : () => undefined
   createInterface({ input: child.stdout! }).on('line', (line) => {
+    log(`${line}\n`)
     try {
       const ev: unknown = JSON.parse(line)
       if (ev !== null && typeof ev === 'object') events.push(ev as Event)
@@ -41,6 +48,7 @@ function wrap(name: string, child: ChildProcess): LabProc {
   })
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-8000)
+    log(`stderr: ${d.toString()}`)
   })
   const exited = new Promise<void>((done) => child.once('exit', () => done()))
   const running = () => child.exitCode === null && child.signalCode === null

@@ -6,10 +6,10 @@
  * every member killed too, a fresh `stoop mod state` that can only learn the room from the
  * relay shows the same stage and bans: they came from the relay's disk.
  *
- * Opt-in (STOOP_NETNS_RESTART=1): it fails today before the restart: the listeners behind the
- * lab's NATs never hear the speaker through the relay at the start (found at the end of session
- * 9, after the relay began requiring epoch membership proofs; the loopback relay tests pass).
- * Open in issue 14, to be fixed, not forgotten.
+ * The ban is sent by `stoop mod` with the owner's key while the owner speaks from its own
+ * process: its sync-only relay connection must not replace the speaker's (it did, and the
+ * speaker, off the relay while the ban rotated the room, stayed behind in the old epoch: after
+ * the restart nobody came back to the relay; test/integration/relay-sync-only.test.ts).
  */
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -23,7 +23,7 @@ import { toneBySecond } from './tones.ts'
 
 const STOOP = fileURLToPath(new URL('../../../src/cli/stoop.js', import.meta.url))
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
-const skip = process.env.STOOP_NETNS_RESTART !== '1' ? 'set STOOP_NETNS_RESTART=1 to run it (known failing, see the comment above)' : await labUnavailable()
+const skip = await labUnavailable()
 const ORIGIN = `http://${ADDR.relay}:8787`
 const BACK_WITHIN_MS = 10_000
 
@@ -92,11 +92,15 @@ describe.skipIf(skip !== null)(`relay restart${skip ? ` (skipped: ${skip})` : ''
     const gaps = back.map((ev) => ev.t! - killedAt)
     const timeline = listeners.map((l) => l.events.filter((e) => e.t! > killedAt && ['plan', 'route', 'track', 'peer-connected', 'peer-disconnected'].includes(e.event!)).map((e) => `${e.t! - killedAt}:${e.event}${e.mode ? `=${String(e.mode)}` : e.via ? `=${String(e.via)}` : ''}`).join(' '))
     console.info(`relay restart: relay answering again ${restartedMs} ms after SIGKILL; listeners hear the speaker again ${gaps.join(' ms, ')} ms after it\n  ${timeline.join('\n  ')}`)
-    // Soft: the state checks below still run (and report) when the audio came back late.
-    expect.soft(Math.max(...gaps), 'ms from SIGKILL until every listener hears the speaker').toBeLessThan(BACK_WITHIN_MS)
+    expect(Math.max(...gaps), 'ms from SIGKILL until every listener hears the speaker').toBeLessThan(BACK_WITHIN_MS)
     // Three loud seconds more, then the listeners leave (closing their recordings): it was the tone.
     const loud = (l: LabProc) => l.events.filter(loudAfter(l, speakerId, killedAt + 1000)).length
     await waitFor('three loud seconds at every listener', () => listeners.every((l) => loud(l) >= 4), 20_000, 200)
+    // The audio may have come back over the mesh first; the room is back on the relay too (3 > mesh size).
+    const onRelay = await Promise.all(listeners.map((l) => l.next((e) => e.event === 'route' && e.via === 'relay' && e.t! > killedAt, 30_000)))
+    console.info(`relay restart: listeners back on the relay ${onRelay.map((e) => e.t! - killedAt).join(' ms, ')} ms after SIGKILL`)
+    const loudSince = Math.max(...onRelay.map((e) => e.t!))
+    await waitFor('three loud seconds on the relay at every listener', () => listeners.every((l) => l.events.filter(loudAfter(l, speakerId, loudSince)).length >= 3), 20_000, 200)
     await Promise.all(listeners.map((l) => l.stop()))
     for (const name of ['l1', 'l2']) {
       // Two of the last three seconds: the way back from the mesh to the relay may cut a moment.
@@ -107,8 +111,8 @@ describe.skipIf(skip !== null)(`relay restart${skip ? ` (skipped: ${skip})` : ''
     // The ban rotated the room (docs/room-rules.md §8): the links of the new epoch.
     const current = await stoop('pub', ['mod', String(links.moderator), '--key', ownerKey, '--json', 'links'])
     expect(current).toMatchObject({ ok: true, epoch: 1 })
-    expect((state.stage as Array<{ id: string }>).map((p) => p.id)).toEqual([speakerId])
-    expect((state.bans as Array<{ id: string }>).map((p) => p.id)).toEqual([bannedId])
+    expect((state.stage as Array<{ id: string }>).map((p) => p.id), JSON.stringify(state)).toEqual([speakerId])
+    expect((state.bans as Array<{ id: string }>).map((p) => p.id), JSON.stringify(state)).toEqual([bannedId])
 
     // The speaker and the banned member die without a word, the relay is killed again: only
     // its disk still knows the room.
@@ -118,7 +122,7 @@ describe.skipIf(skip !== null)(`relay restart${skip ? ` (skipped: ${skip})` : ''
     relay = await startRelay()
     const fromDisk = await stoop('pub', ['mod', String(current.listener), '--key', join(dir, 'fresh.key'), '--json', 'state'])
     expect(fromDisk.synced).toMatchObject({ relay: true, members: 0 })
-    expect((fromDisk.stage as Array<{ id: string }>).map((p) => p.id)).toEqual([speakerId])
-    expect((fromDisk.bans as Array<{ id: string }>).map((p) => p.id)).toEqual([bannedId])
+    expect((fromDisk.stage as Array<{ id: string }>).map((p) => p.id), JSON.stringify(fromDisk)).toEqual([speakerId])
+    expect((fromDisk.bans as Array<{ id: string }>).map((p) => p.id), JSON.stringify(fromDisk)).toEqual([bannedId])
   }, 240_000)
 })

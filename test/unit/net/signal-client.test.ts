@@ -161,6 +161,37 @@ describe('SignalClient', () => {
     expect(timers.pending).toBe(0)
   })
 
+  it('reconnect() replaces an open socket at once (the network changed under it) and resubscribes', () => {
+    const { client, timers, events, sock } = setup()
+    client.subscribe('a')
+    const first = sock()
+    first.open()
+    client.reconnect()
+    expect(first.closedWith).toEqual([4000, 'network changed'])
+    expect(events).toEqual(['open', ['close', 4000, true]])
+    const second = sock()
+    expect(second).not.toBe(first)
+    first.serverClose(1006) // the old socket's late close changes nothing
+    second.open()
+    expect(second.sent[0]).toEqual({ type: 'subscribe', topics: ['a'] })
+    expect(events).toEqual(['open', ['close', 4000, true], 'open'])
+    // One socket, one ping timer and nothing else: the old socket's timers went with it.
+    expect(timers.delays).toEqual([1000])
+    client.destroy()
+    expect(() => client.reconnect()).toThrow(SignalError)
+  })
+
+  it('reconnect() while waiting to retry connects now', () => {
+    const { client, timers, sock } = setup()
+    sock().fail()
+    expect(timers.delays).toEqual([100])
+    const before = FakeSocket.all.length
+    client.reconnect()
+    expect(FakeSocket.all.length).toBe(before + 1)
+    expect(timers.delays).toEqual([500]) // the connect timeout only
+    client.destroy()
+  })
+
   it('does not reset the backoff for a server that accepts and closes at once (server full)', () => {
     const { client, timers, sock } = setup()
     for (const expected of [100, 200, 400]) {

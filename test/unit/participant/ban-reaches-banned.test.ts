@@ -48,7 +48,7 @@ describe('RoomClient: banning the only other member of a room', () => {
     await vi.waitFor(() => expect([mod.mesh.connected, banned.mesh.connected]).toEqual([[bannedId], [mod.selfId]]), { timeout: 5000 })
     // The connection carries the room's sync: the moderator's presence reaches the member.
     mod.setPresence({ name: 'Mod' })
-    await vi.waitFor(() => expect(banned.awareness.getStates().get(mod.awareness.clientID)).toMatchObject({ name: 'Mod' }), { timeout: 2000 })
+    await vi.waitFor(() => expect(banned.presence.peers.get(mod.awareness.clientID)?.presence).toMatchObject({ name: 'Mod' }), { timeout: 2000 })
 
     await mod.actor.ban(bannedId)
     await vi.waitFor(() => expect(mod.state.banned.has(bannedId)).toBe(true), { timeout: 2000 })

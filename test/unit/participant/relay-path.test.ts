@@ -19,6 +19,8 @@ const A = 'wss://a.example/relay'
 const B = 'wss://b.example/relay'
 const C = 'wss://c.example/relay'
 const RETRY_MS = 10_000
+/** The first wait after a failed round: RELAY_RETRY's 1 s less a quarter (jitter 0.5, random() 0.5). */
+const FIRST_WAIT_MS = 750
 /** standbyDelayMs 1000 with random() 0.5. */
 const STANDBY_AFTER_MS = 1500
 
@@ -218,7 +220,7 @@ describe('RelayPath: start and failover', () => {
     expect(path.url).toBe(B)
   })
 
-  it('every relay failed in a row: failed, unavailable for retryMs, then idle and tried again from the first', async () => {
+  it('every relay failed in a row: failed, unavailable for a while, then idle and tried again from the first', async () => {
     const { path, relays, states, advance, client } = setup([A, B, C], [])
     path.start()
     await flush()
@@ -228,7 +230,7 @@ describe('RelayPath: start and failover', () => {
     path.start() // neither start() nor stop() shortens the wait
     path.stop()
     expect(path.state).toBe('failed')
-    advance(RETRY_MS - 1)
+    advance(FIRST_WAIT_MS - 1)
     expect(path.available).toBe(false)
     advance(1)
     expect(states.at(-1)).toBe('idle')
@@ -395,6 +397,37 @@ describe('RelayPath: sending', () => {
   })
 })
 
+describe('RelayPath: reconnect (the network changed)', () => {
+  it('makes new connections to the same relay now, as a failover (its tracks play at once), and publishes again', async () => {
+    const { path, states, heard, client } = await readyOn([A, B])
+    path.setSending(local)
+    await flush()
+    path.reconnect()
+    expect(client(0).destroyed).toBe(true)
+    expect(path).toMatchObject({ url: A, failingOver: true, state: 'connecting' })
+    await flush()
+    expect(states).toEqual(['connecting', 'ready'])
+    expect(path).toMatchObject({ url: A, resumed: true, failingOver: false, sending: true })
+    expect(client(1)).toMatchObject({ url: A, subscribes: ['live'], publishes: 1 })
+    expect(client(1).syncSent).toBeGreaterThan(0) // the room state syncs anew
+    expect(heard).toEqual(['-speaker-1', '-speaker-2', '+speaker-1', '+speaker-2'])
+  })
+
+  it('is not a failure: a relay still unreachable after it fails over as usual', async () => {
+    const { path, relays } = await readyOn([A, B])
+    relays.up.delete(A)
+    path.reconnect()
+    await flush()
+    expect(path).toMatchObject({ url: B, state: 'ready' })
+  })
+
+  it('does nothing while idle or failed', async () => {
+    const { path, relays } = setup([A])
+    path.reconnect()
+    expect([path.state, relays.clients.length]).toEqual(['idle', 0])
+  })
+})
+
 describe('RelayPath: stop and destroy', () => {
   it('stop() closes the relay and the standby, detaches the sync, clears the standby timer, and is idle', async () => {
     const { path, relays, advance, pending, doc, states, heard, client } = await readyOn([A, B])
@@ -453,6 +486,44 @@ describe('RelayPath: stop and destroy', () => {
     advance(60_000)
     await flush()
     expect(states).toHaveLength(seen)
+  })
+
+  it('the waits grow with each failed round up to retryMs, and start again from the first once a relay was ready', async () => {
+    const { path, relays, states, advance } = setup([A], [])
+    const waits: number[] = []
+    for (let round = 0; round < 13; round++) {
+      path.start()
+      await flush()
+      expect(path.state).toBe('failed')
+      let waited = 0
+      while (path.state === 'failed') {
+        advance(1)
+        waited++
+      }
+      waits.push(waited)
+    }
+    // RELAY_RETRY with random() 0.5: 1 s, then a quarter more each round up to retryMs, each less a quarter (jitter 0.5).
+    expect(waits).toEqual([750, 938, 1172, 1465, 1831, 2289, 2861, 3576, 4470, 5588, 6985, 7500, 7500])
+    relays.up.add(A)
+    path.start()
+    await flush()
+    expect(path.state).toBe('ready')
+    relays.kill(A)
+    await flush()
+    expect(states.at(-1)).toBe('failed')
+    advance(FIRST_WAIT_MS)
+    expect(path.state).toBe('idle')
+  })
+
+  it('replaced by the same key connecting again (a second session): waits retryMs, so two sessions do not take turns every second', async () => {
+    const { path, client, advance } = await readyOn([A])
+    client(0).destroy(new RelayError(RELAY_ERRORS.CLOSED, 'the relay connection closed (4006 replaced)', { reason: 'replaced' }))
+    await flush()
+    expect(path.state).toBe('failed')
+    advance(RETRY_MS - 1)
+    expect(path.state).toBe('failed')
+    advance(1)
+    expect(path.state).toBe('idle')
   })
 
   it('destroy() while failed clears the retry', async () => {

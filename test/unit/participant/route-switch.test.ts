@@ -7,6 +7,7 @@ import {
   INITIAL_SWITCH,
   RELAY_LEAVE_MESH_MS,
   RELAY_SETTLE_MS,
+  playsFromRelay,
   relayCarries,
   relayTrackSince,
   switchRoute,
@@ -214,5 +215,34 @@ describe('which copy of a voice plays', () => {
     expect(relayTrackSince(1000, false, 'mesh')).toBe(1000)
     expect(relayTrackSince(1000, true, 'mesh')).toBe(-Infinity)
     expect(relayTrackSince(1000, false, 'relay')).toBe(-Infinity)
+  })
+})
+
+describe('relayed pairs (mesh mode, pair-route.ts)', () => {
+  const idle: RelayView = { ...ready, state: 'idle' }
+
+  it('a relayed pair starts the relay while it is not ready; the room stays on the mesh', () => {
+    const p = participant({ plan: meshPlan, relay: idle, meshConnected: [B, C], relayed: [A] })
+    expect(p.at(0)).toMatchObject({ mesh: 'plan', relay: 'start', via: 'mesh' })
+    expect(participant({ plan: meshPlan, relay: idle, relayed: [] }).at(0).relay).toBe('keep')
+  })
+
+  it('a ready relay is kept while any pair is relayed, and the room plays from the mesh', () => {
+    const p = participant({ plan: meshPlan, meshConnected: [B, C], meshTracks: tracks(0, B), relayed: [A] })
+    expect(p.at(5000)).toMatchObject({ mesh: 'plan', relay: 'keep', via: 'mesh' })
+    expect(p.at(6000, { relayed: [], meshConnected: [A, B, C], meshTracks: tracks(0, A, B) })).toMatchObject({ relay: 'stop', via: 'mesh' })
+  })
+
+  it("only a relayed peer's voice (and, relay mode or on the way back, every voice) is played from the relay", () => {
+    const relayTracks = tracks(0, A, B)
+    const now = 1000
+    const pairMode = { mode: 'mesh' as const, via: 'mesh' as const, relayed: [A] }
+    expect(playsFromRelay(pairMode, ready, relayTracks, A, now)).toBe(true)
+    expect(playsFromRelay(pairMode, ready, relayTracks, B, now)).toBe(false)
+    expect(playsFromRelay({ ...pairMode, relayed: [] }, ready, relayTracks, A, now)).toBe(false)
+    expect(playsFromRelay({ ...pairMode, mode: 'relay' }, ready, relayTracks, B, now)).toBe(true)
+    expect(playsFromRelay({ ...pairMode, via: 'relay' }, ready, relayTracks, B, now)).toBe(true)
+    // Not before the relay's copy has settled: the mesh copy (if any) plays meanwhile.
+    expect(playsFromRelay(pairMode, ready, tracks(now, A), A, now)).toBe(false)
   })
 })
