@@ -21,6 +21,8 @@ export interface DeviceProfile {
   microphoneId?: string
   /** ICE servers from the settings (stun:/turn: URLs); none: the relay's own STUN. */
   iceServers?: string[]
+  /** Relays from the settings (`/relay` WebSocket URLs), used after the one that served the page. */
+  relays?: string[]
 }
 
 export class RecentRooms {
@@ -90,6 +92,7 @@ export class ProfileStore {
       name: patch.name ?? cur.name,
       microphoneId: 'microphoneId' in patch ? patch.microphoneId : cur.microphoneId,
       iceServers: 'iceServers' in patch ? patch.iceServers : cur.iceServers,
+      relays: 'relays' in patch ? patch.relays : cur.relays,
     }
     await this.db.put('kv', 'profile', next)
     return { ...next, id: cur.id }

@@ -21,6 +21,7 @@ import { followEpochs, type OpenBus } from '../participant/epoch-bus.ts'
 import { RoomClient } from '../participant/room-client.ts'
 import { BrowserRoomSession, roomDbName, type SessionEnv } from './session.ts'
 import { BrowserE2ee, e2eeMode } from './e2ee.ts'
+import { relayUrlsFor } from './relay-urls.ts'
 
 const RECONNECT_MAX_MS = 5000
 const DB_TIMEOUT_MS = 5000
@@ -61,9 +62,10 @@ export async function openRoomSession(env: SessionEnv): Promise<BrowserRoomSessi
     ...(env.now ? { now: env.now } : {}),
     ...(env.limits ? { limits: env.limits } : {}),
     mesh: { peer: { config: { iceServers }, ...(env.loopbackOnly ? { acceptCandidate: isLoopbackCandidate } : {}) } },
-    // The relay that served the page also forwards audio past mesh size.
+    // The relay that served the page forwards audio past mesh size; relays from the settings
+    // come after it, for failover and standby (relay-urls.ts).
     relay: {
-      url: env.signalUrl.replace(/\/signal$/, '/relay'),
+      url: relayUrlsFor(env.signalUrl.replace(/\/signal$/, '/relay'), profile.relays),
       WebSocket: env.WebSocket as unknown as RelayWebSocketClass,
       client: {
         // The relay has a public address; only servers the user listed (TURN) help reach it.

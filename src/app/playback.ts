@@ -1,9 +1,20 @@
 /**
  * Playback: one WebAudio graph for everything this page plays.
  *
- *   remote track -> MediaStreamAudioSourceNode -> GainNode (volume, or 0) -> master -> destination
+ *   remote track -> MediaStreamAudioSourceNode -> GainNode (volume, or 0) -> master -> output
  *                                              \-> AnalyserNode (speaking level)
  *   master -> AnalyserNode (what is actually played; `heard(freq)` for tests and the debug view)
+ *   output: master -> MediaStreamAudioDestinationNode -> one unmuted <audio> element
+ *           (or the context's destination where there is no MediaStream destination)
+ *
+ * Why the mix leaves through a media element rather than the context's destination: a phone
+ * treats a playing media element as media (audio focus, the lock-screen / notification
+ * controls of the Media Session, no throttling of an audible tab with the screen off on
+ * Android), while WebAudio output alone is not, and iOS silences WebAudio with the ringer
+ * switch but not media elements. The mix stays in WebAudio because the may-play gate,
+ * per-person volume and metering live there. (iOS still suspends both when the screen
+ * locks; coming back, `resume()` is tried on visibilitychange and otherwise the UI asks
+ * for a tap.)
  *
  * Invariants:
  * - A track is audible only while `allowed(id)` says so (the validated room
@@ -11,8 +22,8 @@
  *   Call `refresh()` when that answer may have changed.
  * - Chromium only feeds WebRTC audio into WebAudio while the remote stream is
  *   also attached to a media element, so each track gets a muted <audio>.
- * - `blocked` is true while the AudioContext is not running (autoplay rules);
- *   `resume()` must be called from a user gesture.
+ * - `blocked` is true while the AudioContext is not running or the output element is
+ *   paused (autoplay rules); `resume()` must be called from a user gesture.
  * - `close()` is idempotent and releases every node, element and the context.
  */
 import type { Via } from '../participant/room-client.ts'
@@ -24,6 +35,8 @@ export interface PlaybackOptions {
   onchange: () => void
   AudioContext?: typeof AudioContext
   document?: Document
+  /** Where the mix plays (see above); default 'element' where the context can make a MediaStream. */
+  output?: 'element' | 'context'
 }
 
 interface Source {
@@ -64,7 +77,10 @@ export class Playback {
   readonly #meterBuf = new Float32Array(METER_FFT)
   readonly #spectrum = new Float32Array(OUT_FFT / 2)
   /** Media-element play() and context close failures, counted rather than thrown. */
-  readonly failures = { play: 0, close: 0 }
+  readonly failures = { play: 0, close: 0, resume: 0 }
+  /** The element the mix plays through (null: the context's destination). */
+  readonly #outEl: HTMLAudioElement | null = null
+  readonly #onVisible = (): void => this.#wake()
   #closed = false
 
   constructor(opts: PlaybackOptions) {
@@ -76,18 +92,37 @@ export class Playback {
     this.#out = this.ctx.createAnalyser()
     this.#out.fftSize = OUT_FFT
     this.#out.smoothingTimeConstant = 0.5
-    this.#master.connect(this.ctx.destination)
     this.#master.connect(this.#out)
+    if (opts.output !== 'context' && typeof this.ctx.createMediaStreamDestination === 'function') {
+      const dest = this.ctx.createMediaStreamDestination()
+      this.#master.connect(dest)
+      const el = this.#doc.createElement('audio')
+      el.autoplay = true
+      el.setAttribute('playsinline', '')
+      el.srcObject = dest.stream
+      el.onplaying = el.onpause = () => opts.onchange()
+      this.#outEl = el
+      this.#play(el)
+    } else {
+      this.#master.connect(this.ctx.destination)
+    }
     this.ctx.onstatechange = () => opts.onchange()
+    this.#doc.addEventListener?.('visibilitychange', this.#onVisible)
+  }
+
+  /** The mix as played (after the may-play gate and volumes): what a recording of this page takes. */
+  get mix(): AudioNode {
+    return this.#master
   }
 
   get blocked(): boolean {
-    return this.ctx.state !== 'running'
+    return this.ctx.state !== 'running' || (this.#outEl?.paused ?? false)
   }
 
   async resume(): Promise<void> {
     if (this.#closed) return
     await this.ctx.resume()
+    if (this.#outEl?.paused) this.#play(this.#outEl)
     for (const s of this.#sources.values()) if (s.el.paused) this.#play(s.el)
   }
 
@@ -181,7 +216,23 @@ export class Playback {
     this.#closed = true
     for (const track of [...this.#sources.keys()]) this.remove(track)
     this.ctx.onstatechange = null
+    this.#doc.removeEventListener?.('visibilitychange', this.#onVisible)
+    if (this.#outEl) {
+      this.#outEl.onplaying = this.#outEl.onpause = null
+      this.#outEl.pause()
+      this.#outEl.srcObject = null
+    }
     this.ctx.close().catch(() => this.failures.close++)
+  }
+
+  /**
+   * Back from the background: a platform that suspended the context (iOS) may let it run
+   * again without a tap; if not, `blocked` stays true and the UI asks for one.
+   */
+  #wake(): void {
+    if (this.#closed || this.#doc.visibilityState !== 'visible') return
+    if (this.ctx.state !== 'running') this.ctx.resume().catch(() => this.failures.resume++)
+    if (this.#outEl?.paused) this.#play(this.#outEl)
   }
 
   #gainFor(id: string, via: Via): number {

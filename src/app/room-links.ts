@@ -33,11 +33,11 @@ export async function inviteLink(client: RoomClient, origin: string, role: Invit
 export function presenceOf(client: RoomClient): { present: Set<string>; names: Map<string, string> } {
   const present = client.mesh.present
   const names = new Map<string, string>()
-  for (const state of client.awareness.getStates().values()) {
-    const id = (state as { id?: unknown }).id
-    const name = (state as { name?: unknown }).name
-    // Presence is unsigned (names from signed profiles come first): only believe it for a key that is present.
-    if (typeof id === 'string' && typeof name === 'string' && name && present.has(id)) names.set(id, name.slice(0, 100))
+  // Presence is sealed for members (src/participant/presence.ts) but unsigned: names from
+  // signed profiles come first, and a presence name is believed only for a key that is present.
+  for (const { key, presence } of client.presence.peers.values()) {
+    const name = presence.name
+    if (typeof name === 'string' && name && present.has(key)) names.set(key, name.slice(0, 100))
   }
   return { present, names }
 }

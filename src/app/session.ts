@@ -16,30 +16,41 @@
  * microphone, the audio graph and the database handle.
  *
  * Audio: the microphone is open only while this person holds a stage seat
- * (or is accepting an invite); remote audio plays through one WebAudio graph
- * whose per-person gains are 0 unless the validated state says that person
- * is a speaker (`RoomClient.mayPlay`).
+ * (or is accepting an invite), and stays muted while a moderator's mute holds;
+ * remote audio plays through one WebAudio graph whose per-person gains are 0
+ * unless the validated state says that person is a speaker (`RoomClient.mayPlay`).
+ *
+ * Parts kept in their own modules: one-entry actions (session-actions.ts), the
+ * snapshot (session-snapshot.ts, snapshot.ts, chat-view.ts), speaking levels
+ * (levels.ts), the recent-rooms entry (room-memory.ts), reactions (reactions.ts),
+ * recording (session-recording.ts) and the lock screen and wake lock (pocket.ts).
  */
 import type * as Y from 'yjs'
 import type { IndexeddbPersistence } from 'y-indexeddb'
-import { fingerprint, publicKeyFromId, type Identity } from '../identity/index.ts'
+import type { Identity } from '../identity/index.ts'
 import type { Invite } from '../invite/index.ts'
 import type { SignalClient, SignalError, WebSocketClass } from '../net/signal-client.ts'
 import type { SwitchBus } from '../net/switch-bus.ts'
-import { REPLACED_MESSAGE } from '../participant/epoch-keeper.ts'
 import type { PeerStats, PeerWrtc } from '../net/peer.ts'
 import type { RoomClient } from '../participant/room-client.ts'
 import { awaitArrival } from './arrival.ts'
 import { Capture } from './capture.ts'
 import { Microphone } from './microphone.ts'
 import { Playback } from './playback.ts'
-import { peerLinks } from './peer-links.ts'
 import type { BrowserE2ee, E2eeSetting, E2eeStats } from './e2ee.ts'
 import type { TopologyLimits } from '../net/topology.ts'
-import { buildSnapshot } from './snapshot.ts'
-import { inviteLink, presenceOf, roomLink } from './room-links.ts'
+import { inviteLink } from './room-links.ts'
 import type { ProfileStore, RecentRooms } from './local-stores.ts'
-import type { InviteRole, RoomMode, RoomProblem, RoomSession, RoomSnapshot } from './types.ts'
+import type { InviteRole, RoomSession, RoomSnapshot } from './types.ts'
+import { LevelSampler } from './levels.ts'
+import { RoomMemory } from './room-memory.ts'
+import { Fingerprints, sessionSnapshot } from './session-snapshot.ts'
+import { browserPocket, Pocket, type PocketEnv } from './pocket.ts'
+import { SessionReactions } from './reactions.ts'
+import { RecordingControl } from './session-recording.ts'
+import { ChatView } from './chat-view.ts'
+import { SessionActions } from './session-actions.ts'
+import { MUTE_HOLD_MS, RoomError } from '../room/index.ts'
 
 export interface SessionEnv {
   /** The link the room was opened with (kept in the recent-rooms list). */
@@ -70,6 +81,8 @@ export interface SessionEnv {
   e2ee?: E2eeSetting
   /** Mesh size and hysteresis (tests put small rooms on the relay). */
   limits?: TopologyLimits
+  /** Lock screen and wake lock (pocket.ts); default the page's own, null for none. */
+  pocket?: PocketEnv | null
 }
 
 export { sessionError, type SessionError } from './session-error.ts'
@@ -98,7 +111,7 @@ export interface SessionParts {
   e2ee?: BrowserE2ee | null
 }
 
-export class BrowserRoomSession implements RoomSession {
+export class BrowserRoomSession extends SessionActions implements RoomSession {
   readonly client: RoomClient
   readonly playback: Playback
   readonly #env: SessionEnv
@@ -108,45 +121,96 @@ export class BrowserRoomSession implements RoomSession {
   readonly #offs: Array<() => void> = []
   /** The room moved to an epoch we hold no box of. */
   #replaced = false
-  /** The link kept in the recent-rooms list (moves with the room's epochs). */
-  #link: string
-  readonly #fingerprints = new Map<string, string>()
+  readonly #fingerprints = new Fingerprints()
+  readonly #memory: RoomMemory
+  readonly #levels: LevelSampler
+  readonly #pocket: Pocket | null
+  readonly #reactions: SessionReactions
+  readonly #recording: RecordingControl
+  readonly #chat = new ChatView()
+  /** Leave was asked for from the lock screen; the UI leaves. */
+  #leaveRequested = false
   readonly #now: () => number
   #snapshot: RoomSnapshot
   #scheduled = false
   #left: Promise<void> | null = null
-  #levels = new Map<string, number>()
   #peerStats = new Map<string, PeerStats>()
-  #selfLevel = 0
-  #secretVerified: boolean
   #signalUnreachable = false
   #joining: Promise<void> = Promise.resolve()
   #joined = false
   #recheck: ReturnType<typeof setTimeout> | null = null
-  #recentKey = ''
   /** Things that went wrong without stopping the session, by kind (debug). */
   readonly dropped: Record<string, number> = {}
 
   constructor(env: SessionEnv, parts: SessionParts) {
+    super()
     this.#env = env
-    this.#link = env.link
     this.#p = parts
     this.#now = env.now ?? Date.now
-    this.#secretVerified = parts.secretVerified
     this.client = parts.client
     const client = parts.client
-    client.awareness.setLocalStateField('id', client.selfId)
+    this.#memory = new RoomMemory({
+      client,
+      recent: env.recent,
+      invite: env.invite,
+      origin: env.origin,
+      link: env.link,
+      secretVerified: parts.secretVerified,
+      knownRoom: parts.knownRoom,
+      fingerprintOf: (id) => this.#fingerprints.of(id),
+      now: this.#now,
+      count: (what) => this.#count(what),
+    })
     this.playback = new Playback({ allowed: (id, via) => client.mayPlay(id, via), onchange: () => this.#dirty() })
+    const capture = new Capture(env.media, this.playback.ctx)
     this.#mic = new Microphone({
-      capture: new Capture(env.media, this.playback.ctx),
+      capture,
       onStage: () => this.#onStage(),
-      signedMuted: () => client.state.profiles.get(client.selfId)?.muted ?? false,
+      // A moderator's mute holds until this person unmutes after the hold (docs/room-rules.md §10).
+      signedMuted: () => (client.state.profiles.get(client.selfId)?.muted ?? false) || client.state.muted.has(client.selfId),
       send: (local) => client.setLocalAudio(local),
       onchange: () => this.#dirty(),
       ...(parts.microphoneId ? { deviceId: parts.microphoneId } : {}),
     })
+    this.#levels = new LevelSampler({
+      selfId: client.selfId,
+      self: () => this.#mic.level(),
+      remote: () => this.playback.levels(),
+      publish: (level) => client.setPresence({ level }),
+    })
+    this.#recording = new RecordingControl({
+      client,
+      ctx: this.playback.ctx,
+      mix: this.playback.mix,
+      local: () => capture.local?.stream ?? null,
+      onchange: () => this.#dirty(),
+      count: (what) => this.#count(what),
+    })
+    this.#reactions = new SessionReactions({
+      selfId: client.selfId,
+      peers: () => client.presence.peers.values(),
+      present: () => client.mesh.present,
+      publish: (p) => client.setPresence(p),
+      onchange: () => this.#dirty(),
+      now: this.#now,
+    })
+    const pocket = env.pocket === undefined ? browserPocket() : env.pocket
+    this.#pocket = pocket
+      ? new Pocket(pocket, {
+          setMuted: (muted) => void this.setMuted(muted).catch(() => this.#count('pocket-mute')),
+          leave: () => {
+            this.#leaveRequested = true
+            this.#dirty()
+          },
+        })
+      : null
     this.#snapshot = this.#build()
+    this.#pocket?.update(this.#snapshot)
+    this.#wire(env, parts)
+  }
 
+  #wire(env: SessionEnv, parts: SessionParts): void {
+    const client = parts.client
     const mesh = client.mesh
     this.#offs.push(
       client.on('state', () => this.#onState()),
@@ -157,28 +221,32 @@ export class BrowserRoomSession implements RoomSession {
       client.on('track', (from, track, _stream, via) => this.playback.add(from, track, via)),
       client.on('track-ended', (_from, track) => this.playback.remove(track)),
       // Epochs (docs/room-rules.md §8): the room's link moves with them; an old one is replaced.
-      client.epochs.on('epoch', (e) => this.#onEpoch(e.secret, Math.max(e.n, 0))),
+      client.epochs.on('epoch', (e) => this.#memory.onEpoch(e.secret, Math.max(e.n, 0))),
       client.epochs.on('replaced', () => {
         this.#replaced = true
         this.#dirty()
       }),
       mesh.on('peer-connected', () => {
-        this.#verifySecret()
+        this.#memory.verifySecret()
         this.#dirty()
       }),
       // The mesh ends its tracks ('track-ended') before the connection closes; the same
       // person's relay tracks are not the mesh's to drop.
       mesh.on('peer-disconnected', (id) => {
         this.#peerStats.delete(id)
-        this.#levels.delete(id)
+        this.#levels.forget(id)
         this.#dirty()
       }),
-      mesh.on('present', () => this.#dirty()),
+      mesh.on('present', () => {
+        this.#reactions.refresh()
+        this.#dirty()
+      }),
       env.online.subscribe(() => this.#dirty()),
     )
-    const onAwareness = (): void => this.#dirty()
-    client.awareness.on('change', onAwareness)
-    this.#offs.push(() => client.awareness.off('change', onAwareness))
+    this.#offs.push(client.presence.on('change', () => {
+      this.#reactions.refresh()
+      this.#dirty()
+    }))
     const onOpen = (): void => {
       this.#signalUnreachable = false
       this.#dirty()
@@ -187,7 +255,10 @@ export class BrowserRoomSession implements RoomSession {
     const onError = (err: SignalError): void => this.#onSignalError(err)
     this.#offs.push(parts.signal.on('open', onOpen), parts.signal.on('close', onClose), parts.signal.on('error', onError))
 
-    const levelTimer = setInterval(() => this.#sampleLevels(), LEVEL_MS)
+    const levelTimer = setInterval(() => {
+      if (this.#levels.sample()) this.#dirty()
+      this.#recording.levels(this.#levels.levels, (id) => this.#nameOf(id))
+    }, LEVEL_MS)
     const statsTimer = setInterval(() => void this.#sampleStats(), STATS_MS)
     this.#offs.push(() => clearInterval(levelTimer), () => clearInterval(statsTimer))
   }
@@ -222,29 +293,21 @@ export class BrowserRoomSession implements RoomSession {
 
   // ---- actions -------------------------------------------------------------
 
-  async raiseHand(): Promise<void> {
-    await this.client.actor.raiseHand()
-  }
-
-  async lowerHand(): Promise<void> {
-    await this.client.actor.lowerHand()
-  }
-
   async acceptInvite(): Promise<void> {
     const invite = this.#snapshot.pendingInvite
     // The microphone prompt comes with the tap, before the seat exists.
     await this.#mic.accept(() => this.client.actor.acceptInvite(invite?.id))
   }
 
-  async declineInvite(): Promise<void> {
-    await this.client.actor.declineInvite(this.#snapshot.pendingInvite?.id)
-  }
-
-  async leaveStage(): Promise<void> {
-    await this.client.actor.leaveStage()
-  }
-
   async setMuted(muted: boolean): Promise<void> {
+    const forced = this.client.state.muted.get(this.client.selfId)
+    if (!muted && forced) {
+      // Checked before the microphone opens: not a moment of audio before the hold is over.
+      const wait = forced.at + MUTE_HOLD_MS - this.#now()
+      if (wait > 0) throw new RoomError('too-early', `a moderator muted you; you can unmute in ${Math.ceil(wait / 1000)} s`)
+      await this.#mic.setMuted(false, () => this.client.actor.unmute())
+      return
+    }
     await this.#mic.setMuted(muted, () => this.client.actor.setProfile({ muted }))
   }
 
@@ -252,27 +315,6 @@ export class BrowserRoomSession implements RoomSession {
     this.#p.profileName = name
     this.client.setPresence({ name })
     await this.client.actor.setProfile({ name })
-  }
-
-  async inviteToStage(personId: string): Promise<void> {
-    await this.client.actor.inviteToStage(personId)
-  }
-
-  async moveToAudience(personId: string): Promise<void> {
-    await this.client.actor.moveToAudience(personId)
-  }
-
-  async setModerator(personId: string, on: boolean): Promise<void> {
-    if (on) await this.client.actor.grantModerator(personId)
-    else await this.client.actor.revokeModerator(personId)
-  }
-
-  async ban(personId: string): Promise<void> {
-    await this.client.actor.ban(personId)
-  }
-
-  async endRoom(): Promise<void> {
-    await this.client.actor.endRoom()
   }
 
   inviteLink(role: InviteRole): Promise<string> {
@@ -292,6 +334,10 @@ export class BrowserRoomSession implements RoomSession {
     this.#mic.setDevice(deviceId || undefined)
   }
 
+  async react(emoji: string): Promise<void> {
+    this.#reactions.send(emoji)
+  }
+
   leave(): Promise<void> {
     return (this.#left ??= this.#teardown())
   }
@@ -303,8 +349,11 @@ export class BrowserRoomSession implements RoomSession {
     for (const off of this.#offs.splice(0)) off()
     if (this.#recheck !== null) clearTimeout(this.#recheck)
     this.#listeners.clear()
+    this.#pocket?.close()
+    this.#reactions.close()
+    await this.#recording.close().catch(() => this.#count('record-save'))
     this.#mic.close()
-    await this.#remember().catch(() => this.#count('recent-store'))
+    await this.#memory.final().catch(() => this.#count('recent-store'))
     const { client, bus, signal, persistence, doc } = this.#p
     client.destroy()
     this.#p.e2ee?.close()
@@ -345,28 +394,15 @@ export class BrowserRoomSession implements RoomSession {
     this.#dirty()
   }
 
-  #verifySecret(): void {
-    if (this.#secretVerified) return
-    this.#secretVerified = true
-    this.#env.recent.update(this.#env.invite.roomId, { verifiedSecret: this.#env.invite.secret }).catch(() => this.#count('recent-store'))
-    this.#remember().catch(() => this.#count('recent-store'))
-  }
-
-  /** The link to keep for this room: the same room with the current epoch's secret (no pass: it was redeemed). */
-  #onEpoch(secret: Uint8Array, n: number): void {
-    this.#link = roomLink(this.#env.invite, this.#env.origin, secret, n)
-    this.#recentKey = ''
-    this.#remember().catch(() => this.#count('recent-store'))
-  }
-
   #onState(): void {
     if (this.#left) return
     const state = this.client.state
     if (state.exists && !this.#joined) void this.#join()
     this.#mic.sync()
+    this.#recording.sync()
     this.playback.refresh()
     this.#scheduleRecheck(state.recheckAt)
-    this.#remember().catch(() => this.#count('recent-store'))
+    this.#memory.save()
     this.#dirty()
   }
 
@@ -383,22 +419,6 @@ export class BrowserRoomSession implements RoomSession {
     return s.exists && !s.ended && s.seatOf.has(self) && !s.banned.has(self)
   }
 
-  #sampleLevels(): void {
-    const self = this.client.selfId
-    const selfLevel = quantize(this.#mic.level())
-    if (selfLevel !== this.#selfLevel) {
-      this.#selfLevel = selfLevel
-      this.client.setPresence({ level: selfLevel })
-    }
-    const next = new Map<string, number>()
-    for (const [id, level] of this.playback.levels()) next.set(id, quantize(level))
-    if (selfLevel > 0) next.set(self, selfLevel)
-    if (!sameLevels(next, this.#levels)) {
-      this.#levels = next
-      this.#dirty()
-    }
-  }
-
   async #sampleStats(): Promise<void> {
     try {
       this.#peerStats = await this.client.mesh.stats()
@@ -409,66 +429,34 @@ export class BrowserRoomSession implements RoomSession {
     this.#dirty()
   }
 
-  /**
-   * Offline: the browser says so, or nothing answers at all (signalling unreachable and no
-   * peer connected). navigator.onLine alone misses captive portals and LANs without a route,
-   * and stays true in a page loaded while the network is down in some browsers.
-   */
-  #offline(): boolean {
-    return !this.#env.online.get() || (this.#signalUnreachable && this.client.mesh.connected.length === 0)
-  }
-
-  #mode(): { mode: RoomMode; reason?: string } {
-    if (this.#offline()) return { mode: 'offline' }
-    const plan = this.client.plan
-    if (plan.mode === 'full') return { mode: 'mesh', ...(plan.reason ? { reason: plan.reason } : {}) }
-    if (this.client.via === 'relay') return { mode: 'relay' }
-    if (!this.#p.signal.connected && this.client.mesh.connected.length === 0) return { mode: 'connecting' }
-    return { mode: 'mesh' }
-  }
-
-  #problem(): RoomProblem | undefined {
-    const s = this.client.state
-    const self = this.client.selfId
-    if (s.banned.has(self)) return { code: 'banned', message: 'A moderator removed you from this room.' }
-    if (this.#replaced) return { code: 'link-replaced', message: REPLACED_MESSAGE }
-    if (this.client.plan.mode === 'full') return { code: 'room-full', message: this.client.plan.reason ?? 'The room is full.' }
-    if (this.#mic.problem) return this.#mic.problem
-    if (this.#offline()) return { code: 'offline', message: 'You are offline.' }
-    return undefined
-  }
-
-  #fingerprint(id: string): string {
-    let fp = this.#fingerprints.get(id)
-    if (fp === undefined) {
-      const pub = publicKeyFromId(id)
-      fp = pub ? fingerprint(pub) : id.slice(0, 9)
-      this.#fingerprints.set(id, fp)
-    }
-    return fp
-  }
-
   #build(): RoomSnapshot {
-    const { present, names } = presenceOf(this.client)
-    const { mode, reason } = this.#mode()
-    const problem = this.#problem()
-    const e2ee = this.#p.e2ee?.stats
-    return buildSnapshot(this.client.state, {
-      selfId: this.client.selfId,
-      selfName: this.#p.profileName,
-      present,
-      names,
-      levels: this.#levels,
-      ...(this.#mic.pendingMute !== undefined ? { selfMuted: this.#mic.pendingMute } : {}),
-      fingerprintOf: (id) => this.#fingerprint(id),
-      mode,
-      ...(reason ? { modeReason: reason } : {}),
-      peers: peerLinks(this.client.mesh.connected, this.#peerStats, (id) => this.client.state.profiles.get(id)?.name || names.get(id) || '', e2ee?.undecryptable),
-      e2ee: { on: e2ee !== undefined, undecryptable: Object.values(e2ee?.undecryptable ?? {}).reduce((a, b) => a + b, 0) },
-      refused: this.client.refused,
+    return sessionSnapshot({
+      client: this.client,
+      signal: this.#p.signal,
+      online: () => this.#env.online.get(),
+      signalUnreachable: this.#signalUnreachable,
+      replaced: this.#replaced,
+      profileName: this.#p.profileName,
+      micProblem: this.#mic.problem,
+      pendingMute: this.#mic.pendingMute,
+      levels: this.#levels.levels,
+      peerStats: this.#peerStats,
+      e2ee: this.#p.e2ee?.stats,
       audioBlocked: this.playback.blocked,
-      ...(problem ? { problem } : {}),
+      fingerprintOf: (id) => this.#fingerprints.of(id),
+      leaveRequested: this.#leaveRequested,
+      reactions: this.#reactions.shown(),
+      chat: this.#chat.lines(this.client.state, this.client.selfId, (n) => this.client.epochs.secretOf(n), (id) => this.#nameOf(id)),
+      recordings: this.#recording.saved,
     })
+  }
+
+  /** A name to show for a key: its signed profile, its presence, or "Guest" and its fingerprint. */
+  #nameOf(id: string): string {
+    const signed = this.client.state.profiles.get(id)?.name
+    if (signed) return signed
+    for (const { key, presence } of this.client.presence.peers.values()) if (key === id && typeof presence.name === 'string' && presence.name) return presence.name.slice(0, 100)
+    return id === this.client.selfId && this.#p.profileName ? this.#p.profileName : `Guest ${this.#fingerprints.of(id).slice(0, 4)}`
   }
 
   #dirty(): void {
@@ -478,37 +466,12 @@ export class BrowserRoomSession implements RoomSession {
       this.#scheduled = false
       if (this.#left) return
       this.#snapshot = this.#build()
+      this.#pocket?.update(this.#snapshot)
       for (const fn of [...this.#listeners]) fn()
     })
-  }
-
-  /**
-   * Updates this room's entry in the recent-rooms list when what it shows changed. A room
-   * is listed (and its link kept) only once its key has proved itself, so a mistyped link
-   * neither adds a room nor replaces the working link of a known one.
-   */
-  async #remember(): Promise<void> {
-    const s = this.client.state
-    if (!s.exists || !(this.#secretVerified || this.#p.knownRoom)) return
-    const speakers = s.stage.map((seat) => s.profiles.get(seat.key)?.name || `Guest ${this.#fingerprint(seat.key).slice(0, 4)}`)
-    const entry = { title: s.title, topic: s.topic, speakers, ended: s.ended, ...(this.#secretVerified ? { link: this.#link } : {}) }
-    const key = JSON.stringify(entry)
-    if (key === this.#recentKey && !this.#left) return
-    this.#recentKey = key
-    await this.#env.recent.update(s.roomId, { ...entry, lastSeen: this.#now() })
   }
 
   #count(what: string): void {
     this.dropped[what] = (this.dropped[what] ?? 0) + 1
   }
-}
-
-function quantize(level: number): number {
-  return Math.round(level * 20) / 20
-}
-
-function sameLevels(a: Map<string, number>, b: Map<string, number>): boolean {
-  if (a.size !== b.size) return false
-  for (const [k, v] of a) if (b.get(k) !== v) return false
-  return true
 }

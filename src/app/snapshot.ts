@@ -9,11 +9,11 @@
  * - audience: listeners who are here now, plus anyone with a raised hand, plus
  *   yourself; people who left drop off the list;
  * - hands: the validated queue, in raise order.
- * Banned keys are never listed. Names come from signed profiles, falling back
+ * Banned and kicked keys are never listed. Names come from signed profiles, falling back
  * to the name a peer announces in presence (unsigned, display only).
  */
-import { roleOf, type RoomState } from '../room/index.ts'
-import type { E2eeStatus, PeerRow, Person, RoomMode, RoomProblem, RoomSnapshot } from './types.ts'
+import { MUTE_HOLD_MS, roleOf, type RoomState } from '../room/index.ts'
+import type { ChatLine, E2eeStatus, PeerRow, Person, RoomMode, RoomProblem, RoomSnapshot, SavedRecording } from './types.ts'
 
 export interface LiveInput {
   selfId: string
@@ -36,6 +36,12 @@ export interface LiveInput {
   refused: Record<string, number>
   audioBlocked: boolean
   problem?: RoomProblem
+  /** Reactions shown now, by participant id. */
+  reactions?: ReadonlyMap<string, { emoji: string; seq: number }>
+  /** The chat as this member reads it (chat-view.ts). */
+  chat?: ChatLine[]
+  /** Recordings this device made. */
+  recordings?: SavedRecording[]
 }
 
 export function buildSnapshot(state: RoomState, live: LiveInput): RoomSnapshot {
@@ -46,7 +52,8 @@ export function buildSnapshot(state: RoomState, live: LiveInput): RoomSnapshot {
     const onStage = state.seatOf.has(id)
     const isSelf = id === selfId
     const name = profile?.name || live.names.get(id) || (isSelf ? live.selfName : '')
-    const muted = isSelf && live.selfMuted !== undefined ? live.selfMuted : (profile?.muted ?? false)
+    const forced = state.muted.has(id)
+    const muted = forced || (isSelf && live.selfMuted !== undefined ? live.selfMuted : (profile?.muted ?? false))
     return {
       id,
       name,
@@ -57,17 +64,20 @@ export function buildSnapshot(state: RoomState, live: LiveInput): RoomSnapshot {
       ...(hand && !onStage ? { handRaisedAt: hand.since } : {}),
       present: isSelf || live.present.has(id),
       level: onStage && !muted ? (live.levels.get(id) ?? 0) : 0,
+      ...(forced ? { mutedByModerator: true } : {}),
+      ...reactionOf(live, id),
     }
   }
 
   const selfPerson = person(selfId)
   const selfRole = selfPerson.role
-  const stage = state.stage.filter((s) => !state.banned.has(s.key)).map((s) => person(s.key))
-  const hands = state.hands.filter((h) => !state.banned.has(h.key) && !state.seatOf.has(h.key)).map((h) => person(h.key))
+  const out = (id: string): boolean => state.banned.has(id) || state.kicked.has(id)
+  const stage = state.stage.filter((s) => !out(s.key)).map((s) => person(s.key))
+  const hands = state.hands.filter((h) => !out(h.key) && !state.seatOf.has(h.key)).map((h) => person(h.key))
 
   const audienceIds = new Set<string>()
   const consider = (id: string): void => {
-    if (state.seatOf.has(id) || state.banned.has(id)) return
+    if (state.seatOf.has(id) || (out(id) && id !== selfId)) return
     if (id === selfId || live.present.has(id) || state.handOf.has(id)) audienceIds.add(id)
   }
   consider(selfId)
@@ -76,6 +86,8 @@ export function buildSnapshot(state: RoomState, live: LiveInput): RoomSnapshot {
   const audience = [...audienceIds].map(person).sort(byPresenceThenName(selfId))
 
   const invite = selfPerson.onStage || state.ended ? undefined : state.invites.find((i) => i.subject === selfId)
+  const recording = state.recording
+  const mute = state.muted.get(selfId)
   const rejected: Record<string, number> = {}
   for (const [reason, n] of Object.entries(state.rejected)) if (n > 0) rejected[reason] = n
   for (const [reason, n] of Object.entries(live.refused)) if (n > 0) rejected[`refused: ${reason}`] = n
@@ -85,11 +97,17 @@ export function buildSnapshot(state: RoomState, live: LiveInput): RoomSnapshot {
     title: state.title,
     topic: state.topic,
     ended: state.ended,
-    self: { ...selfPerson, canModerate: selfRole === 'owner' || selfRole === 'moderator', isOwner: selfRole === 'owner' },
+    self: {
+      ...selfPerson,
+      canModerate: selfRole === 'owner' || selfRole === 'moderator',
+      isOwner: selfRole === 'owner',
+      ...(mute ? { forcedMute: { byName: nameOf(state, live, mute.by), unmuteAt: mute.at + MUTE_HOLD_MS } } : {}),
+    },
     stage,
     audience,
     hands,
-    ...(invite ? { pendingInvite: { id: invite.id, fromName: nameOf(state, live, invite.by) } } : {}),
+    // Told before accepting when the invite was written during a recording, or one runs now.
+    ...(invite ? { pendingInvite: { id: invite.id, fromName: nameOf(state, live, invite.by), ...(invite.recording || recording ? { recording: true } : {}) } } : {}),
     mode: live.mode,
     ...(live.modeReason ? { modeReason: live.modeReason } : {}),
     peers: live.peers,
@@ -97,11 +115,19 @@ export function buildSnapshot(state: RoomState, live: LiveInput): RoomSnapshot {
     rejected,
     audioBlocked: live.audioBlocked,
     ...(live.problem ? { problem: live.problem } : {}),
+    chat: live.chat ?? [],
+    ...(recording ? { recording: { byId: recording.by, byName: nameOf(state, live, recording.by), since: recording.since, mine: recording.by === selfId } } : {}),
+    recordings: live.recordings ?? [],
   }
 }
 
+function reactionOf(live: LiveInput, id: string): { reaction?: { emoji: string; seq: number } } {
+  const r = live.reactions?.get(id)
+  return r ? { reaction: { emoji: r.emoji, seq: r.seq } } : {}
+}
+
 function nameOf(state: RoomState, live: LiveInput, id: string): string {
-  return state.profiles.get(id)?.name || live.names.get(id) || ''
+  return state.profiles.get(id)?.name || live.names.get(id) || (id ? `Guest ${live.fingerprintOf(id).slice(0, 4)}` : '')
 }
 
 /** Self first, then present people, then by name and id (stable across replicas). */

@@ -20,6 +20,8 @@ export interface Profile {
   microphoneId?: string
   /** ICE servers the user listed (stun:/turn: URLs); empty or absent: the relay's own STUN. */
   iceServers?: string[]
+  /** Relays the user added (wss:// `/relay` URLs), used after the relay that served the page. */
+  relays?: string[]
 }
 
 export interface ProfileStore {

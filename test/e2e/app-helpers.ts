@@ -5,6 +5,7 @@
  * the UI by accessible names, as a person would.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -146,7 +147,10 @@ export async function withDumps(pages: Record<string, AppPage>, body: () => Prom
   try {
     await body()
   } catch (err) {
-    for (const [label, p] of Object.entries(pages)) console.error(await debugDump(p, label))
+    for (const [label, p] of Object.entries(pages)) {
+      console.error(await debugDump(p, label))
+      await shot(p.page, `failure-${label}.png`).catch(() => undefined)
+    }
     throw err
   }
 }
@@ -183,4 +187,38 @@ export async function inviteLink(page: Page, role: 'Listener' | 'Speaker' | 'Mod
   await page.keyboard.press('Escape')
   await sheet.waitFor({ state: 'hidden' })
   return link
+}
+
+/** Creates a room from the home screen as `name`; resolves once the owner is on stage. */
+export async function startRoom(page: Page, origin: string, name: string, title: string): Promise<void> {
+  await page.goto(origin)
+  await setName(page, name)
+  await page.getByLabel('Title').fill(title)
+  await page.getByRole('button', { name: 'Start room' }).click()
+  await tile(page, 'Stage', name).waitFor({ timeout: SLOW.timeout })
+}
+
+/** Opens `link` as `name` (set on the home screen first); resolves once in the audience. */
+export async function joinRoom(page: Page, origin: string, link: string, name: string): Promise<void> {
+  await page.goto(origin)
+  await setName(page, name)
+  await page.goto(link)
+  await tile(page, 'Audience', name).waitFor({ timeout: SLOW.timeout })
+}
+
+const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
+
+/**
+ * Accessibility problems axe-core finds on the page as it is now (WCAG 2.1 A and AA plus
+ * best practices), one line each; an empty list passes. `exclude` takes CSS selectors.
+ */
+export async function axeViolations(page: Page, exclude: string[] = []): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE_SOURCE })
+  const violations = await page.evaluate(async (excluded) => {
+    const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<{ violations: Array<{ id: string; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe
+    const ctx = excluded.length ? { exclude: excluded.map((sel) => [sel]) } : document
+    const result = await axe.run(ctx, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } })
+    return result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`)
+  }, exclude)
+  return violations
 }

@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
 import { launchChromium } from './browser.ts'
+import { ARTIFACTS, axeViolations } from './app-helpers.ts'
 import { FIXTURE_DIST } from './ui-fixture/vite.config.ts'
 
 let relay: Relay
@@ -93,6 +94,27 @@ describe('room', () => {
     expect(errors).toEqual([])
   })
 
+  test('share sheet: the system share sheet where there is one, the clipboard otherwise', async () => {
+    const page = await browser.newPage({ viewport: { width: 360, height: 740 } })
+    await page.addInitScript(() => {
+      const shared: ShareData[] = ((window as unknown as { __shared: ShareData[] }).__shared = [])
+      Object.defineProperty(navigator, 'share', { value: async (d: ShareData) => void shared.push(d), configurable: true })
+      Object.defineProperty(navigator, 'canShare', { value: () => true, configurable: true })
+    })
+    await page.goto(`${relay.url}/?s=owner${ROOM}`)
+    await page.getByRole('button', { name: 'Share', exact: true }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.getByRole('button', { name: 'Share link…' }).click()
+    await dialog.getByText('Shared.').waitFor()
+    const shared = await page.evaluate(() => (window as unknown as { __shared: ShareData[] }).__shared)
+    expect(shared[0]).toMatchObject({ title: 'Friday night jazz talk', url: expect.stringContaining('#/r/r0om1d') })
+    // Without the API there is no share button, and copying is the way.
+    const plain = await open('s=owner', ROOM)
+    await plain.page.getByRole('button', { name: 'Share', exact: true }).click()
+    await plain.page.getByRole('dialog').getByRole('button', { name: 'Copy link' }).waitFor()
+    expect(await plain.page.getByRole('dialog').getByRole('button', { name: 'Share link…' }).count()).toBe(0)
+  })
+
   test('share sheet: roles, copy link, QR code', async () => {
     const { page } = await open('s=owner', ROOM)
     await page.getByRole('button', { name: 'Share' }).click()
@@ -171,5 +193,113 @@ describe('problems', () => {
   test('a link without a room key is a bad link', async () => {
     const { page } = await open('', '#/r/abc')
     await page.getByRole('heading', { name: 'This link is not a room link' }).waitFor()
+  })
+})
+
+describe('chat, reactions, recording and moderation (fixture)', () => {
+  const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}` })
+
+  test('chat shows text as text, sends from the keyboard; reactions go out with one tap; no axe violations', async () => {
+    const { page, errors } = await open('s=listener', ROOM)
+    const chat = page.getByRole('region', { name: /^Chat/ })
+    await chat.waitFor()
+    // The message typed as markup is shown as its characters, and no element was made from it.
+    await chat.getByText('<img src=x onerror=alert(1)> is what I typed').waitFor()
+    expect(await chat.locator('img').count()).toBe(0)
+    // Links are text, never anchors (nothing is fetched or followed).
+    expect(await chat.locator('a').count()).toBe(0)
+    await chat.getByText('A message this device cannot read.').waitFor()
+    expect(await chat.getByRole('button', { name: /^Hide/ }).count()).toBe(0)
+
+    // Keyboard only: focus the message field, type, Enter.
+    await chat.getByRole('textbox', { name: 'Message' }).focus()
+    await page.keyboard.type('<b>bold?</b> see https://example.org')
+    await page.keyboard.press('Enter')
+    await chat.getByText('<b>bold?</b> see https://example.org').waitFor()
+    expect(await chat.locator('b').count()).toBe(0)
+    expect(await calls(page)).toContain('sendChat:<b>bold?</b> see https://example.org')
+
+    // A reaction from the control bar, by keyboard too.
+    await page.getByRole('button', { name: 'React with applause' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => calls(page)).toContain('react:👏')
+    const bubble = page.getByRole('region', { name: /^Audience/ }).getByText('👏')
+    await bubble.waitFor()
+    expect(await bubble.evaluate((el) => getComputedStyle(el).animationName)).toMatch(/pop/)
+    await shot(page, 'features-ui-01-listener-chat.png')
+    // Reduced motion: the emoji is shown for its time, without the animation.
+    await page.emulateMedia({ reducedMotion: 'reduce' })
+    expect(await bubble.evaluate((el) => getComputedStyle(el).animationName)).toBe('none')
+    expect(await axeViolations(page)).toEqual([])
+    expect(errors).toEqual([])
+  })
+
+  test('owner: hide a message, record with a warning first, mute, remove for a while, hand over', async () => {
+    const { page, errors } = await open('s=owner', ROOM)
+    const chat = page.getByRole('region', { name: /^Chat/ })
+    await chat.getByRole('button', { name: 'Hide message from Eli Moreau' }).click()
+    await expect.poll(() => calls(page)).toContain('hideChat:c2')
+    await expect.poll(() => chat.getByText('is what I typed').count()).toBe(0)
+    // The owner's own messages need no hiding button from the fixture's rule; others' have one.
+    expect(await chat.getByRole('button', { name: 'Hide message from Chen Wei' }).count()).toBe(1)
+
+    await page.getByRole('button', { name: 'Record this room' }).click()
+    const ask = page.getByRole('dialog', { name: 'Record this room?' })
+    await ask.getByText('nothing is uploaded').waitFor()
+    expect(await axeViolations(page)).toEqual([])
+    await shot(page, 'features-ui-02-record-warning.png')
+    await ask.getByRole('button', { name: 'Start recording' }).click()
+    await page.getByRole('status').filter({ hasText: 'Recording' }).waitFor()
+    await shot(page, 'features-ui-03-recording.png')
+    await page.getByRole('button', { name: 'Stop recording' }).click()
+    await expect.poll(() => calls(page)).toContain('setRecording:false')
+
+    await page.getByRole('button', { name: /^Chen Wei/ }).click()
+    const chen = page.getByRole('dialog', { name: 'Chen Wei' })
+    await chen.getByRole('button', { name: 'Mute Chen Wei' }).click()
+    await expect.poll(() => calls(page)).toContain('muteSpeaker:ChenKey22222222222222222222222222222222222')
+
+    await page.getByRole('button', { name: /^Eli Moreau/ }).click()
+    const eli = page.getByRole('dialog', { name: 'Eli Moreau' })
+    await eli.getByRole('button', { name: 'Remove for a while…' }).click()
+    await eli.getByLabel('5 minutes').check()
+    expect(await axeViolations(page)).toEqual([])
+    await shot(page, 'features-ui-04-kick.png')
+    await eli.getByRole('button', { name: 'Remove Eli Moreau' }).click()
+    await expect.poll(() => calls(page)).toContain('kick:EliKey444444444444444444444444444444444444:300000')
+
+    await page.getByRole('button', { name: /^Bo Lindqvist/ }).click()
+    const bo = page.getByRole('dialog', { name: 'Bo Lindqvist' })
+    await bo.getByRole('button', { name: 'Make owner…' }).click()
+    await bo.getByRole('button', { name: 'Make Bo Lindqvist owner' }).click()
+    await expect.poll(() => calls(page)).toContain('transferOwnership:BoKey11111111111111111111111111111111111111')
+    expect(errors).toEqual([])
+  })
+
+  test('an invite during a recording says so; declining keeps the person in the audience', async () => {
+    const { page } = await open('s=recorded', ROOM)
+    const prompt = page.getByRole('region', { name: /invited you to speak/ })
+    await prompt.getByText('This room is being recorded.').waitFor()
+    await page.getByRole('status').filter({ hasText: 'Recording' }).getByText('by Ana Ortiz').waitFor()
+    expect(await axeViolations(page)).toEqual([])
+    await shot(page, 'features-ui-05-consent.png')
+    await prompt.getByRole('button', { name: 'Decline' }).click()
+    await expect.poll(() => calls(page)).toContain('declineInvite')
+    await page.getByRole('button', { name: 'Raise hand' }).waitFor()
+  })
+
+  test('muted by a moderator: who, and the hold before unmuting; removed for a while: when to come back', async () => {
+    const { page } = await open('s=forcemuted', ROOM)
+    await page.getByText('Muted by Bo Lindqvist.').waitFor()
+    await page.getByText(/You can unmute in \d+ s/).waitFor()
+    await page.getByRole('button', { name: 'Unmute' }).click()
+    await page.getByRole('alert').filter({ hasText: 'you can unmute in' }).waitFor()
+    expect(await axeViolations(page)).toEqual([])
+    await shot(page, 'features-ui-06-muted-by.png')
+
+    const kicked = await open('s=kicked', ROOM)
+    await kicked.page.getByRole('heading', { name: 'You are out of this room for now' }).waitFor()
+    await kicked.page.getByText('until 21:30').waitFor()
+    await shot(kicked.page, 'features-ui-07-kicked.png')
   })
 })

@@ -5,6 +5,7 @@
  */
 import type { Person, RoomSnapshot } from '../../app/types.ts'
 import { displayName } from './avatar.ts'
+import { reactionLabel } from '../../participant/reactions.ts'
 
 const ids = (people: Person[]) => new Set(people.map((p) => p.id))
 
@@ -37,4 +38,30 @@ export function announcements(prev: RoomSnapshot | undefined, next: RoomSnapshot
     else if (prev.mode === 'offline' || prev.mode === 'connecting') out.push('Connected')
   }
   return out
+}
+
+/** Everyone listed in a snapshot, self included. */
+function everyone(s: RoomSnapshot): Person[] {
+  return [s.self, ...s.stage, ...s.audience]
+}
+
+/** Reactions new in `next` (not your own), as "Bea: applause". */
+export function newReactions(prev: RoomSnapshot | undefined, next: RoomSnapshot): string[] {
+  const before = new Map<string, number>()
+  for (const p of prev ? everyone(prev) : []) if (p.reaction) before.set(p.id, p.reaction.seq)
+  const out: string[] = []
+  const seen = new Set<string>()
+  for (const p of everyone(next)) {
+    if (!p.reaction || p.id === next.self.id || seen.has(p.id)) continue
+    seen.add(p.id)
+    if (before.get(p.id) !== p.reaction.seq) out.push(`${displayName(p.name, p.fingerprint)}: ${reactionLabel(p.reaction.emoji) || p.reaction.emoji}`)
+  }
+  return out
+}
+
+/** One sentence for reactions gathered over a while: each one when few, a count when many. */
+export function reactionSentence(items: string[]): string {
+  if (items.length === 0) return ''
+  if (items.length <= 3) return items.join(', ')
+  return `${items.length} reactions`
 }

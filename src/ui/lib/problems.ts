@@ -17,7 +17,7 @@ export interface ProblemText {
 }
 
 const CODES = new Set<RoomProblem['code']>([
-  'bad-link', 'wrong-secret', 'room-ended', 'banned', 'link-replaced', 'room-full', 'offline', 'mic-denied', 'unreachable',
+  'bad-link', 'wrong-secret', 'room-ended', 'banned', 'kicked', 'link-replaced', 'room-full', 'offline', 'mic-denied', 'unreachable',
 ])
 
 export function isProblemCode(code: unknown): code is RoomProblem['code'] {
@@ -51,6 +51,13 @@ export function explain(problem: RoomProblem, modeReason?: string): ProblemText 
       return { title: 'This room has ended', body: 'The owner ended the room. Thanks for listening.', actions: ['home'], blocking: true }
     case 'banned':
       return { title: 'You cannot join this room', body: 'A moderator removed you from this room.', actions: ['home'], blocking: true }
+    case 'kicked':
+      return {
+        title: 'You are out of this room for now',
+        body: problem.message || 'A moderator removed you from this room for a while. You can come back when the time is up.',
+        actions: ['retry', 'home'],
+        blocking: true,
+      }
     case 'link-replaced':
       return {
         title: 'This link was replaced',

@@ -5,7 +5,7 @@
  * takes them).
  */
 import type { RoomSession, RoomSnapshot } from '../../app/types.ts'
-import { announcements } from './announce.ts'
+import { announcements, newReactions, reactionSentence } from './announce.ts'
 import { Cell, type Readable } from './cell.ts'
 
 export interface Announcement {
@@ -14,6 +14,9 @@ export interface Announcement {
   text: string
 }
 
+/** Reactions are announced at most this often. */
+export const REACTION_SAY_MS = 2000
+
 export class RoomView {
   readonly session: RoomSession
   readonly #snapshot: Cell<RoomSnapshot>
@@ -21,6 +24,10 @@ export class RoomView {
   readonly #error = new Cell<string | undefined>(undefined)
   readonly #busy = new Cell<ReadonlySet<string>>(new Set())
   readonly #volumes = new Map<string, number>()
+  /** Reactions waiting to be announced: at most one sentence per REACTION_SAY_MS, politely. */
+  #reactions: string[] = []
+  #reactionTimer: ReturnType<typeof setTimeout> | null = null
+  #reactionSaidAt = -Infinity
   #unsubscribe: () => void
 
   constructor(session: RoomSession) {
@@ -30,7 +37,9 @@ export class RoomView {
     // Subscribed eagerly (not on first render) so no diff is missed.
     this.#unsubscribe = session.subscribe(() => {
       const next = session.snapshot
-      this.#say(announcements(this.#snapshot.peek(), next))
+      const prev = this.#snapshot.peek()
+      this.#say(announcements(prev, next))
+      this.#queueReactions(newReactions(prev, next))
       this.#snapshot.set(next)
     })
   }
@@ -92,9 +101,24 @@ export class RoomView {
     this.#announcement.set({ seq: this.#announcement.peek().seq + 1, text: texts.join('. ') })
   }
 
+  /** A room full of reactions would drown a screen reader: they are gathered and said together. */
+  #queueReactions(items: string[]): void {
+    if (items.length === 0) return
+    this.#reactions.push(...items)
+    if (this.#reactionTimer !== null) return
+    const wait = Math.max(0, this.#reactionSaidAt + REACTION_SAY_MS - Date.now())
+    this.#reactionTimer = setTimeout(() => {
+      this.#reactionTimer = null
+      this.#reactionSaidAt = Date.now()
+      this.#say([reactionSentence(this.#reactions.splice(0))])
+    }, wait)
+  }
+
   /** Stops listening to the session (does not leave the room). */
   destroy(): void {
     this.#unsubscribe()
     this.#unsubscribe = () => {}
+    if (this.#reactionTimer !== null) clearTimeout(this.#reactionTimer)
+    this.#reactionTimer = null
   }
 }

@@ -1,13 +1,15 @@
 /**
- * Settings: display name, microphone and ICE servers. Outside a room they go
+ * Settings: display name, microphone, ICE servers and relays. Outside a room they go
  * to the profile; inside a room name and microphone also go to the session so
- * others see them now (ICE servers apply from the next room opened).
+ * others see them now (ICE servers and relays apply from the next room opened).
  */
 import type { RoomSession } from '../../app/types.ts'
 import type { MicrophoneDevice, Profile, UiDeps } from '../deps.ts'
 import { Cell } from './cell.ts'
 import { checkName, type Loaded, type Result } from './home.ts'
 import { parseIceServers } from '../../net/ice.ts'
+// Pure rules shared with the session that uses the list (no app state is touched).
+import { addRelay, parseRelayUrl } from '../../app/relay-urls.ts'
 
 export interface SettingsData {
   profile: Profile
@@ -51,20 +53,30 @@ export class SettingsModel {
     }
   }
 
-  /** `ice`: the ICE servers text, one stun:/turn: URL per line (blank: the relay's own STUN); undefined leaves them. */
-  async save(name: string, microphoneId: string, ice?: string): Promise<Result<Profile>> {
+  /**
+   * `ice`: the ICE servers text, one stun:/turn: URL per line (blank: the relay's own STUN);
+   * `relays`: the relay list (see `relayListAdd`). Undefined leaves either as it is.
+   */
+  async save(name: string, microphoneId: string, ice?: string, relays?: readonly string[]): Promise<Result<Profile>> {
     const problem = checkName(name)
     if (problem) return { ok: false, message: problem }
     const iceServers = ice === undefined ? undefined : iceLines(ice)
+    let relayList: string[] | undefined
     try {
       if (iceServers) parseIceServers(iceServers)
+      relayList = relays?.map(parseRelayUrl)
     } catch (err) {
       return { ok: false, message: (err as Error).message }
     }
     const current = this.#data.peek()
     const before = current.kind === 'ready' ? current.value.profile : undefined
     try {
-      const profile = await this.#deps.profile.set({ name: name.trim(), microphoneId: microphoneId || undefined, ...(iceServers ? { iceServers } : {}) })
+      const profile = await this.#deps.profile.set({
+        name: name.trim(),
+        microphoneId: microphoneId || undefined,
+        ...(iceServers ? { iceServers } : {}),
+        ...(relayList ? { relays: relayList } : {}),
+      })
       if (this.#session) {
         if (before?.name !== profile.name) await this.#session.setName(profile.name)
         if (microphoneId && before?.microphoneId !== microphoneId) await this.#session.setMicrophone(microphoneId)
@@ -83,6 +95,15 @@ export function iceLines(text: string): string[] {
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
+}
+
+/** The relay list with `text` added (normalized to its `/relay` URL), or what is wrong with it. */
+export function relayListAdd(list: readonly string[], text: string): Result<string[]> {
+  try {
+    return { ok: true, value: addRelay(list, text) }
+  } catch (err) {
+    return { ok: false, message: (err as Error).message }
+  }
 }
 
 /** Label for a device that has none yet. */

@@ -50,7 +50,12 @@ export class FakeSession implements RoomSession {
   acceptInvite() { this.update({ pendingInvite: undefined }); this.#self({ onStage: true, role: 'speaker', handRaisedAt: undefined }); return this.#log('acceptInvite') }
   declineInvite() { this.update({ pendingInvite: undefined }); return this.#log('declineInvite') }
   leaveStage() { this.#self({ onStage: false, role: this.snapshot.self.canModerate ? this.snapshot.self.role : 'listener' }); return this.#log('leaveStage') }
-  setMuted(muted: boolean) { this.#self({ muted }); return this.#log(`setMuted:${muted}`) }
+  setMuted(muted: boolean) {
+    const forced = this.snapshot.self.forcedMute
+    if (!muted && forced && Date.now() < forced.unmuteAt) return Promise.reject(new Error(`a moderator muted you; you can unmute in ${Math.ceil((forced.unmuteAt - Date.now()) / 1000)} s`))
+    this.#self({ muted, ...(muted ? {} : { forcedMute: undefined, mutedByModerator: undefined }) })
+    return this.#log(`setMuted:${muted}`)
+  }
   setName(name: string) { this.#self({ name }); return this.#log(`setName:${name}`) }
   inviteToStage(id: string) { this.update({ hands: this.snapshot.hands.filter((p) => p.id !== id) }); return this.#log(`inviteToStage:${id}`) }
   moveToAudience(id: string) {
@@ -65,5 +70,21 @@ export class FakeSession implements RoomSession {
   setVolume(id: string, v: number) { this.calls.push(`setVolume:${id}:${v}`) }
   resumeAudio() { this.update({ audioBlocked: false }); return this.#log('resumeAudio') }
   setMicrophone(id: string) { return this.#log(`setMicrophone:${id}`) }
+  #seq = 0
+  sendChat(text: string) {
+    const self = this.snapshot.self
+    this.update({ chat: [...this.snapshot.chat, { id: `m${this.snapshot.chat.length + 1}`, authorId: self.id, authorName: self.name, at: Date.now(), text, mine: true, canHide: self.canModerate }] })
+    return this.#log(`sendChat:${text}`)
+  }
+  hideChat(id: string) { this.update({ chat: this.snapshot.chat.filter((l) => l.id !== id) }); return this.#log(`hideChat:${id}`) }
+  muteSpeaker(id: string) { return this.#log(`muteSpeaker:${id}`) }
+  kick(id: string, forMs: number) { return this.#log(`kick:${id}:${forMs}`) }
+  setRecording(on: boolean) {
+    const self = this.snapshot.self
+    this.update({ recording: on ? { byId: self.id, byName: self.name, since: Date.now(), mine: true } : undefined })
+    return this.#log(`setRecording:${on}`)
+  }
+  transferOwnership(id: string) { return this.#log(`transferOwnership:${id}`) }
+  react(emoji: string) { this.#self({ reaction: { emoji, seq: ++this.#seq } }); return this.#log(`react:${emoji}`) }
   leave() { return this.#log('leave') }
 }

@@ -8,7 +8,7 @@ export function snapshot(patch: Partial<RoomSnapshot> = {}, self: Partial<RoomSn
   return {
     roomId: 'r', title: 'T', topic: '', ended: false,
     self: { ...person('me'), canModerate: false, isOwner: false, ...self },
-    stage: [], audience: [], hands: [], mode: 'mesh', peers: [], rejected: {}, audioBlocked: false,
+    stage: [], audience: [], hands: [], mode: 'mesh', peers: [], rejected: {}, audioBlocked: false, chat: [], recordings: [],
     ...patch,
   }
 }
@@ -28,7 +28,9 @@ export function session(snap: RoomSnapshot, fail?: string): RoomSession & { emit
     raiseHand: ok('raiseHand'), lowerHand: ok('lowerHand'), acceptInvite: ok('acceptInvite'), declineInvite: ok('declineInvite'),
     leaveStage: ok('leaveStage'), setMuted: ok('setMuted'), setName: ok('setName'), inviteToStage: ok('inviteToStage'),
     moveToAudience: ok('moveToAudience'), setModerator: ok('setModerator'), ban: ok('ban'), endRoom: ok('endRoom'),
-    inviteLink: () => Promise.resolve('link'), setVolume: () => {}, resumeAudio: ok('resumeAudio'), setMicrophone: ok('setMicrophone'),
+    inviteLink: () => Promise.resolve('link'), setVolume: () => {}, resumeAudio: ok('resumeAudio'), setMicrophone: ok('setMicrophone'), react: ok('react'),
+    sendChat: ok('sendChat'), hideChat: ok('hideChat'), muteSpeaker: ok('muteSpeaker'), kick: ok('kick'), setRecording: ok('setRecording'),
+    transferOwnership: ok('transferOwnership'),
     leave: () => ((s.left += 1), Promise.resolve()),
   }
   return s

@@ -54,13 +54,16 @@ describe('controls', () => {
     const mod = snapshot({}, { canModerate: true, role: 'moderator' })
     const owner = snapshot({}, { canModerate: true, isOwner: true, role: 'owner' })
     expect(personActions(snapshot(), person('x'))).toEqual([])
-    expect(personActions(mod, person('x'))).toEqual(['invite', 'ban'])
-    expect(personActions(mod, person('x', { onStage: true, role: 'speaker' }))).toEqual(['to-audience', 'ban'])
+    expect(personActions(mod, person('x'))).toEqual(['invite', 'kick', 'ban'])
+    expect(personActions(mod, person('x', { onStage: true, role: 'speaker' }))).toEqual(['to-audience', 'mute', 'kick', 'ban'])
+    // Muted by a moderator already: no second mute.
+    expect(personActions(mod, person('x', { onStage: true, role: 'speaker', mutedByModerator: true }))).toEqual(['to-audience', 'kick', 'ban'])
     expect(personActions(mod, person('m', { role: 'moderator' }))).toEqual(['invite'])
     expect(personActions(mod, person('o', { role: 'owner' }))).toEqual([])
     expect(personActions(mod, mod.self)).toEqual([])
-    expect(personActions(owner, person('m', { role: 'moderator' }))).toEqual(['invite', 'remove-moderator', 'ban'])
-    expect(personActions(owner, person('x'))).toEqual(['invite', 'make-moderator', 'ban'])
+    // Only the owner hands the room over, and only to a moderator; moderators are never kicked.
+    expect(personActions(owner, person('m', { role: 'moderator' }))).toEqual(['invite', 'remove-moderator', 'make-owner', 'ban'])
+    expect(personActions(owner, person('x'))).toEqual(['invite', 'make-moderator', 'kick', 'ban'])
   })
 })
 
