@@ -6,16 +6,22 @@
  *   mesh/sync       two @roamhq/wrtc peers on 127.0.0.1, the data channel as a
  *                   PeerLink: from the joiner attaching its sync (connection
  *                   already up) until its doc holds every entry (room guard on).
- *   mesh/verified   the same with a RoomReplica on the joiner: until every
- *                   entry's signature is verified and the state computed.
+ *   mesh/verified   the same as a RoomClient joins: an UpdateVerifier as the
+ *                   sync gate (every new entry's signature checked before it
+ *                   is applied) and a RoomReplica that reuses its work: until
+ *                   every entry is verified and the state computed.
  *   relay/push      the owner pushing the log into an empty relay (once).
  *   relay/sync      a fresh RelayClient (WebSocket on 127.0.0.1) until its doc
  *   relay/verified  holds every entry / its replica has verified them.
  * A sample that does not complete in `BENCH_SYNC_TIMEOUT_MS` is counted in
- * `extra.failed` and left out of the statistics.
+ * `extra.failed` and left out of the statistics. `extra.cpuMs` is the median
+ * CPU time of the whole process (every thread: Ed25519 runs on libuv's pool)
+ * per sample, and `extra.mainMs` that of the main thread alone (Linux): wall
+ * time on a shared 2-core machine follows the load, CPU time much less.
  *
  * Env: BENCH_SYNC_ENTRIES (20000), BENCH_SAMPLES (5), BENCH_SYNC_TIMEOUT_MS (30000).
  */
+import { readFileSync } from 'node:fs'
 import WebSocket from 'ws'
 import wrtc from '@roamhq/wrtc'
 import * as Y from 'yjs'
@@ -26,6 +32,7 @@ import { RelayClient, type RelayWebSocketClass } from '../../src/net/relay-clien
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
 import { fromBase64url, generateIdentity } from '../../src/identity/index.ts'
 import { checkRemoteUpdate, deriveDiscoveryKey, logOf, membershipKey, RoomReplica } from '../../src/room/index.ts'
+import { UpdateVerifier } from '../../src/room/verify-update.ts'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
 import { buildRoom, type RoomFixture } from './room-fixture.ts'
@@ -40,24 +47,50 @@ const LOOPBACK = / 127\.0\.0\.1 \d+ typ host/
 interface Timed {
   sync: number
   verified: number | null
+  /** CPU ms of the process (all threads) and of its main thread during the sample. */
+  cpu: number
+  main: number
 }
 
-/** One fresh joiner on `link`: ms until its doc holds the log, and (with a replica) until it is verified. */
+/** CPU ms of this process's main thread (its task's utime + stime; 0 where /proc is not). */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * One fresh joiner on `link`: ms until its doc holds the log, and (`verify`) until every entry is
+ * verified, with the gate and replica of a RoomClient.
+ */
 async function join(room: RoomFixture, link: Parameters<typeof attachSync>[2], verify: boolean): Promise<Timed> {
   const doc = new Y.Doc()
-  const replica = verify ? new RoomReplica(doc, { roomId: room.roomId, now: () => room.now }) : null
+  const verifier = verify ? new UpdateVerifier({ doc, roomId: room.roomId, refuseNothingNew: false }) : null
+  const replica = verifier ? new RoomReplica(doc, { roomId: room.roomId, now: () => room.now, verified: verifier }) : null
+  const cpu0 = process.cpuUsage()
+  const main0 = mainThreadCpuMs()
   const t0 = performance.now()
-  const sync: SyncAttachment = attachSync(doc, null, link, { acceptUpdate: (u) => checkRemoteUpdate(u).ok })
+  const acceptUpdate = verifier ? async (u: Uint8Array) => (await verifier.verify(u)).ok : (u: Uint8Array) => checkRemoteUpdate(u).ok
+  const sync: SyncAttachment = attachSync(doc, null, link, { acceptUpdate })
+  const cpu = (): Pick<Timed, 'cpu' | 'main'> => {
+    const used = process.cpuUsage(cpu0)
+    return { cpu: (used.user + used.system) / 1000, main: mainThreadCpuMs() - main0 }
+  }
   try {
     await waitFor(() => `joiner log ${logOf(doc).length}/${ENTRIES}`, () => logOf(doc).length === ENTRIES && sync.synced, TIMEOUT_MS, 5)
     const synced = performance.now() - t0
-    if (!replica) return { sync: synced, verified: null }
+    if (!replica) return { sync: synced, verified: null, ...cpu() }
     await replica.whenSettled()
     if (replica.entries.length !== ENTRIES) throw new Error(`verified ${replica.entries.length}/${ENTRIES}`)
-    return { sync: synced, verified: performance.now() - t0 }
+    return { sync: synced, verified: performance.now() - t0, ...cpu() }
   } finally {
     sync()
     replica?.destroy()
+    verifier?.destroy()
     doc.destroy()
   }
 }
@@ -93,9 +126,16 @@ async function sample(n: number, fn: () => Promise<Timed>, failures: string[]): 
 
 function cases(prefix: string, timed: Timed[], failures: string[], extra: Record<string, number | string>): BenchCase[] {
   const failed = { ...extra, failed: failures.length, ...(failures[0] ? { error: failures[0].slice(0, 80) } : {}) }
-  const verified = timed.filter((t) => t.verified !== null).map((t) => t.verified!)
-  const sync = timed.filter((t) => t.verified === null).map((t) => t.sync)
-  return [benchCase(`${prefix}/sync`, 'ms', sync, failed), benchCase(`${prefix}/verified`, 'ms', verified, failed)]
+  const one = (name: string, of: Timed[], ms: (t: Timed) => number): BenchCase =>
+    benchCase(`${prefix}/${name}`, 'ms', of.map(ms), { ...failed, cpuMs: Math.round(median(of.map((t) => t.cpu))), mainMs: Math.round(median(of.map((t) => t.main))) })
+  const verified = timed.filter((t) => t.verified !== null)
+  const sync = timed.filter((t) => t.verified === null)
+  return [one('sync', sync, (t) => t.sync), one('verified', verified, (t) => t.verified!)]
+}
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b)
+  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!
 }
 
 async function meshCases(room: RoomFixture, extra: Record<string, number>): Promise<BenchCase[]> {

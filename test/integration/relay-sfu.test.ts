@@ -30,6 +30,7 @@ import { RelayClient, type RelayError, type RelayWebSocketClass } from '../../sr
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
 import { detectTones, hasTone } from '../../src/audio/goertzel.ts'
 import { SAMPLE_RATE } from '../../src/audio/tone.ts'
+import { revealText } from '../../src/room/reveal.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const until = (what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> => waitFor(what, cond, timeoutMs)
@@ -243,7 +244,8 @@ describe('relay SFU with RelayClients', () => {
     await until('the newcomer receives the log from the restarted relay', () => newcomer.replica.entries.length === owner.replica.entries.length)
     const state = newcomer.replica.state
     expect(state.exists).toBe(true)
-    expect(state.title).toBe('Relay room')
+    // The title is sealed (docs/room-rules.md §9): a member opens it with the link's secret.
+    expect(revealText(state, (n) => (n === 0 ? fromBase64url(room.secret)! : null)).title).toBe('Relay room')
     expect(state.seatOf.has(speaker.id)).toBe(false)
     expect(state.seatOf.has(owner.id)).toBe(true)
     // The restarted relay validates from the stored log: the owner may publish, the moved speaker may not.

@@ -3,7 +3,9 @@
  * three times the 1 MiB sync message cap) reaches a fresh joiner whole, over
  * the mesh (two @roamhq/wrtc peers on loopback, the data channel as a
  * PeerLink) and over a relay on 127.0.0.1 (RelayClients over WebSocket). The
- * joiner runs the room guard and a RoomReplica that verifies every signature.
+ * joiner is set up as a RoomClient: an UpdateVerifier as the sync gate (every
+ * new entry's signature checked before it is applied) and a RoomReplica that
+ * reuses what the gate decoded and verified.
  * Before the fix, step 2 was one ~3 MB message, dropped by the sender's cap:
  * the joiner's log stayed empty.
  */
@@ -16,7 +18,8 @@ import { PeerLink } from '../../src/net/peer-link.ts'
 import { attachSync, DEFAULT_MAX_SYNC_MESSAGE_BYTES, type SyncAttachment } from '../../src/net/sync.ts'
 import { RelayClient, type RelayWebSocketClass } from '../../src/net/relay-client.ts'
 import { fromBase64url, generateIdentity } from '../../src/identity/index.ts'
-import { checkRemoteUpdate, deriveDiscoveryKey, logOf, membershipKey, RoomReplica } from '../../src/room/index.ts'
+import { deriveDiscoveryKey, logOf, membershipKey, RoomReplica } from '../../src/room/index.ts'
+import { UpdateVerifier } from '../../src/room/verify-update.ts'
 import { discoveryHex } from '../../src/net/relay-protocol.ts'
 import { startRelay, type Relay } from '../../relay/server.ts'
 import { silentLogger } from '../../relay/log.ts'
@@ -37,19 +40,21 @@ beforeAll(async () => {
   expect(Y.encodeStateAsUpdate(room.doc).byteLength).toBeGreaterThan(2 * DEFAULT_MAX_SYNC_MESSAGE_BYTES)
 }, 60_000)
 
-/** A fresh joiner: an empty doc behind the room guard, and a replica that verifies what lands. */
+/** A fresh joiner, as a RoomClient: an empty doc behind the verifying gate, and a replica of what lands. */
 function joiner() {
   const doc = new Y.Doc()
-  const replica = new RoomReplica(doc, { roomId: room.roomId, now: () => room.now })
-  cleanups.push(() => replica.destroy())
-  return { doc, replica, acceptUpdate: (u: Uint8Array) => checkRemoteUpdate(u).ok }
+  const verifier = new UpdateVerifier({ doc, roomId: room.roomId, refuseNothingNew: false })
+  const replica = new RoomReplica(doc, { roomId: room.roomId, now: () => room.now, verified: verifier })
+  cleanups.push(() => replica.destroy(), () => verifier.destroy())
+  return { doc, replica, acceptUpdate: async (u: Uint8Array) => (await verifier.verify(u)).ok }
 }
 
 async function expectWholeLog(j: ReturnType<typeof joiner>, sync: SyncAttachment): Promise<void> {
   await waitFor(() => `joiner log ${logOf(j.doc).length}/${ENTRIES}`, () => logOf(j.doc).length === ENTRIES, 60_000)
   await waitFor('step 2', () => sync.synced, 10_000)
   await j.replica.whenSettled()
-  expect(j.replica.entries).toHaveLength(ENTRIES) // every signature verified
+  expect(j.replica.entries).toHaveLength(ENTRIES) // every signature verified, by the gate before it was applied
+  expect(j.replica.rejected).toMatchObject({ 'bad-signature': 0, malformed: 0, 'wrong-room': 0 })
   expect(Y.encodeStateVector(j.doc)).toEqual(Y.encodeStateVector(room.doc))
   expect(Object.values(sync.stats.rejected).every((n) => n === 0)).toBe(true)
 }

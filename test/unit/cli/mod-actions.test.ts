@@ -8,6 +8,8 @@ import { exitCodeOf, UsageError } from '../../../src/cli/options.ts'
 import { PeerFailure } from '../../../src/headless/failure.ts'
 import { generateIdentity, keyId } from '../../../src/identity/index.ts'
 import { createRoom, RoomActor, RoomError, RoomReplica } from '../../../src/room/index.ts'
+import { revealText } from '../../../src/room/reveal.ts'
+import { epochZeroTexts } from '../../helpers/sealed-text.ts'
 
 const id = (c: string, rest = 'A'): string => (c + rest.repeat(43)).slice(0, 43)
 
@@ -55,9 +57,10 @@ describe('the state a moderator reads', () => {
     const asOwner = new RoomActor(replica, owner)
     await asOwner.grantModerator(annId)
     await new RoomActor(replica, lou).raiseHand()
-    await new RoomActor(replica, lou).setProfile({ name: 'Lou' })
+    await new RoomActor(replica, lou, { texts: epochZeroTexts(room.secret) }).setProfile({ name: 'Lou' })
     await asOwner.ban(samId)
-    const view = describeRoom(replica.state, ownerId, [louId, samId, ownerId])
+    // The CLI reads the state its RoomClient revealed (docs/room-rules.md §9).
+    const view = describeRoom(revealText(replica.state, epochZeroTexts(room.secret).secret), ownerId, [louId, samId, ownerId])
     expect(view).toMatchObject({
       room: room.roomId,
       title: 'Read me',
