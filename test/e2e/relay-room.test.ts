@@ -116,7 +116,8 @@ function client<T>(page: Page, read: (c: PageClient) => T): Promise<T> {
 
 async function tileLabel(page: Page, where: 'Stage' | 'Audience', name: string): Promise<string> {
   const t = tile(page, where, name)
-  return (await t.count()) === 1 ? ((await t.getAttribute('aria-label')) ?? '') : ''
+  // A tile's accessible name is its text (name and visually hidden details), not an aria-label.
+  return (await t.count()) === 1 ? ((await t.locator('.name').textContent()) ?? '').replace(/\s+/g, ' ') : ''
 }
 
 async function connectionLabel(page: Page): Promise<string> {
