@@ -63,6 +63,8 @@ export interface ForwarderOptions {
    * STUN/TURN). ICE addresses and port ranges go here.
    */
   peerConfig?: RTCPeerConnectionConfig
+  /** Every packet a local publisher's connection brings (a sharded forwarder posts them to its other shards). */
+  onRtp?: (publisherId: string, rtp: RtpPacket) => void
 }
 
 /** Why a packet was not forwarded to a subscriber. */
@@ -189,7 +191,10 @@ export class Forwarder {
     this.publishers.set(id, pub)
     this.watchState(pc, id, 'publisher')
     pc.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((rtp) => this.forward(pub, rtp))
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.forward(pub, rtp)
+        this.opts.onRtp?.(id, rtp)
+      })
     })
     try {
       await pc.setRemoteDescription(offer)
@@ -482,6 +487,6 @@ function checkDescription(d: SessionDescription, type: SessionDescription['type'
   }
 }
 
-function checkId(id: string): void {
+export function checkId(id: string): void {
   if (typeof id !== 'string' || !ID_RE.test(id)) throw new SfuError(SfuErrorCode.BAD_ID, JSON.stringify(id))
 }

@@ -16,6 +16,16 @@
  * relay-forwarding.ts runs once (BENCH_RELAY_COMPARE_N, default 20 listeners;
  * 0 skips it) for the ratio.
  *
+ * 1 vs N workers: after the ramp above (the relay forwards in its main thread,
+ * as `stoop relay` does by default), a second ramp with the same steps and
+ * limits and `startRelay({ workers: BENCH_RELAY_WORKERS })` (default 2; 0 or 1
+ * skips it), fresh children. Per step, the CPU of each relay thread
+ * (/proc/thread-self: the main thread, each forwarding shard) and the streams
+ * the relay would carry once its busiest thread is saturated (streams x 100 /
+ * busiest thread %); `workers` in the JSON compares the two at the largest step
+ * both measured within the limits (streams per core, that projection and its
+ * ratio, RSS per listener, loss, latency, load).
+ *
  * Processes, all on 127.0.0.1: the relay alone in one child (its CPU, memory
  * and event loop are what is measured), the speakers in one, listeners spread
  * over BENCH_RELAY_PROCS (default 3) children. Clients speak the relay
@@ -39,7 +49,7 @@
  * of one core, and the window's user/kernel split. Run alone: `npx tsx
  * test/bench/relay.ts`. BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the
  * relay per measurement window; BENCH_HEAP_SNAPSHOT=<dir> a heap snapshot per
- * report.
+ * report; BENCH_RELAY_LOG=<level> the relay's JSON log on stderr.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import os from 'node:os'
@@ -49,7 +59,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { MediaStreamTrack, RTCPeerConnection, RtpHeader, RtpPacket, useOPUS, useSdesMid, type RTCPeerConnectionConfig } from 'werift'
 import WebSocket from 'ws'
 import { startRelay, type Relay } from '../../relay/server.ts'
-import { silentLogger } from '../../relay/log.ts'
+import { threadCpuMs } from '../../relay/sfu/shard-protocol.ts'
+import { createLogger, silentLogger, type Level } from '../../relay/log.ts'
 import { generateIdentity, keyId, type Identity } from '../../src/identity/index.ts'
 import { createRoom, deriveDiscoveryKey, membershipKey, RoomActor, RoomReplica, type MembershipKey } from '../../src/room/index.ts'
 import { fromBase64url } from '../../src/identity/index.ts'
@@ -122,18 +133,35 @@ type FromChild =
   | { t: 'ready'; url?: string; idleCpu?: number; rss?: number }
   | { t: 'speaking'; roomId: string; secret: string }
   | { t: 'added'; total: number; failed: number; retries: number }
-  | { t: 'relay-report'; cpu: number[]; userPct: number; sysPct: number; rss: number; heapUsed: number; heapTotal: number; external: number; packetsIn: number; packetsOut: number; bytesOut: number; dropped: number; seconds: number; lagP99Ms: number; lagMaxMs: number; streams: number }
+  | { t: 'relay-report'; cpu: number[]; userPct: number; sysPct: number; rss: number; heapUsed: number; heapTotal: number; external: number; packetsIn: number; packetsOut: number; bytesOut: number; dropped: number; seconds: number; lagP99Ms: number; lagMaxMs: number; streams: number; threads: RelayThreads }
   | { t: 'listener-report'; latencies: number[]; expected: number; received: number; streams: number; deadStreams: number; verified: number; authFailures: number; cpu: number; lagP99Ms: number }
   | { t: 'speaker-report'; sent: number; seconds: number }
   | { t: 'error'; message: string }
 
 // ---- relay child ----------------------------------------------------------------------------
 
+/** CPU of the relay's threads over a window, percent of one core: the main thread and each forwarding shard (workers > 1). */
+export interface RelayThreads {
+  workers: number
+  mainPct: number | null
+  shardPct: Array<number | null>
+  /** The busiest of them: the thread that saturates first. */
+  busiestPct: number | null
+}
+
+/** CPU ms of the main thread and of each shard now (after fresh shard reports). */
+async function threadCpu(relay: Relay): Promise<{ main: number | null; shards: Array<number | null> }> {
+  await relay.shards?.refresh()
+  return { main: threadCpuMs(), shards: relay.shards?.shards().map((s) => s.cpuMs) ?? [] }
+}
+
 async function relayMain(): Promise<void> {
+  const workers = Number(process.argv.find((a) => a.startsWith('--workers='))?.slice(10) ?? 1)
   const relay: Relay = await startRelay({
     port: 0,
     host: '127.0.0.1',
-    log: silentLogger,
+    log: process.env.BENCH_RELAY_LOG ? createLogger(process.env.BENCH_RELAY_LOG as Level) : silentLogger,
+    workers,
     rooms: {
       peerConfig: LOOPBACK,
       sdpFilter: loopbackOnly,
@@ -166,6 +194,7 @@ async function relayMain(): Promise<void> {
   // delivering the datagram to the listener's socket and waking its process.
   let windowStart = { usage: process.cpuUsage(), at: performance.now() }
   let base = { ...totals(), at: performance.now() }
+  let threadsAt = await threadCpu(relay)
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each measurement window (forwarding only, no start-up or joins).
   const profDir = process.env.BENCH_CPU_PROF
   const inspector = profDir ? new (await import('node:inspector')).Session() : null
@@ -175,10 +204,11 @@ async function relayMain(): Promise<void> {
     inspector.connect()
     await post('Profiler.enable')
   }
-  process.on('message', (msg: ToChild) => {
+  const onMessage = async (msg: ToChild): Promise<void> => {
     if (msg.t === 'mark') {
       if (inspector) void post('Profiler.start')
       samples = []
+      threadsAt = await threadCpu(relay)
       windowStart = { usage: process.cpuUsage(), at: performance.now() }
       const meter = cpuMeter()
       timer = setInterval(() => samples.push(meter()), 1000)
@@ -187,10 +217,18 @@ async function relayMain(): Promise<void> {
       clearInterval(timer)
       const used = process.cpuUsage(windowStart.usage)
       const windowMs = performance.now() - windowStart.at
+      const threadsNow = await threadCpu(relay)
       const now = totals()
-      // Memory after a full collection (the child runs with --expose-gc): what the listeners
-      // hold, not how far the heap happened to grow since the last GC.
+      const pct = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null ? null : round(((b - a) / windowMs) * 100))
+      const shardPct = threadsNow.shards.map((s, i) => pct(threadsAt.shards[i], s))
+      const mainPct = pct(threadsAt.main, threadsNow.main)
+      const known = [mainPct, ...shardPct].filter((x): x is number => x !== null)
+      const threads: RelayThreads = { workers, mainPct, shardPct, busiestPct: known.length ? Math.max(...known) : null }
+      // Memory after a full collection (the child runs with --expose-gc, and so do its shards):
+      // what the listeners hold, not how far the heap happened to grow since the last GC.
       ;(globalThis as { gc?: () => void }).gc?.()
+      await relay.shards?.refresh({ gc: true })
+      const shardHeap = relay.shards?.shards().reduce((a, s) => a + (s.heapUsed ?? 0), 0) ?? 0
       const mem = process.memoryUsage()
       if (inspector) {
         const file = `${profDir}/relay-${m.value('stoop_relay_streams')}-${Date.now()}.cpuprofile`
@@ -207,7 +245,7 @@ async function relayMain(): Promise<void> {
         userPct: used.user / 10 / windowMs,
         sysPct: used.system / 10 / windowMs,
         rss: mem.rss,
-        heapUsed: mem.heapUsed,
+        heapUsed: mem.heapUsed + shardHeap,
         heapTotal: mem.heapTotal,
         external: mem.external,
         packetsIn: now.in - base.in,
@@ -218,11 +256,13 @@ async function relayMain(): Promise<void> {
         lagP99Ms: m.value('stoop_relay_event_loop_lag_seconds', { quantile: '0.99' }) * 1000,
         lagMaxMs: m.value('stoop_relay_event_loop_lag_seconds', { quantile: '1' }) * 1000,
         streams: m.value('stoop_relay_streams'),
+        threads,
       })
     } else if (msg.t === 'exit') {
-      relay.close().finally(() => process.exit(0))
+      await relay.close().finally(() => process.exit(0))
     }
-  })
+  }
+  process.on('message', (msg: ToChild) => void onMessage(msg).catch((err: unknown) => send({ t: 'error', message: String(err) })))
 }
 
 /** The membership key of a room's epoch from its secret (base64url, as createRoom returns it). */
@@ -427,7 +467,8 @@ async function listenersMain(): Promise<void> {
     // packet for latency.
     let sampled = 0
     const heard = new Set<number>()
-    const tap: SrtpTap | null = tapSrtp(pc, (data) => {
+    let tap: SrtpTap | null = null
+    const onRtp = (data: Buffer): void => {
       if (heard.size < SPEAKERS) heard.add(data.readUInt32BE(8))
       if (!measuring) return
       const at = wallNow()
@@ -450,7 +491,9 @@ async function listenersMain(): Promise<void> {
       } catch {
         authFailures++
       }
-    })
+    }
+    // werift may report 'connected' a moment before its SRTP session and nominated pair are in place.
+    for (const end = Date.now() + 5000; !(tap = tapSrtp(pc, onRtp)) && Date.now() < end; ) await sleep(20)
     if (!tap) throw new Error(`listener ${index}: werift internals not as relay-tap.ts expects`)
     // Joined means hearing every speaker: a connection that carries nothing is a failed join
     // (tried again), not loss of the relay's forwarding.
@@ -530,8 +573,8 @@ interface Child {
   exited: Promise<void>
 }
 
-function spawnChild(role: string, extraExecArgv: string[] = []): Child {
-  const proc = fork(fileURLToPath(import.meta.url), [`--role=${role}`], {
+function spawnChild(role: string, extraExecArgv: string[] = [], args: string[] = []): Child {
+  const proc = fork(fileURLToPath(import.meta.url), [`--role=${role}`, ...args], {
     execArgv: ['--import', import.meta.resolve('tsx'), ...extraExecArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
@@ -631,10 +674,17 @@ export interface RelayStep {
   marginalCpuPerStreamPct: number
   /** Streams one core would carry at this cost (100 / cpuPerStreamPct). */
   streamsPerCore: number
+  /** CPU of the relay's threads (main, each forwarding shard) in the window. */
+  threads: RelayThreads
+  /**
+   * Streams the relay would carry when its busiest thread is saturated, at this step's cost
+   * (streams x 100 / busiest thread %): what one relay can serve, cores permitting.
+   */
+  projectedStreams: number
   rssMb: number
   /** (RSS now - idle RSS) / listeners. */
   rssPerListenerKb: number
-  /** V8 heap in use, heap reserved, and memory outside the heap V8 knows of (buffers), after a full GC. */
+  /** V8 heap in use (every thread), heap reserved, and memory outside the heap V8 knows of (buffers), after a full GC. */
   heapMb: number
   heapTotalMb: number
   externalMb: number
@@ -661,9 +711,57 @@ export interface RelayStep {
   remeasured: boolean
 }
 
+/** 1 worker (the main thread forwards) vs N (worker threads forward), the same steps in one run. */
+export interface WorkersComparison {
+  workers: [number, number]
+  /** The step compared: the largest N measured in both ramps, within the limits in both if any was. */
+  listeners: number
+  streams: [number, number]
+  /** 100 x streams / relay process CPU % (every thread): the cost of a stream. */
+  streamsPerCore: [number, number]
+  relayCpuPct: [{ median: number; p95: number }, { median: number; p95: number }]
+  threads: [RelayThreads, RelayThreads]
+  projectedStreams: [number, number]
+  /** projectedStreams[1] / projectedStreams[0]: how much more one relay carries. */
+  capacityRatio: number
+  /**
+   * The busiest thread's CPU against streams over every step of each ramp (least squares): % per
+   * stream, % at no stream, and the streams at which it reaches 100 %. Less at the mercy of one
+   * window than a single step's projection.
+   */
+  busiestFit: [BusiestFit, BusiestFit]
+  /** streamsAt100[1] / streamsAt100[0]. */
+  capacityRatioByFit: number
+  /** The largest N of each ramp within the limits (the box's limit as much as the relay's). */
+  maxListenersWithinLimits: [number, number]
+  rssPerListenerMb: [number, number]
+  lossPct: [number, number]
+  latencyMs: [{ median: number; p95: number }, { median: number; p95: number }]
+  loadavg1: [number, number]
+}
+
+export interface BusiestFit {
+  perStreamPct: number
+  fixedPct: number
+  streamsAt100: number
+}
+
+/** The busiest relay thread's CPU as a line over the steps' streams (see WorkersComparison.busiestFit). */
+function busiestFit(steps: RelayStep[]): BusiestFit {
+  const pts = steps.filter((s) => s.threads.busiestPct !== null)
+  const xs = pts.map((s) => s.streams)
+  const ys = pts.map((s) => s.threads.busiestPct!)
+  const b = slope(xs, ys)
+  const a = ys.reduce((x, y) => x + y, 0) / Math.max(1, ys.length) - (b * xs.reduce((x, y) => x + y, 0)) / Math.max(1, xs.length)
+  return { perStreamPct: round(b, 4), fixedPct: round(a), streamsAt100: Math.round((100 - a) / b) }
+}
+
 export interface RelayBenchReport extends BenchReport {
   name: 'relay'
   steps: RelayStep[]
+  /** The same steps with the relay forwarding on BENCH_RELAY_WORKERS worker threads. */
+  workerSteps: RelayStep[]
+  workers: WorkersComparison | null
   maxListeners: number
   stoppedBy: string
   comparison?: unknown
@@ -672,30 +770,58 @@ export interface RelayBenchReport extends BenchReport {
   summary: Record<string, number | string>
 }
 
-export async function run(): Promise<RelayBenchReport> {
-  const budgetS = Number(process.env.BENCH_RELAY_BUDGET_S ?? 200)
-  const stepsN = (process.env.BENCH_RELAY_NS ?? '10,25,50,75,100,150,200,300,400').split(',').map(Number)
-  const procs = Number(process.env.BENCH_RELAY_PROCS ?? 3)
-  const warmupS = Number(process.env.BENCH_WARMUP_S ?? 3)
-  const measureS = Number(process.env.BENCH_MEASURE_S ?? 8)
-  const compareN = Number(process.env.BENCH_RELAY_COMPARE_N ?? 20)
-  // Limits of the ramp (the issue's: 1% loss, 20 ms added p95). On a shared box the latency
-  // limit measures the neighbours; BENCH_RELAY_MAX_ADDED_MS=Infinity ramps on loss alone.
-  const maxLoss = Number(process.env.BENCH_RELAY_MAX_LOSS ?? 1)
-  const maxAddedMs = Number(process.env.BENCH_RELAY_MAX_ADDED_MS ?? 20)
-  const retries = Number(process.env.BENCH_RELAY_RETRIES ?? 2)
-  // Memory per listener: the slope of relay RSS (after a full GC) over the steps named in
-  // BENCH_RELAY_RSS_NS (default 25, 50, 75), so the relay's fixed memory drops out.
-  const rssNs = (process.env.BENCH_RELAY_RSS_NS ?? '25,50,75').split(',').map(Number)
+/** The ramp's settings, from the environment (see the top of this file). */
+function rampEnv() {
+  return {
+    budgetS: Number(process.env.BENCH_RELAY_BUDGET_S ?? 200),
+    stepsN: (process.env.BENCH_RELAY_NS ?? '10,25,50,75,100,150,200,300,400').split(',').map(Number),
+    procs: Number(process.env.BENCH_RELAY_PROCS ?? 3),
+    warmupS: Number(process.env.BENCH_WARMUP_S ?? 3),
+    measureS: Number(process.env.BENCH_MEASURE_S ?? 8),
+    // Limits of the ramp (the issue's: 1% loss, 20 ms added p95). On a shared box the latency
+    // limit measures the neighbours; BENCH_RELAY_MAX_ADDED_MS=Infinity ramps on loss alone.
+    maxLoss: Number(process.env.BENCH_RELAY_MAX_LOSS ?? 1),
+    maxAddedMs: Number(process.env.BENCH_RELAY_MAX_ADDED_MS ?? 20),
+    retries: Number(process.env.BENCH_RELAY_RETRIES ?? 2),
+    // Memory per listener: the slope of relay RSS (after a full GC) over the steps named in
+    // BENCH_RELAY_RSS_NS (default 25, 50, 75), so the relay's fixed memory drops out.
+    rssNs: (process.env.BENCH_RELAY_RSS_NS ?? '25,50,75').split(',').map(Number),
+  }
+}
+type RampEnv = ReturnType<typeof rampEnv>
+
+interface RampResult {
+  workers: number
+  steps: RelayStep[]
+  stoppedBy: string
+  firstBreach: string | null
+}
+
+/** Why a step is outside the limits, or null. */
+function breachOf(st: RelayStep, env: RampEnv): string | null {
+  return st.joined < st.listeners
+    ? `${st.listeners - st.joined} listeners failed to join`
+    : st.lossPct > env.maxLoss
+      ? `loss ${st.lossPct}% > ${env.maxLoss}%`
+      : st.addedP95Ms > env.maxAddedMs
+        ? `added latency p95 ${st.addedP95Ms} ms > ${env.maxAddedMs} ms`
+        : null
+}
+
+/**
+ * One ramp: a relay child forwarding on `workers` threads (1: the main thread), a speakers child
+ * and the listener children, N stepping through `stepsN` until a breach holds (once the memory
+ * steps are measured) or the time budget runs out. Latency cases go to `cases`, named with `label`.
+ */
+async function ramp(workers: number, stepsN: number[], env: RampEnv, cases: BenchCase[], label: string): Promise<RampResult> {
+  const { procs, warmupS, measureS, retries, rssNs } = env
   let firstBreach: string | null = null
   const started = performance.now()
-
-  const relay = spawnChild('relay', ['--expose-gc'])
+  const relay = spawnChild('relay', ['--expose-gc'], [`--workers=${workers}`])
   const speakers = spawnChild('speakers')
   const listeners = Array.from({ length: procs }, () => spawnChild('listeners'))
   const all = [relay, speakers, ...listeners]
   const steps: RelayStep[] = []
-  const cases: BenchCase[] = []
   let stoppedBy = 'all steps done'
   let idleCpu = 0
   let idleRss = 0
@@ -714,8 +840,8 @@ export async function run(): Promise<RelayBenchReport> {
     const childTotals = listeners.map(() => ({ failed: 0, retries: 0 }))
     for (const n of stepsN) {
       const elapsed = (performance.now() - started) / 1000
-      if (elapsed > budgetS) {
-        stoppedBy = `time budget (${budgetS} s)`
+      if (elapsed > env.budgetS) {
+        stoppedBy = `time budget (${env.budgetS} s)`
         break
       }
       // Spread the new listeners over the listener processes.
@@ -744,23 +870,16 @@ export async function run(): Promise<RelayBenchReport> {
       have = n
       await sleep(warmupS * 1000)
       let step = await measure(n, failed)
-      const breach = (st: RelayStep) =>
-        st.joined < st.listeners
-          ? `${st.listeners - st.joined} listeners failed to join`
-          : st.lossPct > maxLoss
-            ? `loss ${st.lossPct}% > ${maxLoss}%`
-            : st.addedP95Ms > maxAddedMs
-              ? `added latency p95 ${st.addedP95Ms} ms > ${maxAddedMs} ms`
-              : null
       // The box is shared: a breach must hold for BENCH_RELAY_RETRIES more windows (default 2)
-      // before it counts; another job's burst stalls every process for a second or two.
-      for (let retry = 0; breach(step) && retry < retries; retry++) {
-        console.error(`relay bench: N=${n} breached (${breach(step)}); measuring again`)
+      // before it counts; another job's burst stalls every process for a second or two. A
+      // listener that failed to join stays failed: measuring again would not change that.
+      for (let retry = 0; breachOf(step, env) && step.joined >= step.listeners && retry < retries; retry++) {
+        console.error(`relay bench${label}: N=${n} breached (${breachOf(step, env)}); measuring again`)
         step = await measure(n, failed)
         step.remeasured = true
       }
       steps.push(step)
-      const why = breach(step)
+      const why = breachOf(step, env)
       if (why && firstBreach === null) firstBreach = `${why} at N=${n}`
       // The ramp ends at the first breach, but not before the memory steps are measured.
       if (why && n >= Math.max(...rssNs)) {
@@ -771,6 +890,7 @@ export async function run(): Promise<RelayBenchReport> {
   } finally {
     await Promise.all(all.map(stopChild))
   }
+  return { workers, steps, stoppedBy, firstBreach }
 
   async function measure(n: number, failed: number): Promise<RelayStep> {
     for (const c of all) c.send({ t: 'mark' })
@@ -806,6 +926,8 @@ export async function run(): Promise<RelayBenchReport> {
       cpuPerStreamPct: round(cpuMean / streams, 4),
       marginalCpuPerStreamPct: round(Math.max(0, cpuMean - idleCpu) / streams, 4),
       streamsPerCore: Math.round((100 * streams) / Math.max(0.01, cpuMean)),
+      threads: r.threads,
+      projectedStreams: r.threads.busiestPct ? Math.round((100 * streams) / Math.max(0.01, r.threads.busiestPct)) : NaN,
       rssMb: round(r.rss / 2 ** 20, 1),
       rssPerListenerKb: round((r.rss - idleRss) / 1024 / Math.max(1, joined), 1),
       heapMb: round(r.heapUsed / 2 ** 20, 1),
@@ -829,14 +951,130 @@ export async function run(): Promise<RelayBenchReport> {
       loadavg1: round(os.loadavg()[0]!),
       remeasured: false,
     }
-    cases.push(benchCase(`latency N=${n}`, 'ms', lat, { lossPct: step.lossPct, cpuPct: step.relayCpuPct.mean }))
+    cases.push(benchCase(`latency N=${n}${label}`, 'ms', lat, { lossPct: step.lossPct, cpuPct: step.relayCpuPct.mean }))
+    const t = step.threads
     console.error(
-      `relay bench: N=${n} (${streams} streams${failed ? `, ${failed} failed to join` : ''}) relay cpu ${step.relayCpuPct.mean}% ` +
-        `(${step.cpuPerStreamPct}%/stream, marginal ${step.marginalCpuPerStreamPct}) loss ${step.lossPct}% latency p50 ${step.latencyMs.median} ` +
-        `p95 ${step.latencyMs.p95} ms out ${step.packetsOutPerS} pkt/s, relay lag p99 ${step.relayLagP99Ms} ms, listeners cpu ${step.listenerCpuPct}%, load ${step.loadavg1}`,
+      `relay bench${label}: N=${n} (${streams} streams${failed ? `, ${failed} failed to join` : ''}) relay cpu ${step.relayCpuPct.mean}% ` +
+        `(${step.cpuPerStreamPct}%/stream, marginal ${step.marginalCpuPerStreamPct}; threads main ${t.mainPct}%${t.shardPct.length ? ` shards ${t.shardPct.join('/')}%` : ''}) ` +
+        `loss ${step.lossPct}% latency p50 ${step.latencyMs.median} p95 ${step.latencyMs.p95} ms out ${step.packetsOutPerS} pkt/s, relay lag p99 ${step.relayLagP99Ms} ms, ` +
+        `listeners cpu ${step.listenerCpuPct}%, load ${step.loadavg1}`,
     )
     return step
   }
+}
+
+function stepsTable(steps: RelayStep[]): string {
+  return formatTable(
+    steps.map((s) => ({
+      N: s.listeners,
+      streams: s.streams,
+      'cpu%': s.relayCpuPct.mean,
+      'sys%': s.relaySysPct,
+      'cpu%/stream': s.cpuPerStreamPct,
+      marginal: s.marginalCpuPerStreamPct,
+      'streams/core': s.streamsPerCore,
+      'busiest thr%': s.threads.busiestPct ?? NaN,
+      'rss MB': s.rssMb,
+      'KB/listener': s.rssPerListenerKb,
+      'heap MB': s.heapMb,
+      'heap total': s.heapTotalMb,
+      'ext MB': s.externalMb,
+      'pkt/s in': s.packetsInPerS,
+      'pkt/s out': s.packetsOutPerS,
+      'pkt/s/core': s.packetsOutPerCoreS,
+      'loss%': s.lossPct,
+      'lat p50': s.latencyMs.median,
+      'lat p95': s.latencyMs.p95,
+      '+p95': s.addedP95Ms,
+      'lag p99': s.relayLagP99Ms,
+      'clients cpu%': s.listenerCpuPct,
+      load: s.loadavg1,
+    })),
+  )
+}
+
+/** The largest step of `steps` within the limits (none: null). */
+function bestWithin(steps: RelayStep[], env: RampEnv): RelayStep | null {
+  const firstOut = steps.findIndex((s) => breachOf(s, env) !== null)
+  return (firstOut < 0 ? steps : steps.slice(0, firstOut)).at(-1) ?? null
+}
+
+/** Per-listener memory: the slope of `f` over the steps named in BENCH_RELAY_RSS_NS. */
+function perListener(steps: RelayStep[], env: RampEnv, f: (s: RelayStep) => number): number {
+  const mem = steps.filter((s) => env.rssNs.includes(s.listeners))
+  return round(slope(mem.map((s) => s.joined), mem.map(f)), 3)
+}
+
+/**
+ * 1 vs N workers at the largest step both ramps measured within the loss and latency limits (a
+ * listener that failed to join only makes a step a little smaller), else at the largest both measured.
+ */
+function compareWorkers(one: RampResult, many: RampResult, env: RampEnv): WorkersComparison | null {
+  const common = one.steps.filter((a) => many.steps.some((b) => b.listeners === a.listeners)).map((a) => a.listeners)
+  const ok = (s: RelayStep) => s.lossPct <= env.maxLoss && s.addedP95Ms <= env.maxAddedMs
+  const within = common.filter((n) => [one, many].every((r) => ok(r.steps.find((s) => s.listeners === n)!)))
+  const n = (within.length ? within : common).at(-1)
+  if (n === undefined) return null
+  const a = one.steps.find((s) => s.listeners === n)!
+  const b = many.steps.find((s) => s.listeners === n)!
+  const pair = <T>(f: (s: RelayStep) => T): [T, T] => [f(a), f(b)]
+  const fitOne = busiestFit(one.steps)
+  const fitMany = busiestFit(many.steps)
+  return {
+    workers: [one.workers, many.workers],
+    listeners: n,
+    streams: pair((s) => s.streams),
+    streamsPerCore: pair((s) => s.streamsPerCore),
+    relayCpuPct: pair((s) => ({ median: s.relayCpuPct.median, p95: s.relayCpuPct.p95 })),
+    threads: pair((s) => s.threads),
+    projectedStreams: pair((s) => s.projectedStreams),
+    capacityRatio: round(b.projectedStreams / a.projectedStreams),
+    maxListenersWithinLimits: [bestWithin(one.steps, env)?.listeners ?? 0, bestWithin(many.steps, env)?.listeners ?? 0],
+    busiestFit: [fitOne, fitMany],
+    capacityRatioByFit: round(fitMany.streamsAt100 / fitOne.streamsAt100),
+    rssPerListenerMb: [perListener(one.steps, env, (s) => s.rssMb), perListener(many.steps, env, (s) => s.rssMb)],
+    lossPct: pair((s) => s.lossPct),
+    latencyMs: pair((s) => ({ median: s.latencyMs.median, p95: s.latencyMs.p95 })),
+    loadavg1: pair((s) => s.loadavg1),
+  }
+}
+
+function workersTable(one: RampResult, many: RampResult): string {
+  const ns = [...new Set([...one.steps, ...many.steps].map((s) => s.listeners))].sort((x, y) => x - y)
+  const rows = ns.flatMap((n) => {
+    const pair: Array<[number, RelayStep | undefined]> = [[one.workers, one.steps.find((s) => s.listeners === n)], [many.workers, many.steps.find((s) => s.listeners === n)]]
+    return pair.flatMap(([workers, s]) => (s ? [{ s, workers }] : [])).map(({ s, workers }) => ({
+      N: s.listeners,
+      workers,
+      streams: s.streams,
+      'cpu% med': s.relayCpuPct.median,
+      'cpu% p95': s.relayCpuPct.p95,
+      'streams/core': s.streamsPerCore,
+      'main%': s.threads.mainPct ?? NaN,
+      'shards%': s.threads.shardPct.join('/') || '-',
+      'busiest%': s.threads.busiestPct ?? NaN,
+      projected: s.projectedStreams,
+      'rss MB': s.rssMb,
+      'loss%': s.lossPct,
+      'lat p50': s.latencyMs.median,
+      'lat p95': s.latencyMs.p95,
+      load: s.loadavg1,
+    }))
+  })
+  return formatTable(rows)
+}
+
+export async function run(): Promise<RelayBenchReport> {
+  const env = rampEnv()
+  const compareN = Number(process.env.BENCH_RELAY_COMPARE_N ?? 20)
+  // 1 vs N forwarding threads (BENCH_RELAY_WORKERS, default 2; 0 or 1 skips): a second ramp with the
+  // same steps and limits, so both meet the same listeners on the same box, each as far as it stays
+  // within the limits.
+  const workersN = Number(process.env.BENCH_RELAY_WORKERS ?? 2)
+  const cases: BenchCase[] = []
+  const main = await ramp(1, env.stepsN, env, cases, '')
+  const sharded = workersN > 1 ? await ramp(workersN, env.stepsN, env, cases, ` workers=${workersN}`) : null
+  const { steps, stoppedBy, firstBreach } = main
 
   let comparison: unknown
   if (compareN > 0) {
@@ -846,43 +1084,17 @@ export async function run(): Promise<RelayBenchReport> {
   const heard = await heardThroughRelay(cases)
 
   // Within the limits: the steps before the first breach.
-  const firstOut = steps.findIndex((s) => s.joined < s.listeners || s.lossPct > maxLoss || s.addedP95Ms > maxAddedMs)
-  const best = (firstOut < 0 ? steps : steps.slice(0, firstOut)).at(-1)
+  const best = bestWithin(steps, env)
   const last = steps.at(-1)
-  console.log(
-    '\n' +
-      formatTable(
-        steps.map((s) => ({
-          N: s.listeners,
-          streams: s.streams,
-          'cpu%': s.relayCpuPct.mean,
-          'sys%': s.relaySysPct,
-          'cpu%/stream': s.cpuPerStreamPct,
-          marginal: s.marginalCpuPerStreamPct,
-          'streams/core': s.streamsPerCore,
-          'rss MB': s.rssMb,
-          'KB/listener': s.rssPerListenerKb,
-          'heap MB': s.heapMb,
-          'heap total': s.heapTotalMb,
-          'ext MB': s.externalMb,
-          'pkt/s in': s.packetsInPerS,
-          'pkt/s out': s.packetsOutPerS,
-          'pkt/s/core': s.packetsOutPerCoreS,
-          'loss%': s.lossPct,
-          'lat p50': s.latencyMs.median,
-          'lat p95': s.latencyMs.p95,
-          '+p95': s.addedP95Ms,
-          'lag p99': s.relayLagP99Ms,
-          'clients cpu%': s.listenerCpuPct,
-          load: s.loadavg1,
-        })),
-      ),
-  )
+  console.log('\n' + stepsTable(steps))
   console.log(`stopped by: ${stoppedBy}`)
-  const memSteps = steps.filter((s) => rssNs.includes(s.listeners))
-  const perListener = (f: (s: RelayStep) => number) => round(slope(memSteps.map((s) => s.joined), memSteps.map(f)), 3)
+  const workers = sharded ? compareWorkers(main, sharded, env) : null
+  if (sharded) {
+    console.log(`\n1 vs ${workersN} workers (stopped by: ${sharded.stoppedBy}):\n` + workersTable(main, sharded))
+    if (workers) console.log(`workers: ${JSON.stringify(workers)}`)
+  }
   const summary: Record<string, number | string> = {
-    limits: `loss <= ${maxLoss}%, added p95 <= ${maxAddedMs} ms`,
+    limits: `loss <= ${env.maxLoss}%, added p95 <= ${env.maxAddedMs} ms`,
     stoppedBy,
     firstBreach: firstBreach ?? 'none',
     maxListenersWithinLimits: best?.listeners ?? 0,
@@ -892,14 +1104,25 @@ export async function run(): Promise<RelayBenchReport> {
     cpuPerStreamPct: best?.cpuPerStreamPct ?? NaN,
     shareOf1000StreamsPerCore: best ? round(best.streamsPerCore / 1000, 2) : NaN,
     streamsPerCoreLastStep: last?.streamsPerCore ?? NaN,
-    rssPerListenerMb: perListener((s) => s.rssMb),
-    heapPerListenerMb: perListener((s) => s.heapMb),
-    rssSlopeOver: memSteps.map((s) => s.listeners).join(','),
+    rssPerListenerMb: perListener(steps, env, (s) => s.rssMb),
+    heapPerListenerMb: perListener(steps, env, (s) => s.heapMb),
+    rssSlopeOver: steps.filter((s) => env.rssNs.includes(s.listeners)).map((s) => s.listeners).join(','),
     authFailures: steps.reduce((a, s) => a + s.authFailures, 0),
     /** Forwarding rate per core of relay CPU at the best step within limits (50 packets/s per stream). */
     streamsPerCoreByPackets: best ? Math.round(best.packetsOutPerCoreS / (1000 / PACKET_MS)) : NaN,
     packetsOutPerCoreS: last?.packetsOutPerCoreS ?? NaN,
     host: `${os.cpus().length} cpus, ${os.cpus()[0]?.model ?? '?'}`,
+  }
+  if (workers) {
+    const [w1, wn] = workers.workers
+    summary.workersComparedAtN = workers.listeners
+    summary[`streamsPerCore${w1}vs${wn}Workers`] = workers.streamsPerCore.join(' vs ')
+    summary[`projectedStreams${w1}vs${wn}Workers`] = workers.projectedStreams.join(' vs ')
+    summary.workersCapacityRatio = workers.capacityRatio
+    summary[`streamsAtBusiestThread100pct${w1}vs${wn}Workers`] = workers.busiestFit.map((f) => f.streamsAt100).join(' vs ')
+    summary.workersCapacityRatioByFit = workers.capacityRatioByFit
+    summary[`maxListenersWithinLimits${w1}vs${wn}Workers`] = workers.maxListenersWithinLimits.join(' vs ')
+    summary[`rssPerListenerMb${w1}vs${wn}Workers`] = workers.rssPerListenerMb.join(' vs ')
   }
   const heardCase = (name: string) => cases.find((c) => c.name === name && c.unit === 'ms')
   const added = ['sink', 'heard'].flatMap((point) => {
@@ -911,7 +1134,7 @@ export async function run(): Promise<RelayBenchReport> {
   const toMesh = heardCase('switch gap relay->mesh')
   if (toRelay && toMesh) summary.switchGapMaxMs = `mesh->relay ${toRelay.max}, relay->mesh ${toMesh.max}`
   console.log(`summary: ${JSON.stringify(summary)}`)
-  return { name: 'relay', environment: environment(), cases, steps, maxListeners: best?.listeners ?? 0, stoppedBy, comparison, heard, summary }
+  return { name: 'relay', environment: environment(), cases, steps, workerSteps: sharded?.steps ?? [], workers, maxListeners: best?.listeners ?? 0, stoppedBy, comparison, heard, summary }
 }
 
 // ---- entry ----------------------------------------------------------------------------------
