@@ -35,8 +35,15 @@ export interface TextContext {
 const te = new TextEncoder()
 const td = new TextDecoder('utf-8', { fatal: true })
 
+/** Derived keys per secret object and room: presence and chat open many texts under one epoch. */
+const keys = new WeakMap<Uint8Array, Map<string, Uint8Array>>()
+
 function textKey(secret: Uint8Array, roomId: string): Uint8Array {
-  return hkdf(sha256, secret, te.encode(roomId), te.encode('stoop/text/v1'), 32)
+  let byRoom = keys.get(secret)
+  if (!byRoom) keys.set(secret, (byRoom = new Map()))
+  let key = byRoom.get(roomId)
+  if (!key) byRoom.set(roomId, (key = hkdf(sha256, secret, te.encode(roomId), te.encode('stoop/text/v1'), 32)))
+  return key
 }
 
 function aad(ctx: TextContext, n: number): Uint8Array {
