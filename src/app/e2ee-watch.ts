@@ -1,9 +1,11 @@
 /**
  * Fail closed when Chromium stops passing a receiver's frames through its transform.
  *
- * Seen with a werift peer on the mesh (test/e2e/werift-e2ee.test.ts): after a few renegotiations
- * Chromium rebuilds the receive stream without the transformer and decodes the SFrame ciphertext
- * as Opus, which plays as full-scale noise. The page cannot re-attach a transform (Chromium
+ * Seen with a werift peer on the mesh (test/e2e/werift-e2ee.test.ts): after an offer collision
+ * that the page resolved by rollback, Chromium passes no frame of the receiver through its
+ * transformer and decodes the SFrame ciphertext as Opus, which plays as full-scale noise.
+ * src/net/peer.ts now avoids the redundant offers that caused those collisions; a real collision
+ * (both sides adding a track at once) can still cause it, and this guard stays for that. The page cannot re-attach a transform (Chromium
  * ignores one set after the first negotiation), but it can notice: packets keep arriving at the
  * receiver (getStats) while the worker sees no frame of that receiver's transform. Such a track
  * is silenced (`enabled = false`) and counted, and enabled again if frames come back.

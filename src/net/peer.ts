@@ -18,7 +18,7 @@
  * Invariants:
  * - One negotiated data channel (id 0, ordered) carries binary room-state messages.
  * - Incoming signals are validated (peer-signal.ts); malformed ones are counted and dropped.
- * - Remote candidates arriving before a remote description are buffered (bounded).
+ * - Remote candidates arriving before a remote description are buffered (bounded, peer-candidates.ts).
  * - Connection loss ('failed', or 'disconnected' longer than the grace period) triggers ICE
  *   restarts with backoff; after `maxRestarts` failed attempts the peer is destroyed with
  *   'connection-lost'. The connection is never recreated here: that is the mesh's decision.
@@ -36,75 +36,14 @@ import { summarizeStats, type PeerStats } from './peer-stats.ts'
 import { mungeOpus, type OpusParams } from './opus.ts'
 import { defaultBackoff, ReconnectPolicy } from './peer-reconnect.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
+import type { PeerCounters, PeerEvents, PeerOptions } from './peer-api.ts'
+import { RemoteCandidates } from './peer-candidates.ts'
 
 export { PeerError, PEER_ERRORS, type PeerErrorCode } from './peer-errors.ts'
 export type { PeerSignal, DescriptionSignal, CandidateSignal } from './peer-signal.ts'
 export { isLoopbackCandidate, loopbackSdp } from './peer-signal.ts'
 export type { PeerStats } from './peer-stats.ts'
-
-/** The part of a WebRTC implementation a Peer needs. */
-export interface PeerWrtc {
-  RTCPeerConnection: new (config?: RTCConfiguration) => RTCPeerConnection
-}
-
-export interface PeerOptions {
-  wrtc: PeerWrtc
-  /** Exactly one side of each pair must be polite. */
-  polite: boolean
-  /** Passed to RTCPeerConnection. Default: no ICE servers (host candidates only). */
-  config?: RTCConfiguration
-  /** Opus settings merged over VOICE_OPUS, or false to leave SDP untouched. */
-  opus?: Partial<OpusParams> | false
-  /** How long 'disconnected' may last before an ICE restart. Default 2000 ms. */
-  disconnectGraceMs?: number
-  /** ICE restart attempts before giving up with 'connection-lost'. Default 4. */
-  maxRestarts?: number
-  /** Wait after restart attempt `n` (1-based) before the next one. Default 1 s, 2 s, 4 s ... capped at 16 s. */
-  backoff?: (attempt: number) => number
-  /** Destroy with 'connect-timeout' if the data channel has not opened by then. Default 30 s; 0 disables. */
-  connectTimeoutMs?: number
-  /** Largest `send()` payload. Default 64 KiB (well under SCTP's 256 KiB limit in all browsers). */
-  maxMessageBytes?: number
-  timers?: Timers
-  /**
-   * Remote ICE candidates for which this returns false are ignored (counted in
-   * `filteredCandidates`), e.g. `isLoopbackCandidate` to keep local tests and
-   * benches on 127.0.0.1. Default: accept all.
-   */
-  acceptCandidate?: (candidate: string) => boolean
-}
-
-export interface PeerEvents {
-  /** Send this to the remote peer's `signal()`. */
-  signal: (msg: PeerSignal) => void
-  /** The data channel opened (once per Peer). */
-  connect: () => void
-  data: (bytes: Uint8Array) => void
-  /** A remote track started arriving; `stream` is the remote's stream for it (or null). */
-  track: (track: MediaStreamTrack, stream: MediaStream | null) => void
-  /** A remote track stopped being sent (the remote removed it). */
-  trackended: (track: MediaStreamTrack, stream: MediaStream | null) => void
-  /** RTCPeerConnection.connectionState changes. */
-  state: (state: RTCPeerConnectionState) => void
-  reconnecting: (info: { attempt: number; maxAttempts: number }) => void
-  reconnected: () => void
-  error: (err: PeerError) => void
-  /** Last event; `err` is null after a plain `destroy()`. */
-  close: (err: PeerError | null) => void
-}
-
-export interface PeerCounters {
-  malformedSignals: number
-  ignoredOffers: number
-  staleAnswers: number
-  failedCandidates: number
-  filteredCandidates: number
-  droppedMessages: number
-  negotiations: number
-  iceRestarts: number
-}
-
-const MAX_PENDING_CANDIDATES = 256
+export type { PeerWrtc, PeerOptions, PeerEvents, PeerCounters } from './peer-api.ts'
 
 export class Peer extends TypedEmitter<PeerEvents> {
   readonly polite: boolean
@@ -113,14 +52,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
   #pc: RTCPeerConnection
   #dc: RTCDataChannel
   #timers: Timers
-  #acceptCandidate: ((candidate: string) => boolean) | undefined
   #opus: Partial<OpusParams> | false
   #maxMessage: number
 
   #destroyed = false
   #connected = false
   #queue: Promise<void> = Promise.resolve()
-  #pendingCandidates: RTCIceCandidateInit[] = []
+  #candidates: RemoteCandidates
   #negotiationPending = false
   #iceRestartWanted = false
   #localOfferRestarts = false
@@ -137,7 +75,6 @@ export class Peer extends TypedEmitter<PeerEvents> {
     if (typeof opts.polite !== 'boolean') throw new PeerError(PEER_ERRORS.BAD_OPTIONS, 'opts.polite must be a boolean')
     this.polite = opts.polite
     this.#timers = opts.timers ?? realTimers
-    this.#acceptCandidate = opts.acceptCandidate
     this.#opus = opts.opus ?? {}
     this.#maxMessage = opts.maxMessageBytes ?? 64 * 1024
     if (this.#opus) mungeOpus('', this.#opus) // validates the params now rather than at first offer
@@ -156,6 +93,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     )
 
     const pc = (this.#pc = new opts.wrtc.RTCPeerConnection(opts.config ?? { iceServers: [] }))
+    this.#candidates = new RemoteCandidates(pc, this.counters, opts.acceptCandidate)
     this.#listen(pc, 'negotiationneeded', () => this.#enqueue(() => this.#negotiate()))
     this.#listen(pc, 'icecandidate', (e) => this.#onLocalCandidate(e as RTCPeerConnectionIceEvent))
     this.#listen(pc, 'connectionstatechange', () => this.#onConnectionState())
@@ -207,7 +145,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.counters.malformedSignals++
       return
     }
-    this.#enqueue(() => (sig.type === 'description' ? this.#onDescription(sig) : this.#onRemoteCandidate(sig)))
+    this.#enqueue(() => (sig.type === 'description' ? this.#onDescription(sig) : this.#candidates.receive(sig)))
   }
 
   /** Sends one binary message on the data channel. */
@@ -262,7 +200,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.#connectTimer = null
     for (const off of this.#unbind) off()
     this.#unbind = []
-    this.#pendingCandidates = []
+    this.#candidates.clear()
     this.#senders.clear()
     const remote = [...this.#remote.values()]
     this.#remote.clear()
@@ -318,8 +256,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
       return
     }
     if (collision) await this.#rollback()
-    await pc.setRemoteDescription({ type: sig.sdpType, sdp: sig.sdp })
-    await this.#flushCandidates()
+    await pc.setRemoteDescription({ type: sig.sdpType, sdp: this.#candidates.filterSdp(sig.sdp) })
+    await this.#candidates.flush()
     if (sig.sdpType === 'offer') {
       const answer = await pc.createAnswer()
       if (this.#destroyed) return
@@ -327,7 +265,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
       this.#emitLocalDescription()
     }
     this.#checkEndedTracks()
-    if (this.#negotiationPending && pc.signalingState === 'stable') await this.#negotiate()
+    if (this.#negotiationPending && pc.signalingState === 'stable') {
+      if (this.#iceRestartWanted || offerNeeded(pc)) await this.#negotiate()
+      else this.#negotiationPending = false
+    }
   }
 
   /** Drops our unanswered offer; what it carried (new tracks, an ICE restart) is offered again. */
@@ -344,46 +285,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
     this.emit('signal', { type: 'description', sdpType: d.type, sdp: d.sdp })
   }
 
-  // --- ICE -------------------------------------------------------------------------------
+  // --- ICE (remote candidates: peer-candidates.ts) -------------------------------------
 
   #onLocalCandidate(e: RTCPeerConnectionIceEvent): void {
     const c = e.candidate
     if (!c || !c.candidate || this.#destroyed) return // end-of-candidates is implied by trickle
     this.emit('signal', { type: 'candidate', candidate: c.candidate, sdpMid: c.sdpMid ?? null, sdpMLineIndex: c.sdpMLineIndex ?? null, usernameFragment: c.usernameFragment ?? null })
-  }
-
-  async #onRemoteCandidate(sig: Extract<PeerSignal, { type: 'candidate' }>): Promise<void> {
-    if (sig.candidate !== '' && this.#acceptCandidate && !this.#acceptCandidate(sig.candidate)) {
-      this.counters.filteredCandidates++
-      return
-    }
-    const init: RTCIceCandidateInit = { candidate: sig.candidate }
-    if (sig.sdpMid !== null) init.sdpMid = sig.sdpMid
-    if (sig.sdpMLineIndex !== null) init.sdpMLineIndex = sig.sdpMLineIndex
-    if (sig.usernameFragment !== null) init.usernameFragment = sig.usernameFragment
-    if (!this.#pc.remoteDescription) {
-      if (this.#pendingCandidates.length < MAX_PENDING_CANDIDATES) this.#pendingCandidates.push(init)
-      else this.counters.failedCandidates++
-      return
-    }
-    await this.#addCandidate(init)
-  }
-
-  async #addCandidate(init: RTCIceCandidateInit): Promise<void> {
-    try {
-      await this.#pc.addIceCandidate(init)
-    } catch (err) {
-      // Expected for candidates of an offer we ignored or of a superseded ICE generation; a bad
-      // candidate must not take the connection down, so count it and carry on.
-      this.counters.failedCandidates++
-      void err
-    }
-  }
-
-  async #flushCandidates(): Promise<void> {
-    const pending = this.#pendingCandidates
-    this.#pendingCandidates = []
-    for (const c of pending) await this.#addCandidate(c)
   }
 
   // --- connection loss ---------------------------------------------------------------------
@@ -453,4 +360,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
     target.addEventListener(type, fn)
     this.#unbind.push(() => target.removeEventListener(type, fn))
   }
+}
+
+/**
+ * Whether an offer would change what the last exchange settled: a transceiver not yet in a
+ * description, one whose wanted direction differs from the negotiated one, or no SCTP transport
+ * yet for the data channel. A pending offer that the remote's own offer already covered is
+ * skipped: it only invites a collision and a rollback, and after a rollback Chromium stops passing
+ * the receiver's frames through its encoded transform, so E2EE audio from that peer is lost
+ * (seen with a werift peer, test/e2e/werift-e2ee.test.ts). An implementation without these
+ * fields always offers, as before.
+ */
+function offerNeeded(pc: RTCPeerConnection): boolean {
+  if (typeof pc.getTransceivers !== 'function' || !('sctp' in pc) || pc.sctp === null) return true
+  return pc.getTransceivers().some((t) => t.currentDirection !== 'stopped' && (t.mid === null || t.currentDirection !== t.direction))
 }

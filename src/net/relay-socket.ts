@@ -13,7 +13,7 @@
  *   closes the socket and the link, clears timers, emits `close` exactly once.
  * - Malformed control frames from the relay are counted and dropped; so are
  *   binary frames before `welcome`.
- * - The link notes when a sync step 2 has gone out (`link.pushed`), so a
+ * - The link (relay-link.ts) notes when a sync step 2 has gone out (`link.pushed`), so a
  *   publish request can be ordered after this client's room log has reached the
  *   relay (the relay decides who is a speaker from the log it holds).
  * - A member vouches for the relay whose challenge names its key, with every
@@ -24,7 +24,6 @@
  */
 import { keyId, toBase64url, type Identity } from '../identity/index.ts'
 import { proveMembership, type MembershipKey } from '../room/index.ts'
-import { BaseLink } from './link.ts'
 import { TypedEmitter } from '../base/emitter.ts'
 import {
   authMessage,
@@ -35,113 +34,21 @@ import {
   encodeRelayMessage,
   hostOf,
   isRelayDecodeError,
-  MAX_RELAY_SYNC_BYTES,
   RELAY_PROTOCOL_VERSION,
   type ClientMessage,
   type RelayDecodeReason,
   type RelayMessage,
 } from './relay-protocol.ts'
-import { MSG_SYNC_STEP1, MSG_SYNC_STEP2 } from './sync.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
-import { CodedError } from '../base/errors.ts'
-import type { WebSocketHandlers } from './signal-client.ts'
+import { RELAY_ERRORS, RelayError } from './relay-errors.ts'
+import { RelayLink } from './relay-link.ts'
+import type { RelayWebSocket, RelayWebSocketClass } from './websocket-like.ts'
 
-/**
- * The part of the WebSocket API used here (browser WebSocket and `ws` both fit).
- * Like signal-client's WebSocketLike plus binary frames and back-pressure; not
- * derived from it with Omit, which would erase the handler setters' types.
- */
-/** A WebSocket that also carries binary frames (the browser's, or `ws` in Node). */
-export interface RelayWebSocket extends WebSocketHandlers {
-  readonly readyState: number
-  close(code?: number, reason?: string): void
-  binaryType: string
-  readonly bufferedAmount: number
-  send(data: string | Uint8Array): void
-}
-export type RelayWebSocketClass = new (url: string) => RelayWebSocket
+export { RELAY_ERRORS, RelayError, type RelayErrorCode } from './relay-errors.ts'
+export { RelayLink } from './relay-link.ts'
+export type { RelayWebSocket, RelayWebSocketClass } from './websocket-like.ts'
 
 export type RelayTimers = Timers
-
-export const RELAY_ERRORS = {
-  /** The socket did not open, or closed before `welcome`. */
-  UNREACHABLE: 'relay-unreachable',
-  /** The relay refused the connection (full, bad version...); `reason` says which. */
-  REFUSED: 'relay-refused',
-  /** The relay refused our signature, or its challenge named another host. */
-  AUTH_FAILED: 'auth-failed',
-  /** No answer in time. */
-  TIMEOUT: 'timeout',
-  /** The socket closed after `welcome`. */
-  CLOSED: 'relay-closed',
-  /** The relay said `bye` (shutting down): move to another relay or the mesh. */
-  BYE: 'relay-bye',
-  /** The relay refused a publish (e.g. `not-speaker`). */
-  PUBLISH_REFUSED: 'publish-refused',
-  /** A media connection to the relay failed. */
-  MEDIA_FAILED: 'media-failed',
-  /** Misuse: called after destroy. */
-  DESTROYED: 'destroyed',
-  /** Misuse: wrong order (publish twice, connect twice...). */
-  BAD_STATE: 'bad-state',
-} as const
-export type RelayErrorCode = (typeof RELAY_ERRORS)[keyof typeof RELAY_ERRORS]
-
-export class RelayError extends CodedError<RelayErrorCode> {
-  /** The relay's reason string, when it gave one (`not-speaker`, `shutdown`...). */
-  readonly reason: string | undefined
-  constructor(code: RelayErrorCode, message: string, options?: { reason?: string; cause?: unknown }) {
-    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause })
-    this.reason = options?.reason
-  }
-}
-
-/** Room sync over the relay socket's binary frames. */
-export class RelayLink extends BaseLink {
-  /** Frames dropped (socket not open, over the cap). */
-  dropped = 0
-  #pushedResolve!: () => void
-  #startedSync = false
-  #pushed = false
-  /** Resolves when a sync step 2 (this side's log) has gone out. */
-  readonly whenPushed = new Promise<void>((ok) => (this.#pushedResolve = ok))
-
-  constructor(
-    private readonly out: (data: Uint8Array) => boolean,
-    private readonly onTeardown: () => void,
-  ) {
-    super()
-  }
-
-  /** This side sent a sync step 1 (someone attached sync to the link). */
-  get startedSync(): boolean {
-    return this.#startedSync
-  }
-
-  get pushed(): boolean {
-    return this.#pushed
-  }
-
-  protected _send(data: Uint8Array): void {
-    if (data.byteLength > MAX_RELAY_SYNC_BYTES || !this.out(data)) {
-      this.dropped++
-      return
-    }
-    if (data[0] === MSG_SYNC_STEP1) this.#startedSync = true
-    if (data[0] === MSG_SYNC_STEP2 && !this.#pushed) {
-      this.#pushed = true
-      this.#pushedResolve()
-    }
-  }
-
-  receive(data: Uint8Array): void {
-    this._receive(data)
-  }
-
-  protected _teardown(): void {
-    this.onTeardown()
-  }
-}
 
 export interface RelaySocketOptions {
   WebSocket: RelayWebSocketClass

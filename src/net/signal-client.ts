@@ -17,7 +17,7 @@
  *   not open are dropped and counted, and that is all: the server lets anyone publish on a
  *   topic without subscribing, so however many of them arrive they say nothing about our key
  *   (a wrong key is told by the invite link's key check, see invite/link.ts). The client's own
- *   echoes (the server fans out to the sender too) are recognised and never count.
+ *   echoes (the server fans out to the sender too) are recognised and never count (signal-echoes.ts).
  * - `destroy()` is idempotent and leaves no timer and no socket behind.
  */
 import { openPayload, sealPayload } from './room-crypto.ts'
@@ -33,26 +33,10 @@ import {
   type SignalMessage,
 } from './signal-protocol.ts'
 import { CodedError } from '../base/errors.ts'
+import type { WebSocketClass, WebSocketLike } from './websocket-like.ts'
+import { OwnPublishes } from './signal-echoes.ts'
 
-/** The subset of the WebSocket API used here; the browser's WebSocket and `ws` both fit. */
-export interface WebSocketLike extends WebSocketHandlers {
-  readonly readyState: number
-  send(data: string): void
-  close(code?: number, reason?: string): void
-}
-
-/** Setter-typed handlers: we only assign them, so any event type with these fields fits (browser and `ws`). */
-export interface WebSocketHandlers {
-  get onopen(): unknown
-  set onopen(fn: ((ev: unknown) => void) | null)
-  get onmessage(): unknown
-  set onmessage(fn: ((ev: { data: unknown }) => void) | null)
-  get onclose(): unknown
-  set onclose(fn: ((ev: { code: number; reason: string }) => void) | null)
-  get onerror(): unknown
-  set onerror(fn: ((ev: unknown) => void) | null)
-}
-export type WebSocketClass = new (url: string) => WebSocketLike
+export type { WebSocketClass, WebSocketHandlers, WebSocketLike } from './websocket-like.ts'
 
 export type { Timers } from '../base/timers.ts'
 
@@ -127,7 +111,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
   private readonly maxMessageBytes: number
 
   private readonly topicStates = new Map<string, TopicState>()
-  private readonly sentSealed = new Set<string>()
+  private readonly sentSealed = new OwnPublishes(ECHO_MEMORY)
   private ws: WebSocketLike | null = null
   private isOpen = false
   private everOpened = false
@@ -162,12 +146,12 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
     this.connect()
   }
 
-  /** True while a socket is open. */
   /** True once destroy() ran; owners of a shared client check it before cleanup calls. */
   get isDestroyed(): boolean {
     return this.destroyed
   }
 
+  /** True while a socket is open. */
   get connected(): boolean {
     return this.isOpen
   }
@@ -209,7 +193,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
     let payload = data
     if (state.key) {
       const sealed = await sealPayload(state.key, data)
-      this.rememberSent(sealed)
+      this.sentSealed.add(sealed)
       payload = sealed
     }
     if (this.destroyed) return false
@@ -260,14 +244,6 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
     }
     ws.send(encodeSignalMessage(msg))
     return true
-  }
-
-  private rememberSent(sealed: string): void {
-    this.sentSealed.add(sealed)
-    if (this.sentSealed.size > ECHO_MEMORY) {
-      const oldest = this.sentSealed.values().next().value
-      if (oldest !== undefined) this.sentSealed.delete(oldest)
-    }
   }
 
   private clearTimers(): void {
@@ -393,7 +369,7 @@ export class SignalClient extends TypedEmitter<SignalClientEvents> {
   }
 
   private async openAndDeliver(topic: string, key: CryptoKey, data: unknown, clients: number | undefined): Promise<void> {
-    if (typeof data === 'string' && this.sentSealed.delete(data)) {
+    if (typeof data === 'string' && this.sentSealed.take(data)) {
       this.stats.echoes++
       return
     }

@@ -3,14 +3,11 @@
  * on the room's discovery key, with no signalling server.
  *
  * Each hyperswarm connection (Noise-encrypted, one per remote swarm key) is
- * framed as a {@link StreamLink}. Both sides first send a hello frame:
- *
- *   0x00 'stoop/bus' varString, version varUint, topic varUint8Array(32),
- *        peer id varString (1..128 chars), session varUint8Array(16)
- *
- * then message frames: 0x01 + bytes, or 0x02 + UTF-8 text. A connection whose
- * hello is malformed, names another topic, names this peer, or does not come
- * within `helloTimeoutMs` is closed and counted.
+ * framed as a {@link StreamLink}. Both sides first send a hello frame (0x00:
+ * topic, peer id and session, swarm-hello.ts), then message frames: 0x01 +
+ * bytes, or 0x02 + UTF-8 text. A connection whose hello is malformed, names
+ * another topic, names this peer, or does not come within `helloTimeoutMs` is
+ * closed and counted.
  *
  * Duplicates: one connection per peer id is active. A hello from a known id
  * with a new session is a new incarnation of that peer (it restarted): the old
@@ -28,11 +25,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createSwarm, type BootstrapNode } from './dht.ts'
-import * as encoding from 'lib0/encoding'
-import * as decoding from 'lib0/decoding'
 import { TypedEmitter } from '../base/emitter.ts'
 import { BusError, type BusMessage, type SignalBus, type SignalBusEvents } from '../net/bus.ts'
 import { ERR_FRAME_TOO_LARGE, StreamLink, type ByteStream } from '../net/link.ts'
+import { decodeHello, encodeHello, MAX_PEER_ID_LENGTH, SESSION_BYTES, validPeerId } from './swarm-hello.ts'
+
+export { MAX_PEER_ID_LENGTH } from './swarm-hello.ts'
 
 export const ERR_BAD_TOPIC = 'bad-topic'
 export const ERR_BAD_PEER_ID = 'bad-peer-id'
@@ -48,12 +46,7 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000
  * up before either has announced and would not meet for minutes.
  */
 export const DEFAULT_REDISCOVER_MS: readonly number[] = [1_000, 4_000, 15_000]
-export const MAX_PEER_ID_LENGTH = 128
 
-const HELLO_MAGIC = 'stoop/bus'
-const HELLO_VERSION = 1
-const SESSION_BYTES = 16
-const FRAME_HELLO = 0x00
 const FRAME_BYTES = 0x01
 const FRAME_TEXT = 0x02
 
@@ -353,39 +346,6 @@ function keepsNew(existing: SwarmConnection, incoming: SwarmConnection): boolean
   const b = incoming.handshakeHash
   if (a === null || b === null) return false
   return compareBytes(b, a) < 0
-}
-
-function encodeHello(topic: Uint8Array, peerId: string, session: Uint8Array): Uint8Array {
-  const encoder = encoding.createEncoder()
-  encoding.writeUint8(encoder, FRAME_HELLO)
-  encoding.writeVarString(encoder, HELLO_MAGIC)
-  encoding.writeVarUint(encoder, HELLO_VERSION)
-  encoding.writeVarUint8Array(encoder, topic)
-  encoding.writeVarString(encoder, peerId)
-  encoding.writeVarUint8Array(encoder, session)
-  return encoding.toUint8Array(encoder)
-}
-
-/** Parse a hello frame; null if it is anything else. */
-function decodeHello(frame: Uint8Array): { topic: Uint8Array; peerId: string; session: string } | null {
-  try {
-    const decoder = decoding.createDecoder(frame)
-    if (decoding.readUint8(decoder) !== FRAME_HELLO) return null
-    if (decoding.readVarString(decoder) !== HELLO_MAGIC) return null
-    if (decoding.readVarUint(decoder) !== HELLO_VERSION) return null
-    const topic = decoding.readVarUint8Array(decoder)
-    const peerId = decoding.readVarString(decoder)
-    const session = decoding.readVarUint8Array(decoder)
-    if (decoding.hasContent(decoder) || !validPeerId(peerId) || session.byteLength !== SESSION_BYTES) return null
-    return { topic, peerId, session: Buffer.from(session).toString('hex') }
-  } catch {
-    // Truncated input; the caller counts it as a bad hello.
-    return null
-  }
-}
-
-function validPeerId(id: unknown): id is string {
-  return typeof id === 'string' && id.length > 0 && id.length <= MAX_PEER_ID_LENGTH
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -12,81 +12,21 @@
  *
  * Free text (title, topic, display name) is sealed under the newest epoch's
  * secret the actor is given (`texts`, docs/room-rules.md §9) before it is signed:
- * the log, and so every relay that stores it, holds no plain text.
+ * the log, and so every relay that stores it, holds no plain text (actor-text.ts).
+ * The epoch actions live in actor-epochs.ts, chat and moderation in
+ * actor-moderation.ts; creating a room in create-room.ts.
  */
-import * as Y from 'yjs'
-import { bytesEqual, fromBase64url, keyId, randomBytes, toBase64url, verifySignature, type Identity } from '../identity/index.ts'
-import { MAX_NAME_BYTES, MAX_PREV, MAX_TITLE_BYTES, MAX_TOPIC_BYTES, signEntry, type Entry, type EntryBody } from './entry.ts'
+import { keyId, randomBytes, verifySignature, type Identity } from '../identity/index.ts'
+import { MAX_PREV, signEntry, type Entry, type EntryBody } from './entry.ts'
 import { RoomError } from './errors.ts'
 import { createLinkGrant, decodeLinkGrant, signRedeemProof, HOLDER_SEED_BYTES, type LinkPass, type LinkRole } from './link-grant.ts'
-import { deriveDiscoveryKey, deriveRoomId } from './room-id.ts'
-import { logOf, RoomReplica } from './replica.ts'
+import type { RoomReplica } from './replica.ts'
 import { byTimeThenId, roleOf, type Role, type RoomState } from './state.ts'
 import { blobId } from './codec.ts'
-import { encryptionKey, keyCheck, membershipKey, sealSecret, EPOCH_SECRET_BYTES, type Recipient } from './epoch-keys.ts'
-import { MAX_BOXES } from './entry.ts'
-import { openField, sealField, type SealingKey, type TextKeys } from './reveal.ts'
-import { TEXT_NONCE_BYTES } from './sealed-text.ts'
+import type { TextKeys } from './reveal.ts'
+import { EntryTextWriter } from './actor-text.ts'
+import * as epochs from './actor-epochs.ts'
 import * as moderation from './actor-moderation.ts'
-
-type EntryText = 'title' | 'topic' | 'name'
-const TEXT_CAPS: Record<EntryText, number> = { title: MAX_TITLE_BYTES, topic: MAX_TOPIC_BYTES, name: MAX_NAME_BYTES }
-
-/** `text` sealed for one field of an entry by `author` (§9); longer than the field's cap is a RangeError, as before sealing. */
-function sealEntryText(key: SealingKey, roomId: string, author: string, field: EntryText, text: string): Uint8Array {
-  if (new TextEncoder().encode(text).length > TEXT_CAPS[field]) throw new RangeError(`${field} longer than ${TEXT_CAPS[field]} bytes`)
-  return sealField(key, { roomId, author, field }, text, randomBytes(TEXT_NONCE_BYTES))
-}
-
-export interface CreateRoomOptions {
-  title: string
-  topic?: string
-  /** Clock (ms). Defaults to Date.now. */
-  now?: () => number
-  /** Doc to write into (a fresh Y.Doc by default). */
-  doc?: Y.Doc
-  /** Put the owner on stage right away (invite + accept). Default true. */
-  joinStage?: boolean
-}
-
-export interface CreatedRoom {
-  doc: Y.Doc
-  roomId: string
-  /** 32 random bytes, base64url. Never written to the doc: it keys transport encryption (net/). */
-  secret: string
-  genesisId: string
-  discoveryKey: Uint8Array
-}
-
-/** Creates a room: a self-certifying genesis (and by default the owner on stage) in one transaction. */
-export async function createRoom(identity: Identity, opts: CreateRoomOptions): Promise<CreatedRoom> {
-  const now = opts.now ?? Date.now
-  const nonce = randomBytes(16)
-  const roomId = deriveRoomId(identity.publicKey, nonce)
-  const t = now()
-  // Epoch 0's secret is the room's first links' (§8); the title and topic are sealed under it (§9).
-  const secret = randomBytes(32)
-  const key = { n: 0, secret }
-  const author = keyId(identity.publicKey)
-  const title = sealEntryText(key, roomId, author, 'title', opts.title)
-  const topic = sealEntryText(key, roomId, author, 'topic', opts.topic ?? '')
-  const genesis = await signEntry(identity, roomId, t, { kind: 'genesis', nonce, title, topic })
-  const genesisId = blobId(genesis)
-  const entries = [genesis]
-  if (opts.joinStage ?? true) {
-    const invite = await signEntry(identity, roomId, t, { kind: 'invite', auth: genesisId, subject: keyId(identity.publicKey) }, [genesisId])
-    entries.push(invite, await signEntry(identity, roomId, t, { kind: 'accept', invite: blobId(invite) }, [blobId(invite)]))
-  }
-  // Epoch 0 (§8) from the start, so relays check membership from the room's first connection,
-  // and the owner's encryption key, so every rotation seals to the owner.
-  entries.push(await signEntry(identity, roomId, t, epochBody(roomId, genesisId, 0, genesisId, secret), [blobId(entries.at(-1)!)]))
-  const { publicKey: enc } = await encryptionKey(identity, roomId)
-  entries.push(await signEntry(identity, roomId, t, { kind: 'key', enc }, [blobId(entries.at(-1)!)]))
-  const doc = opts.doc ?? new Y.Doc()
-  const log = logOf(doc)
-  doc.transact(() => log.push(entries))
-  return { doc, roomId, secret: toBase64url(secret), genesisId, discoveryKey: deriveDiscoveryKey(roomId) }
-}
 
 export interface LinkGrantOptions {
   role: LinkRole
@@ -105,6 +45,7 @@ export class RoomActor {
   private readonly now: () => number
   /** The epoch secrets free text is sealed with (§9); without them no text can be written. */
   private readonly texts: TextKeys | null
+  private readonly text: EntryTextWriter
 
   constructor(replica: RoomReplica, identity: Identity, opts: { now?: () => number; texts?: TextKeys } = {}) {
     this.replica = replica
@@ -112,6 +53,7 @@ export class RoomActor {
     this.key = keyId(identity.publicKey)
     this.now = opts.now ?? Date.now
     this.texts = opts.texts ?? null
+    this.text = new EntryTextWriter(this.texts, replica.roomId, this.key)
   }
 
   get state(): RoomState {
@@ -164,7 +106,7 @@ export class RoomActor {
   async setProfile(p: { name?: string; muted?: boolean }): Promise<string> {
     const s = await this.member()
     const cur = s.profiles.get(this.key)
-    const name = p.name !== undefined ? await this.seal('name', p.name) : await this.keep('name', cur?.nameSealed, cur?.name ?? '', this.key)
+    const name = p.name !== undefined ? await this.text.seal('name', p.name) : await this.text.keep('name', cur?.nameSealed, cur?.name ?? '', this.key)
     const body: EntryBody = { kind: 'profile', seq: (cur?.seq ?? 0) + 1, name, muted: p.muted ?? cur?.muted ?? false }
     return (await this.write([body]))[0]!
   }
@@ -239,7 +181,7 @@ export class RoomActor {
     const s = await this.member()
     const auth = this.authority(s)
     const keep = (field: 'title' | 'topic', text: string | undefined) =>
-      text !== undefined ? this.seal(field, text) : this.keep(field, s.meta?.[field], s[field], s.meta?.author ?? '')
+      text !== undefined ? this.text.seal(field, text) : this.text.keep(field, s.meta?.[field], s[field], s.meta?.author ?? '')
     return (await this.write([{ kind: 'meta', auth, title: await keep('title', title), topic: await keep('topic', topic) }]))[0]!
   }
 
@@ -290,23 +232,16 @@ export class RoomActor {
     })
   }
 
-  // ---- epochs (docs/room-rules.md §8) ---------------------------------------------
+  // ---- epochs (docs/room-rules.md §8, actor-epochs.ts) ------------------------------
 
   /** Writes our encryption key for this room, unless the log already has it. */
-  async announceKey(): Promise<string | null> {
-    const s = await this.member()
-    const { publicKey } = await encryptionKey(this.identity, s.roomId)
-    const known = s.epochs.encKeys.get(this.key)
-    if (known && bytesEqual(known, publicKey)) return null
-    return (await this.write([{ kind: 'key', enc: publicKey }]))[0]!
+  announceKey(): Promise<string | null> {
+    return epochs.announceKey(this.core())
   }
 
   /** Writes epoch 0 (the links' secret) when the log has no epoch yet; a moderator's client does it on join. */
-  async startEpochs(linkSecret: Uint8Array): Promise<string | null> {
-    const s = await this.live()
-    const auth = this.authority(s)
-    if (s.epochs.chain.length > 0) return null
-    return (await this.write([epochBody(s.roomId, auth, 0, s.genesisId!, linkSecret)]))[0]!
+  startEpochs(linkSecret: Uint8Array): Promise<string | null> {
+    return epochs.startEpochs(this.core(), linkSecret)
   }
 
   /**
@@ -314,28 +249,13 @@ export class RoomActor {
    * encryption key but the banned ones; writes epoch 0 first when the log has
    * none (`linkSecret` is then its secret). Returns the new epoch's id.
    */
-  async rotate(next: Uint8Array, linkSecret: Uint8Array): Promise<string> {
-    if (next.length !== EPOCH_SECRET_BYTES) throw err('bad-argument', 'An epoch secret is 32 bytes')
-    await this.announceKey()
-    await this.startEpochs(linkSecret)
-    const s = await this.live()
-    const auth = this.authority(s)
-    const parent = s.epochs.current!
-    const epoch = await this.sign(epochBody(s.roomId, auth, parent.n + 1, parent.id, next))
-    const epochId = blobId(epoch)
-    await this.write(sealBodies(s, auth, epochId, parent.n + 1, next, [...s.epochs.encKeys.keys()]), this.now(), [epoch])
-    return epochId
+  rotate(next: Uint8Array, linkSecret: Uint8Array): Promise<string> {
+    return epochs.rotate(this.core(), next, linkSecret)
   }
 
   /** Seals the current epoch's `secret` to members who have no box yet (joined by link, or unbanned). */
-  async sealMissing(secret: Uint8Array): Promise<number> {
-    const s = await this.live()
-    const auth = this.authority(s)
-    const cur = s.epochs.current
-    if (!cur || cur.n === 0 || !bytesEqual(keyCheck(s.roomId, secret), cur.check)) return 0
-    const bodies = sealBodies(s, auth, cur.id, cur.n, secret, s.epochs.unsealed)
-    if (bodies.length > 0) await this.write(bodies)
-    return s.epochs.unsealed.length
+  sealMissing(secret: Uint8Array): Promise<number> {
+    return epochs.sealMissing(this.core(), secret)
   }
 
   // ---- chat and moderation (docs/room-rules.md §10, actor-moderation.ts) ----------
@@ -444,25 +364,6 @@ export class RoomActor {
     return signEntry(this.identity, this.replica.roomId, Math.max(this.now(), ...seen.map((e) => e.time)), body, seen.map((e) => e.id))
   }
 
-  /** `text` sealed for `field` in the newest epoch we hold (§9). */
-  private async seal(field: EntryText, text: string): Promise<Uint8Array> {
-    const key = await this.texts?.current()
-    if (!key) throw err('no-epoch-secret', "This device does not hold the room's current key yet")
-    return sealEntryText(key, this.replica.roomId, this.key, field, text)
-  }
-
-  /**
-   * A field rewritten unchanged: sealed again in the newest epoch when we can read it (so members
-   * who joined since can), kept as it is when we cannot but it is ours (its context still holds).
-   */
-  private async keep(field: EntryText, sealed: Uint8Array | undefined, plain: string, author: string): Promise<Uint8Array> {
-    if (!sealed) return this.seal(field, plain)
-    const text = openField(sealed, { roomId: this.replica.roomId, author, field }, this.texts?.secret ?? (() => null))
-    if (text !== null) return this.seal(field, text)
-    if (author === this.key) return sealed
-    throw err('no-epoch-secret', `The current ${field} cannot be read here, so it cannot be kept`)
-  }
-
   private pendingInvite(s: RoomState, inviteId?: string) {
     const inv = s.invites.find((i) => i.subject === this.key && (inviteId === undefined || i.id === inviteId))
     if (!inv) throw err('no-invite', inviteId ? 'That invite is not open for you' : 'You have no open invite')
@@ -484,24 +385,4 @@ export class RoomActor {
     await this.replica.whenSettled()
     return bytes.map(blobId)
   }
-}
-
-function epochBody(roomId: string, auth: string, n: number, parent: string, secret: Uint8Array): EntryBody {
-  return { kind: 'epoch', auth, n, parent, member: membershipKey(secret).publicKey, check: keyCheck(roomId, secret) }
-}
-
-/** Seal entries giving `secret` to each of `members` (a key entry each; banned ones are skipped). */
-function sealBodies(s: RoomState, auth: string, epoch: string, n: number, secret: Uint8Array, members: readonly string[]): EntryBody[] {
-  const recipients: Recipient[] = []
-  for (const key of members) {
-    const enc = s.epochs.encKeys.get(key)
-    const identityKey = fromBase64url(key)
-    if (enc && identityKey && !s.banned.has(key)) recipients.push({ identityKey, enc })
-  }
-  const bodies: EntryBody[] = []
-  for (let i = 0; i < recipients.length; i += MAX_BOXES) {
-    const { eph, boxes } = sealSecret(secret, n, s.roomId, recipients.slice(i, i + MAX_BOXES), randomBytes(32))
-    if (boxes.length > 0) bodies.push({ kind: 'seal', auth, epoch, eph, boxes })
-  }
-  return bodies
 }

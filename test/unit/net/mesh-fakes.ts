@@ -146,6 +146,11 @@ export class FakePC extends EventTarget {
   readonly sdps: string[] = []
   dc = new FakeDC()
   closed = false
+  // What peer.ts's offerNeeded reads: track changes count up, and an offer/answer exchange that
+  // completes settles the changes its description carried (none made after it was created).
+  #changes = 1 // the data channel's SCTP m-line
+  #described = 0
+  #settled = 0
 
   constructor() {
     super()
@@ -156,11 +161,20 @@ export class FakePC extends EventTarget {
   createDataChannel(): FakeDC {
     return this.dc
   }
+  get sctp(): object | null {
+    return this.#settled > 0 ? {} : null
+  }
+  getTransceivers(): Array<Pick<RTCRtpTransceiver, 'mid' | 'direction' | 'currentDirection'>> {
+    const settled = this.#settled >= this.#changes
+    return [{ mid: settled ? '0' : null, direction: 'sendrecv', currentDirection: settled ? 'sendrecv' : null }]
+  }
   async createOffer(): Promise<RTCSessionDescriptionInit> {
+    this.#described = this.#changes
     return { type: 'offer', sdp: SDP(`offer${++sdpCounter}`) }
   }
   async createAnswer(): Promise<RTCSessionDescriptionInit> {
     if (this.signalingState !== 'have-remote-offer') throw new Error('createAnswer in ' + this.signalingState)
+    this.#described = this.#changes
     return { type: 'answer', sdp: SDP(`answer${++sdpCounter}`) }
   }
   async setLocalDescription(d: RTCSessionDescriptionInit): Promise<void> {
@@ -169,6 +183,7 @@ export class FakePC extends EventTarget {
       return
     }
     this.signalingState = d.type === 'offer' ? 'have-local-offer' : 'stable'
+    if (d.type === 'answer') this.#settled = this.#described
     this.localDescription = d
     this.sdps.push(d.sdp ?? '')
     queueMicrotask(() =>
@@ -182,6 +197,7 @@ export class FakePC extends EventTarget {
     const s = this.signalingState
     if ((d.type === 'offer' && s !== 'stable') || (d.type === 'answer' && s !== 'have-local-offer')) throw new Error(`SRD ${d.type} in ${s}`)
     this.signalingState = d.type === 'offer' ? 'have-remote-offer' : 'stable'
+    if (d.type === 'answer') this.#settled = this.#described
     this.remoteDescription = d
     this.sdps.push(d.sdp ?? '')
     this.applied.push(d.type ?? '')
@@ -191,10 +207,12 @@ export class FakePC extends EventTarget {
     if (!this.remoteDescription) throw new Error('no remote description')
   }
   addTrack(track: MediaStreamTrack): RTCRtpSender {
+    this.#changes++
     queueMicrotask(() => this.dispatchEvent(new Event('negotiationneeded')))
     return { track } as unknown as RTCRtpSender
   }
   removeTrack(): void {
+    this.#changes++
     queueMicrotask(() => this.dispatchEvent(new Event('negotiationneeded')))
   }
   async getStats(): Promise<Map<string, unknown>> {
