@@ -9,9 +9,13 @@ export const CHROMIUM_FLAGS = [
   '--autoplay-policy=no-user-gesture-required',
 ]
 
-export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+/** The Chromium binary the browser tests drive. */
+export const CHROMIUM = process.env.STOOP_CHROMIUM ?? '/usr/bin/chromium'
+
+/** `executablePath`: what to start instead of CHROMIUM, e.g. a wrapper that starts it in a network namespace. */
+export function launchChromium(extraArgs: string[] = [], executablePath = CHROMIUM): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env.STOOP_CHROMIUM ?? '/usr/bin/chromium',
+    executablePath,
     args: [...CHROMIUM_FLAGS, ...extraArgs],
   })
 }

@@ -5,52 +5,29 @@
  * in-band FEC (useinbandfec=1, src/net/opus.ts) and the jitter buffer's concealment carry it;
  * the test checks FEC was negotiated and reports loss, FEC packets and concealment.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateIdentity } from '../../../src/identity/index.ts'
-import { createRoomLinks } from '../../../src/cli/room-create.ts'
+import { expect, it } from 'vitest'
 import type { PeerStats } from '../../../src/net/peer-stats.ts'
-import { ADDR, createLab, labUnavailable, type Lab } from './lab.ts'
-import { relayReady, startLabPeer, startLabRelay, type LabProc } from './procs.ts'
+import { describeLab, useScene } from './scene.ts'
 import { toneBySecond } from './tones.ts'
 
-const skip = await labUnavailable()
 const LOSS = Number(process.env.STOOP_LOSS_PERCENT ?? 10)
 const SECONDS = 20
 
-describe.skipIf(skip !== null)(`audio under packet loss${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let lab: Lab
-  let relay: LabProc
-  let dir: string
-  const peers: LabProc[] = []
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'stoop-loss-'))
-    lab = await createLab({ A: 'cone', B: 'cone' })
-    relay = startLabRelay(lab)
-    await relayReady(lab)
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all(peers.map((p) => p.stop()))
-    await relay?.stop()
-    await lab?.destroy()
-    await rm(dir, { recursive: true, force: true })
-  })
+describeLab('audio under packet loss', () => {
+  const scene = useScene({ nat: { A: 'cone', B: 'cone' }, tmp: 'stoop-loss-' })
 
   it(`at ${LOSS}% random loss on the listener's link the tone is heard in every second of ${SECONDS} s`, async () => {
-    const links = await createRoomLinks(await generateIdentity(), { title: 'Lossy', topic: '', origin: `http://${ADDR.relay}:8787` })
-    const speaker = startLabPeer(lab, 'homeA', { link: links.moderator, name: 'Speaker', speak: 440 })
-    const listener = startLabPeer(lab, 'homeB', { link: links.listener, name: 'Listener', record: join(dir, 'heard.wav') })
-    peers.push(speaker, listener)
+    const links = await scene.room('Lossy')
+    scene.peer('homeA', { link: links.moderator, name: 'Speaker', speak: 440 })
+    const listener = scene.peer('homeB', { link: links.listener, name: 'Listener', record: scene.file('heard.wav') })
     await listener.next((e) => e.event === 'track', 90_000)
     await listener.next((e) => e.event === 'audio-level', 30_000)
-    await lab.setLoss('homeB', LOSS)
+    await scene.lab.setLoss('homeB', LOSS)
     const lossFrom = Date.now()
     await new Promise((r) => setTimeout(r, (SECONDS + 1.5) * 1000))
-    await lab.setLoss('homeB', 0)
+    await scene.lab.setLoss('homeB', 0)
     await listener.stop()
-    const seconds = await toneBySecond(join(dir, 'heard.wav'), 440, SECONDS + 2)
+    const seconds = await toneBySecond(scene.file('heard.wav'), 440, SECONDS + 2)
     // The recording ends with the loss window (and at most a second or two before it).
     const lossy = seconds.slice(-SECONDS)
     const stats = listener.events.filter((e) => e.event === 'stats' && e.t! >= lossFrom).map((e) => Object.values(e.peers as Record<string, PeerStats>)[0]!)

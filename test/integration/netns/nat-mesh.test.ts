@@ -5,47 +5,21 @@
  * speaks a tone and each hears the other's. Without STUN the same pair cannot connect at
  * all: their host addresses are private and unrouted, so the check is not vacuous.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { generateIdentity } from '../../../src/identity/index.ts'
-import { createRoomLinks } from '../../../src/cli/room-create.ts'
-import { ADDR, createLab, labUnavailable, type Lab } from './lab.ts'
-import { relayReady, startLabPeer, startLabRelay, type Event, type LabProc } from './procs.ts'
+import { expect, it } from 'vitest'
 import { toneBySecond } from './tones.ts'
+import { describeLab, loudFrom, useScene } from './scene.ts'
+import type { Event, LabProc } from './procs.ts'
 import { waitFor } from '../../helpers/wait.ts'
 
-const skip = await labUnavailable()
-const ORIGIN = `http://${ADDR.relay}:8787`
-
-describe.skipIf(skip !== null)(`mesh across two NATs${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let lab: Lab
-  let relay: LabProc
-  let dir: string
-  const peers: LabProc[] = []
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'stoop-nat-'))
-    lab = await createLab({ A: 'cone', B: 'cone' })
-    relay = startLabRelay(lab)
-    await relayReady(lab)
-  }, 60_000)
-  afterEach(async () => {
-    await Promise.all(peers.splice(0).map((p) => p.stop()))
-  })
-  afterAll(async () => {
-    await relay?.stop()
-    await lab?.destroy()
-    await rm(dir, { recursive: true, force: true })
-  })
+describeLab('mesh across two NATs', () => {
+  const scene = useScene({ nat: { A: 'cone', B: 'cone' }, tmp: 'stoop-nat-' })
 
   const connected = (ev: Event) => ev.event === 'peer-connected'
 
   it('two peers behind two NATs connect with the relay’s STUN and hear each other’s tones', async () => {
-    const links = await createRoomLinks(await generateIdentity(), { title: 'Across NATs', topic: '', origin: ORIGIN })
-    const a = startLabPeer(lab, 'homeA', { link: links.moderator, name: 'A', speak: 440, record: join(dir, 'a.wav') })
-    const b = startLabPeer(lab, 'homeB', { link: links.speaker, name: 'B', speak: 660, record: join(dir, 'b.wav') })
-    peers.push(a, b)
+    const links = await scene.room('Across NATs')
+    const a = scene.peer('homeA', { link: links.moderator, name: 'A', speak: 440, record: scene.file('a.wav') })
+    const b = scene.peer('homeB', { link: links.speaker, name: 'B', speak: 660, record: scene.file('b.wav') })
     const [joinedA, joinedB] = await Promise.all([a.next((e) => e.event === 'joined', 90_000), b.next((e) => e.event === 'joined', 90_000)])
     const [upA, upB] = await Promise.all([a.next(connected, 45_000), b.next(connected, 45_000)])
     const up = Math.max(upA.t!, upB.t!)
@@ -53,21 +27,20 @@ describe.skipIf(skip !== null)(`mesh across two NATs${skip ? ` (skipped: ${skip}
     await Promise.all([a.next((e) => e.event === 'track', 30_000), b.next((e) => e.event === 'track', 30_000)])
     expect(a.events.filter((e) => e.event === 'route').map((e) => e.via)).not.toContain('relay')
     // Both on stage and hearing: four loud seconds each, then stop so the recordings close.
-    const loud = (p: LabProc) => p.events.filter((e) => e.event === 'audio-level' && Object.values((e.dbfs as Record<string, number>) ?? {}).some((db) => db > -30)).length
+    const loud = (p: LabProc) => p.events.filter(loudFrom()).length
     await waitFor('four loud seconds at both peers', () => loud(a) >= 4 && loud(b) >= 4, 30_000, 200)
-    await Promise.all(peers.splice(0).map((p) => p.stop()))
-    const heardByA = await toneBySecond(join(dir, 'a.wav'), 660, 3)
-    const heardByB = await toneBySecond(join(dir, 'b.wav'), 440, 3)
+    await scene.stopPeers()
+    const heardByA = await toneBySecond(scene.file('a.wav'), 660, 3)
+    const heardByB = await toneBySecond(scene.file('b.wav'), 440, 3)
     console.info('A hears 660 Hz, ratio by second:', heardByA.map((s) => s.ratio), '; B hears 440 Hz:', heardByB.map((s) => s.ratio))
     expect(heardByA.every((s) => s.heard)).toBe(true)
     expect(heardByB.every((s) => s.heard)).toBe(true)
   }, 120_000)
 
   it('without any STUN server the same pair never connects (host addresses are private)', async () => {
-    const links = await createRoomLinks(await generateIdentity(), { title: 'No STUN', topic: '', origin: ORIGIN })
-    const a = startLabPeer(lab, 'homeA', { link: links.moderator, name: 'A', ice: ['none'] })
-    const b = startLabPeer(lab, 'homeB', { link: links.listener, name: 'B', ice: ['none'] })
-    peers.push(a, b)
+    const links = await scene.room('No STUN')
+    const a = scene.peer('homeA', { link: links.moderator, name: 'A', ice: ['none'] })
+    const b = scene.peer('homeB', { link: links.listener, name: 'B', ice: ['none'] })
     await Promise.all([a.next((e) => e.event === 'joined', 90_000), b.next((e) => e.event === 'joined', 90_000)])
     // Signalling works (both joined through the relay); give ICE far longer than it took with STUN.
     await new Promise((r) => setTimeout(r, 12_000))

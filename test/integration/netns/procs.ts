@@ -1,6 +1,6 @@
 /**
- * Processes a lab test runs inside its namespaces: the real `stoop relay` and headless
- * peers (peer-main.ts), with their JSON events as they come and a wait for one.
+ * Processes a lab test runs inside its namespaces: the real `stoop relay` (or the same relay
+ * serving a test's own build of the app, app-relay-main.ts) and headless peers (peer-main.ts), with their JSON events as they come and a wait for one.
  *
  * STOOP_NETNS_LOGS=<dir> also writes every process's whole stdout and stderr there, one
  * file each (`<name>-<start ms>.log`): a failure prints only the last few events.
@@ -14,6 +14,7 @@ import { ADDR, LAB_SUBNET, type Lab, type NsName } from './lab.ts'
 
 const STOOP = fileURLToPath(new URL('../../../src/cli/stoop.js', import.meta.url))
 const PEER_MAIN = fileURLToPath(new URL('./peer-main.ts', import.meta.url))
+const APP_RELAY_MAIN = fileURLToPath(new URL('./app-relay-main.ts', import.meta.url))
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 
 export type Event = { event?: string; t?: number } & Record<string, unknown>
@@ -77,6 +78,12 @@ function wrap(name: string, child: ChildProcess): LabProc {
 /** `stoop relay` in the public namespace on 10.77.0.1 (STUN on its default port unless told). */
 export function startLabRelay(lab: Lab, args: readonly string[] = []): LabProc {
   const child = lab.spawn('pub', [process.execPath, STOOP, 'relay', '--host', ADDR.relay, '--log-level', 'warn', ...(args.includes('--port') ? [] : ['--port', '8787']), ...args], { cwd: ROOT })
+  return wrap('relay', child)
+}
+
+/** The same relay serving the app built into `dist` (app-relay-main.ts), for a browser in the lab. */
+export function startLabAppRelay(lab: Lab, dist: string): LabProc {
+  const child = lab.spawn('pub', [process.execPath, '--import', 'tsx', APP_RELAY_MAIN, JSON.stringify({ host: ADDR.relay, dist })], { cwd: ROOT })
   return wrap('relay', child)
 }
 

@@ -7,52 +7,28 @@
  * it publishes there and subscribes there, the room stays a mesh, and each hears the other's
  * tone. Their --json says so: `pair-route {peer, via: 'relay'}`.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { generateIdentity } from '../../../src/identity/index.ts'
-import { createRoomLinks } from '../../../src/cli/room-create.ts'
+import { expect, it } from 'vitest'
 import { PAIR_RELAY_MS } from '../../../src/participant/pair-route.ts'
-import { ADDR, createLab, labUnavailable, type Lab } from './lab.ts'
-import { relayReady, startLabPeer, startLabRelay, type Event, type LabProc } from './procs.ts'
+import type { LabProc } from './procs.ts'
+import { describeLab, loudFrom, useScene } from './scene.ts'
 import { toneBySecond } from './tones.ts'
 import { waitFor } from '../../helpers/wait.ts'
 
-const skip = await labUnavailable()
-const ORIGIN = `http://${ADDR.relay}:8787`
 /** From both peers joined to each hearing the other: the pair deadline, then a relay handshake and a settled track; slack for a loaded 2-core machine. */
 const HEARD_WITHIN_MS = PAIR_RELAY_MS + 10_000
 
-describe.skipIf(skip !== null)(`a pair behind two symmetric NATs${skip ? ` (skipped: ${skip})` : ''}`, () => {
-  let lab: Lab
-  let relay: LabProc
-  let dir: string
-  const peers: LabProc[] = []
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'stoop-sym-'))
-    lab = await createLab({ A: 'symmetric', B: 'symmetric' })
-    relay = startLabRelay(lab)
-    await relayReady(lab)
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all(peers.map((p) => p.stop()))
-    await relay?.stop()
-    await lab?.destroy()
-    await rm(dir, { recursive: true, force: true })
-  })
+describeLab('a pair behind two symmetric NATs', () => {
+  const scene = useScene({ nat: { A: 'symmetric', B: 'symmetric' }, tmp: 'stoop-sym-' })
 
   it('is carried by the relay automatically: each hears the other, the room stays a mesh', async () => {
-    const links = await createRoomLinks(await generateIdentity(), { title: 'Two symmetric NATs', topic: '', origin: ORIGIN })
+    const links = await scene.room('Two symmetric NATs')
     // Mesh size 8 (the default): two peers are a mesh room, nothing but the pair rule uses the relay.
-    const a = startLabPeer(lab, 'homeA', { link: links.moderator, name: 'A', speak: 440, record: join(dir, 'a.wav') })
-    const b = startLabPeer(lab, 'homeB', { link: links.speaker, name: 'B', speak: 660, record: join(dir, 'b.wav') })
-    peers.push(a, b)
+    const a = scene.peer('homeA', { link: links.moderator, name: 'A', speak: 440, record: scene.file('a.wav') })
+    const b = scene.peer('homeB', { link: links.speaker, name: 'B', speak: 660, record: scene.file('b.wav') })
     const [joinedA, joinedB] = await Promise.all([a.next((e) => e.event === 'joined', 90_000), b.next((e) => e.event === 'joined', 90_000)])
     const idA = String(joinedA.id)
     const idB = String(joinedB.id)
-    const loud = (from: string) => (ev: Event) => ev.event === 'audio-level' && ((ev.dbfs as Record<string, number>)[from] ?? -Infinity) > -30
-    const [heardByA, heardByB] = await Promise.all([a.next(loud(idB), HEARD_WITHIN_MS + 20_000), b.next(loud(idA), HEARD_WITHIN_MS + 20_000)])
+    const [heardByA, heardByB] = await Promise.all([a.next(loudFrom(idB), HEARD_WITHIN_MS + 20_000), b.next(loudFrom(idA), HEARD_WITHIN_MS + 20_000)])
     const joined = Math.max(joinedA.t!, joinedB.t!)
     const pairA = a.events.find((e) => e.event === 'pair-route')
     const pairB = b.events.find((e) => e.event === 'pair-route')
@@ -65,16 +41,16 @@ describe.skipIf(skip !== null)(`a pair behind two symmetric NATs${skip ? ` (skip
     expect(pairB).toMatchObject({ peer: idA, via: 'relay' })
     expect(heardMs).toBeLessThan(HEARD_WITHIN_MS)
     // Four loud seconds each, then stop (closing the recordings): it was the other's tone.
-    const count = (p: LabProc, from: string) => p.events.filter(loud(from)).length
+    const count = (p: LabProc, from: string) => p.events.filter(loudFrom(from)).length
     await waitFor('four loud seconds at both peers', () => count(a, idB) >= 4 && count(b, idA) >= 4, 30_000, 200)
-    await Promise.all(peers.map((p) => p.stop()))
+    await scene.stopPeers()
     // The mesh never came up and the room never left mesh mode: only the pair rule carried the audio.
     for (const p of [a, b]) {
       expect(p.events.filter((e) => e.event === 'peer-connected')).toEqual([])
       expect(new Set(p.events.filter((e) => e.event === 'plan').map((e) => e.mode))).toEqual(new Set(['mesh']))
     }
-    const tonesA = await toneBySecond(join(dir, 'a.wav'), 660, 3)
-    const tonesB = await toneBySecond(join(dir, 'b.wav'), 440, 3)
+    const tonesA = await toneBySecond(scene.file('a.wav'), 660, 3)
+    const tonesB = await toneBySecond(scene.file('b.wav'), 440, 3)
     console.info('A hears 660 Hz, ratio by second:', tonesA.map((s) => s.ratio), '; B hears 440 Hz:', tonesB.map((s) => s.ratio))
     expect(tonesA.every((s) => s.heard)).toBe(true)
     expect(tonesB.every((s) => s.heard)).toBe(true)
