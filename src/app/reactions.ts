@@ -1,11 +1,12 @@
 /**
  * Reactions in a browser session: sending one (rate-limited, published in presence and
- * cleared again once it has been shown) and the reactions to show on people's tiles,
+ * cleared again once it has been shown, or once it could reach everyone present:
+ * reactionClearAt) and the reactions to show on people's tiles,
  * read from everyone's presence through the rules of src/participant/reactions.ts.
  * Calls `onchange` whenever what is shown changes, including when a reaction's time is up.
  */
 import type { PresentPeer, Presence } from '../participant/presence.ts'
-import { isReaction, REACTION_SHOW_MS, ReactionFeed, ReactionLimiter, type ShownReaction } from '../participant/reactions.ts'
+import { isReaction, reactionClearAt, ReactionFeed, ReactionLimiter, unreached, type ShownReaction } from '../participant/reactions.ts'
 
 export interface ReactionsOptions {
   selfId: string
@@ -25,6 +26,8 @@ export class SessionReactions {
   readonly #limiter = new ReactionLimiter()
   #expiry: ReturnType<typeof setTimeout> | null = null
   #clear: ReturnType<typeof setTimeout> | null = null
+  /** The reaction we have out in presence: when it was sent, and when it is to be cleared. */
+  #out: { sentAt: number; clearAt: number } | null = null
   #closed = false
 
   constructor(opts: ReactionsOptions) {
@@ -40,12 +43,8 @@ export class SessionReactions {
     const field = { emoji, at: now }
     this.#o.publish({ reaction: field })
     this.feed.receive(this.#o.selfId, field, now)
-    // Cleared once shown, so presence re-sent later (and a late joiner) does not carry it.
-    if (this.#clear !== null) clearTimeout(this.#clear)
-    this.#clear = setTimeout(() => {
-      this.#clear = null
-      this.#o.publish({ reaction: null })
-    }, REACTION_SHOW_MS)
+    this.#out = { sentAt: now, clearAt: -1 }
+    this.#scheduleClear()
     this.#changed()
     return true
   }
@@ -60,6 +59,8 @@ export class SessionReactions {
       if (key === this.#o.selfId || !present.has(key)) continue
       if (this.feed.receive(key, presence.reaction, now)) changed = true
     }
+    // Someone's presence reaching us means their link is up: ours (with the reaction) went out on it.
+    this.#scheduleClear()
     if (changed) this.#changed()
   }
 
@@ -72,6 +73,24 @@ export class SessionReactions {
     this.#closed = true
     if (this.#expiry !== null) clearTimeout(this.#expiry)
     if (this.#clear !== null) clearTimeout(this.#clear)
+  }
+
+  /**
+   * Clears our reaction once shown, so presence re-sent later (and a late joiner) does not carry
+   * it; later while someone present has no link to us yet (reactionClearAt).
+   */
+  #scheduleClear(): void {
+    if (this.#out === null) return
+    const heard = [...this.#o.peers()].map((p) => p.key)
+    const clearAt = reactionClearAt(this.#out.sentAt, unreached(this.#o.selfId, this.#o.present(), heard))
+    if (clearAt === this.#out.clearAt) return
+    this.#out.clearAt = clearAt
+    if (this.#clear !== null) clearTimeout(this.#clear)
+    this.#clear = setTimeout(() => {
+      this.#clear = null
+      this.#out = null
+      this.#o.publish({ reaction: null })
+    }, Math.max(0, clearAt - this.#now()))
   }
 
   /** Something new is shown: tell the session, and again when the next one is over. */

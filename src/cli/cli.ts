@@ -9,7 +9,7 @@ import { startRelay } from '../../relay/server.ts'
 import { PeerFailure, startHeadlessPeer, type SpeakSource } from '../headless/headless-peer.ts'
 import { createRoomFromCli } from './room-create.ts'
 import { moderate } from './mod.ts'
-import { exitCodeOf, positiveInt, reachOf, REACH_OPTIONS, RELAY_LIMIT_OPTIONS, relayLimitsOf } from './options.ts'
+import { exitCodeOf, positiveInt, reachOf, REACH_OPTIONS, reactionOf, RELAY_LIMIT_OPTIONS, relayLimitsOf } from './options.ts'
 import { DEFAULT_KEY, PEER_USAGE, RELAY_USAGE, ROOM_CREATE_USAGE, USAGE, usageOf, wantsHelp } from './usage.ts'
 import { parseBootstrap } from '../node/dht.ts'
 import { MEDIA_KINDS, type MediaKind } from '../node/media.ts'
@@ -143,6 +143,7 @@ async function peer(args: string[]): Promise<number> {
       speak: { type: 'string' },
       record: { type: 'string' },
       say: { type: 'string' },
+      react: { type: 'string' },
       'raise-hand': { type: 'boolean', default: false },
       'invite-hands': { type: 'boolean', default: false },
       duration: { type: 'string' },
@@ -169,6 +170,7 @@ async function peer(args: string[]): Promise<number> {
   if (values.e2ee === 'on' && media !== 'werift') throw new PeerFailure('usage', '--e2ee on needs --media werift (@roamhq/wrtc cannot transform frames)')
   const sayProblem = values.say === undefined ? null : chatTextProblem(values.say)
   if (sayProblem) throw new PeerFailure('bad-option', `--say ${sayProblem === 'empty' ? 'needs some text' : `is at most ${MAX_CHAT_CHARS} characters`}`)
+  const react = values.react === undefined ? undefined : reactionOf(values.react)
   try {
     if (values.ice) parseIceServers(values.ice)
   } catch (err) {
@@ -177,7 +179,7 @@ async function peer(args: string[]): Promise<number> {
   const print = values.json
     ? (ev: object) => process.stdout.write(JSON.stringify(ev) + '\n')
     : (ev: { event: string } & Record<string, unknown>) => {
-        if (['joined', 'peer-connected', 'peer-disconnected', 'hand-raised', 'invited', 'accepted-invite', 'room-ended', 'warning', 'chat', 'muted', 'unmuted', 'kicked', 'recording'].includes(ev.event)) {
+        if (['joined', 'peer-connected', 'peer-disconnected', 'hand-raised', 'invited', 'accepted-invite', 'room-ended', 'warning', 'chat', 'reaction', 'muted', 'unmuted', 'kicked', 'recording'].includes(ev.event)) {
           const { event, t: _t, ...rest } = ev
           process.stdout.write(`${event} ${JSON.stringify(rest)}\n`)
         }
@@ -189,6 +191,7 @@ async function peer(args: string[]): Promise<number> {
     // --record keeps audio only while the room shows a recording (announced by us as a moderator): docs/room-rules.md §10.
     ...(values.record ? { record: values.record, recordWhen: 'announced' as const } : {}),
     ...(values.say !== undefined ? { say: values.say } : {}),
+    ...(react !== undefined ? { react } : {}),
     ...(values.key ? { keyFile: values.key } : {}),
     speak: parseSpeak(values.speak),
     raiseHand: values['raise-hand'],

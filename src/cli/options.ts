@@ -6,6 +6,7 @@
 import { CodedError, errorCode } from '../base/errors.ts'
 import { PeerFailure, type HeadlessPeerOptions } from '../headless/headless-peer.ts'
 import { parseBootstrap } from '../node/dht.ts'
+import { REACTIONS, type ReactionEmoji } from '../participant/reactions.ts'
 import { RELAY_DEFAULTS, type RelayRoomsOptions } from '../../relay/rooms/endpoint.ts'
 import { DEFAULT_SYNC_GUARD_LIMITS } from '../../relay/rooms/sync-guard.ts'
 
@@ -39,6 +40,18 @@ export function reachOf(values: ReachValues): Pick<HeadlessPeerOptions, 'signal'
     ...(values.swarm ? { swarm: { bootstrap: parseBootstrap(values.bootstrap!) } } : {}),
     loopbackOnly: values['ice-loopback'] === true,
   }
+}
+
+/**
+ * `--react`: one emoji of the set, or the word a screen reader says for it ("fire"); the
+ * emoji presentation selector (U+FE0F) may be left out, as terminals often do.
+ */
+export function reactionOf(value: string): ReactionEmoji {
+  const bare = (s: string): string => s.replace(/\uFE0F/g, '')
+  const word = value.trim().toLowerCase()
+  const found = REACTIONS.find((r) => bare(r.emoji) === bare(value.trim()) || r.label === word)
+  if (!found) throw new UsageError(`--react must be one of ${REACTIONS.map((r) => r.emoji).join(' ')} (or its name: ${REACTIONS.map((r) => r.label).join(', ')}), got "${value}"`)
+  return found.emoji
 }
 
 export function positiveInt(flag: string, value: string, min = 1): number {

@@ -64,6 +64,9 @@ ${REACH_OPTIONS}
                            a recording: with a moderator's key it announces one (and stops it when
                            it leaves), otherwise it waits until a moderator starts one
       --say TEXT           send a chat message once joined (at most 500 characters)
+      --react EMOJI        send a reaction once joined, shown briefly on this peer's tile:
+                           👏 😂 ❤️ 🔥 👍 🙌 😮 or its name (applause, laughing, love, fire,
+                           thumbs up, raised hands, surprised); anything else: exit 2
       --raise-hand         raise a hand after joining
       --invite-hands       as a moderator, invite everyone who raises a hand to the stage
       --duration SECONDS   leave after this long
@@ -77,14 +80,15 @@ ${REACH_OPTIONS}
       --media wrtc|werift  WebRTC implementation (default wrtc); werift encodes Opus here, per frame
       --e2ee on|off        end-to-end encrypt audio (SFrame; default on with werift, off with wrtc,
                            which cannot); peers with it off and on do not hear each other
-      --json               one JSON line per event on stdout (chat, muted, unmuted, kicked,
-                           recording among them: see the README)
+      --json               one JSON line per event on stdout (chat, reaction, muted, unmuted,
+                           kicked, recording among them: see the README)
       A moderator's mute stops this peer's audio (event muted); a kick ends it.
-      Exit: 0 stopped (--duration, SIGINT/SIGTERM), 1 failed, 2 unknown option,
+      Exit: 0 stopped (--duration, SIGINT/SIGTERM), 1 failed, 2 bad usage (unknown option...),
       3 a moderator banned this key ("stoop: a moderator removed you from this room"),
       4 the link was replaced (the room rotated its key; ask a moderator for a new link),
       5 a moderator kicked this key for a while ("stoop: a moderator removed you from this
-      room until <time>"; the relay and the members refuse it until then).`
+      room until <time>"; the relay and the members refuse it until then, and a peer
+      coming back before then ends the same way).`
 
 export const MOD_USAGE = `  stoop mod <link> [options] <action> [ID]
       Moderates a room from the terminal: joins it (no audio), waits until its state

@@ -15,7 +15,8 @@ import { deriveDiscoveryKey } from '../room/index.ts'
 import { errorCode } from '../base/errors.ts'
 import { isLoopbackCandidate, loopbackSdp, type PeerWrtc } from '../net/peer.ts'
 import { filterSdpCandidates, iceServersFor } from '../net/ice.ts'
-import type { RelayWebSocketClass } from '../net/relay-client.ts'
+import { RelayClient, type RelayClientOptions, type RelayWebSocketClass } from '../net/relay-client.ts'
+import type { RelayError } from '../net/relay-socket.ts'
 import { discoveryHex } from '../net/relay-protocol.ts'
 import type { TopologyLimits } from '../net/topology.ts'
 import { SAMPLE_RATE } from '../audio/tone.ts'
@@ -28,7 +29,8 @@ import { NodePlayback } from './node-playback.ts'
 import { loadSpeech, startSpeech, type SpeakSource } from './speech.ts'
 import { followStage, watchRemoval, type Emit } from './stage.ts'
 import { watchEpochs } from './epochs.ts'
-import { followModeration, gatedWriter, type Moderation } from './moderation.ts'
+import { followModeration, gatedWriter, kickedUntilOf, type Moderation } from './moderation.ts'
+import { followReactions, type HeadlessReactions } from './reactions.ts'
 import { NodeE2ee } from './e2ee.ts'
 import { openTransport, relayUrlFor, signalUrlFor } from './transport.ts'
 import { followNetwork, type NetworkFollowOptions } from './network.ts'
@@ -50,6 +52,8 @@ export interface HeadlessPeerOptions {
   recordWhen?: 'always' | 'announced'
   /** A chat message to send once joined (`--say`). */
   say?: string
+  /** A reaction (one of REACTIONS) to send once joined and reaching someone (`--react`). */
+  react?: string
   raiseHand?: boolean
   /** As a moderator, invite everyone who raises a hand to the stage (an open-mic bot). */
   inviteHands?: boolean
@@ -108,9 +112,11 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   const identity = opts.identity ?? (opts.keyFile ? await loadOrCreateIdentity(opts.keyFile) : await generateIdentity())
   const firstAudio = firstAudioTimer()
   let moderation: Moderation | null = null
+  let reactions: HeadlessReactions | null = null
   const emit: Emit = (event, fields = {}) => {
     if (event === 'joined') firstAudio.joined(emit)
     if (event === 'joined') queueMicrotask(() => void moderation?.joined(opts.say))
+    if (event === 'joined' && opts.react !== undefined) queueMicrotask(() => sendReaction(reactions, opts.react!, emit))
     opts.onEvent?.({ event, t: Date.now(), ...fields })
   }
   const speech = opts.speak ? await loadSpeech(opts.speak) : null
@@ -118,7 +124,12 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   const e2ee = openE2ee(opts, identity, invite, emit)
   const transport = await openTransport(opts, invite, identity, life.fail)
   const media = openMedia({ kind: opts.media ?? 'wrtc', wrtc: wrtc as unknown as PeerWrtc & AudioWrtc, loopbackOnly: opts.loopbackOnly, ...(e2ee ? { transform: e2ee.transforms } : {}) })
-  const client = createClient(opts, invite, identity, transport.bus, media)
+  // A kicked key coming back is refused by the relay before it syncs anything: the refusal says until when.
+  const onRelayError = (err: RelayError): void => {
+    const until = kickedUntilOf(err)
+    if (until !== null) moderation?.refusedAsKicked(until)
+  }
+  const client = createClient(opts, invite, identity, transport.bus, media, onRelayError)
   const unfollow = e2ee?.follow(client.epochs)
   const finder = opts.swarm && client.relay ? findRelays(client, invite, opts.swarm.bootstrap, emit) : null
   const audioWrtc: AudioWrtc = media
@@ -142,6 +153,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
   if (source) client.setLocalAudio({ track: source.track, stream: source.stream })
   const record = opts.record ? (opts.recordWhen ?? 'always') : 'off'
   moderation = followModeration(client, { local: source && { track: source.track, stream: source.stream }, record, emit, fail: life.fail })
+  reactions = followReactions(client, emit)
 
   followStage(client, { acceptInvites: opts.acceptInvites ?? speech !== null, raiseHand: opts.raiseHand ?? false, inviteHands: opts.inviteHands ?? false }, emit)
   watchRemoval(client, emit, life.fail)
@@ -160,6 +172,7 @@ export async function startHeadlessPeer(opts: HeadlessPeerOptions): Promise<Head
       unfollowNetwork?.()
       playback.close()
       source?.stop()
+      reactions?.stop()
       await moderation?.stop()
       client.destroy()
       await Promise.all([transport.close(), finder?.destroy()])
@@ -189,7 +202,7 @@ function lifetime(): { done: Promise<void>; finish: () => void; fail: (err: Peer
   return { done, finish, fail }
 }
 
-function createClient(opts: HeadlessPeerOptions, invite: Invite, identity: Identity, bus: RoomClient['opts']['bus'], media: PeerWrtc): RoomClient {
+function createClient(opts: HeadlessPeerOptions, invite: Invite, identity: Identity, bus: RoomClient['opts']['bus'], media: PeerWrtc, onRelayError: (err: RelayError) => void): RoomClient {
   // Default relay: the one that served the link; on hyperswarm, the ones found there.
   const relayUrls: readonly string[] | null = opts.relay === false ? null : typeof opts.relay === 'string' ? [opts.relay] : (opts.relay ?? (opts.swarm ? [] : [relayUrlFor(invite)]))
   const iceServers = iceServersFor({ servers: opts.ice, relayUrl: relayUrls?.[0] ?? opts.signal ?? (opts.swarm ? null : signalUrlFor(invite)), loopbackOnly: opts.loopbackOnly })
@@ -207,6 +220,11 @@ function createClient(opts: HeadlessPeerOptions, invite: Invite, identity: Ident
           relay: {
             url: relayUrls,
             WebSocket: WebSocket as unknown as RelayWebSocketClass,
+            createClient: (o: RelayClientOptions) => {
+              const relay = new RelayClient(o)
+              relay.on('error', onRelayError)
+              return relay
+            },
             client: {
               // The relay has a public address: its checks learn ours, so only servers the user
               // gave (TURN, for networks without UDP) are worth gathering for.
@@ -279,6 +297,10 @@ function openE2ee(opts: HeadlessPeerOptions, identity: Identity, invite: Invite,
   if (!on) return null
   if (!werift) throw new PeerFailure('bad-option', 'end-to-end encryption needs --media werift (@roamhq/wrtc has no frame hook)')
   return new NodeE2ee({ self: identity.publicKey, linkSecret: invite.secretBytes, linkEpoch: invite.epoch, onError: (err) => emit('error', { message: err.message }) })
+}
+
+function sendReaction(reactions: HeadlessReactions | null, emoji: string, emit: Emit): void {
+  if (reactions && !reactions.send(emoji)) emit('warning', { code: 'react-failed', message: `"${emoji}" is not one of the reactions, or came within a second of the last` })
 }
 
 function warnNoSecret(err: unknown, emit: Emit): void {

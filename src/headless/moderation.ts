@@ -9,7 +9,12 @@
  *   own client obeys; peers and relays also drop it); `unmuted {}` when the mute
  *   no longer holds (this peer does not unmute itself: it has no one to ask).
  * - `kicked {by, until}` when a moderator removes this peer for a while: then
- *   `fail` with PeerFailure 'kicked' (exit 5, one line).
+ *   `fail` with PeerFailure 'kicked' (exit 5, one line). A peer that comes back
+ *   during its kick syncs no state that says so (the relay refuses it before it
+ *   sends anything of the room, members do not connect to it): the relay's
+ *   refusal names the kick's end (`kickedUntilOf`), and that ends it the same
+ *   way, with `by: null`. Only the relay's word: a relay can refuse us anyway,
+ *   and members refuse the key until then too.
  * - `recording {on, by, since}` whenever the room's recording changes (and at
  *   first when one is on).
  * - `--record` with `announced` (what the CLI does): the WAV file gets audio only
@@ -50,6 +55,8 @@ export interface Moderation {
   recording(): boolean
   /** Before leaving: stops the recording this peer announced. */
   stop(): Promise<void>
+  /** The relay refused this key as kicked until `until` (ms). */
+  refusedAsKicked(until: number): void
 }
 
 export function followModeration(client: RoomClient, opts: ModerationOptions): Moderation {
@@ -60,6 +67,12 @@ export function followModeration(client: RoomClient, opts: ModerationOptions): M
   let announced: string | null = null
   let kicked = false
   let recheck: ReturnType<typeof setTimeout> | null = null
+  const end = (by: string | null, until: number): void => {
+    if (kicked) return
+    kicked = true
+    emit('kicked', { by, until })
+    opts.fail(new PeerFailure('kicked', kickedMessage(until)))
+  }
   const check = (state: RoomState): void => {
     if (!state.exists) return
     reportChat(client, state, shown, emit)
@@ -79,11 +92,7 @@ export function followModeration(client: RoomClient, opts: ModerationOptions): M
       recordingId = rec?.id ?? null
     }
     const kick = state.kicked.get(client.selfId)
-    if (kick && !kicked) {
-      kicked = true
-      emit('kicked', { by: kick.by, until: kick.until })
-      opts.fail(new PeerFailure('kicked', kickedMessage(kick.until)))
-    }
+    if (kick) end(kick.by, kick.until)
     if (recheck) clearTimeout(recheck)
     recheck = state.recheckAt === null ? null : setTimeout(() => client.replica.recompute(), Math.max(0, state.recheckAt - Date.now()) + 20)
     recheck?.unref()
@@ -101,6 +110,9 @@ export function followModeration(client: RoomClient, opts: ModerationOptions): M
           return null
         })
       }
+    },
+    refusedAsKicked: (until) => {
+      if (until > Date.now()) end(null, until)
     },
     recording: () => opts.record === 'always' || (opts.record === 'announced' && client.replica.state.recording !== null),
     async stop() {
@@ -129,6 +141,18 @@ function reportChat(client: RoomClient, state: RoomState, shown: Set<string>, em
     shown.add(line.id)
     emit('chat', { id: line.id, author: line.author, name: state.profiles.get(line.author)?.name ?? '', text: line.text, at: line.at })
   }
+}
+
+/**
+ * When the relay refused this key because a moderator kicked it (relay/rooms/room.ts `admit`
+ * says `a moderator removed this key from the room until <ISO time>`, reason `banned`): the
+ * kick's end in ms; null for any other refusal.
+ */
+export function kickedUntilOf(err: { reason?: string | undefined; message: string }): number | null {
+  if (err.reason !== 'banned') return null
+  const m = /removed this key from the room until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)$/.exec(err.message)
+  const until = m ? Date.parse(m[1]!) : NaN
+  return Number.isFinite(until) ? until : null
 }
 
 /** A recorder that writes only while `open()` says so (what `--record` may keep, §10). */

@@ -12,7 +12,14 @@
  *   off at the receiver ('rate'), whatever it sends;
  * - the same `at` seen again (presence is re-sent whenever anything else in it changes)
  *   is the same reaction, not a new one;
- * - a reaction is shown for REACTION_SHOW_MS from when it was received.
+ * - a reaction is shown for REACTION_SHOW_MS from when it was received;
+ * - the sender takes it out of presence again REACTION_SHOW_MS after sending, unless someone
+ *   present has no link to us yet (`unreached`): presence is owner-served over direct links
+ *   (src/net/sync.ts), so a link that comes up after the reaction was cleared would never
+ *   carry it, while the chat and the names reach that person through everyone else. It is
+ *   then kept until every present person's presence has reached us (their link is up, and
+ *   ours went out on it at once), at most REACTION_KEEP_MS; such a late receiver shows it
+ *   from when it arrives.
  * Presence is not signed: a reaction is attributed like a presence name (see
  * src/app/room-links.ts presenceOf), to a key that is present.
  */
@@ -33,6 +40,8 @@ export type ReactionEmoji = (typeof REACTIONS)[number]['emoji']
 export const REACTION_INTERVAL_MS = 1000
 export const REACTION_SHOW_MS = 4000
 export const ROOM_REACTIONS_PER_S = 60
+/** The longest a sent reaction waits in presence for a person present but not linked to us yet. */
+export const REACTION_KEEP_MS = 15_000
 
 /** What a sender puts in presence. */
 export interface ReactionField {
@@ -52,6 +61,18 @@ export function reactionLabel(emoji: string): string {
 }
 
 export type ReactionDrop = 'malformed' | 'unknown' | 'rate'
+
+/** Whether someone `present` (self aside) has not had their presence reach us: no link to them yet. */
+export function unreached(selfId: string, present: Iterable<string>, heard: Iterable<string>): boolean {
+  const linked = new Set(heard)
+  for (const id of present) if (id !== selfId && !linked.has(id)) return true
+  return false
+}
+
+/** When a reaction sent at `sentAt` leaves the sender's presence, as things stand now (see the module comment). */
+export function reactionClearAt(sentAt: number, someoneUnreached: boolean): number {
+  return sentAt + (someoneUnreached ? REACTION_KEEP_MS : REACTION_SHOW_MS)
+}
 
 /** Reads a presence field: a reaction of the set, nothing (null: no reaction), or why it is dropped. */
 export function readReaction(field: unknown): ReactionField | null | ReactionDrop {
