@@ -7,6 +7,12 @@
  * at all. The decoded path is resolved first, then checked to lie inside the
  * folder by its relative path (a prefix test let `/..%2Fdist-old%2Fx` read the
  * sibling `dist-old`); a path that does not decode is a 400.
+ *
+ * Every answer carries `SECURITY_HEADERS`: a Content-Security-Policy fitted to
+ * the built app (dist/ has no inline script or style; Svelte sets styles
+ * through the CSSOM, which style-src does not govern), nosniff, and no
+ * referrer (a room link's fragment never leaves in a Referer anyway, but
+ * its path need not either).
  */
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
@@ -23,6 +29,32 @@ const TYPES: Record<string, string> = {
   '.webmanifest': 'application/manifest+json',
   '.wav': 'audio/wav',
 }
+
+/**
+ * What the app may load: its own scripts, module worker (SFrame) and styles; WebSockets to any
+ * host (the relays and signalling servers a user adds in settings); its recordings (blob: URLs,
+ * which only this origin can make, so reading them back is no way out); QR codes and icons from
+ * data:/blob:. No plugins, no <base>, no framing.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "worker-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self' ws: wss: blob:",
+  "media-src 'self' blob:",
+  "img-src 'self' data: blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+].join('; ')
+
+export const SECURITY_HEADERS = {
+  'content-security-policy': CONTENT_SECURITY_POLICY,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+} as const
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => boolean
 
@@ -46,6 +78,7 @@ export function staticFiles(root: string): (req: IncomingMessage, res: ServerRes
     // Hashed assets can be cached forever; the shell and service worker must revalidate.
     const immutable = path.startsWith(join(base, 'assets') + sep)
     res.writeHead(200, {
+      ...SECURITY_HEADERS,
       'content-type': type,
       'content-length': info.size,
       'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
@@ -73,6 +106,6 @@ function inside(base: string, url: string): string | null {
 }
 
 export function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'content-type': type })
+  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type })
   res.end(body)
 }

@@ -29,11 +29,22 @@
  *   proves the new epoch): its relay waits for it after a rotation. One that
  *   was admitted before the room had an epoch gets none, so it cannot pass
  *   this relay's vouch on as its own proof to a relay that dialled it.
+ *
+ * Proofs and vouches are verified through WebCrypto (`verifyMembershipAsync`),
+ * so the thread keeps forwarding audio while they are checked; the decisions
+ * stay synchronous. At the handshake the proof is verified first (`check`)
+ * and judged when the connection joins (`admit`, with no wait before it is in
+ * the room); if the room moved to another epoch in between, the connection
+ * is held and asked to `prove` the epoch now current right after its welcome.
+ * An answer to `prove` counts only if, once verified, its question is still
+ * open and the room still in the epoch it was checked against; otherwise it
+ * is asked again within the same deadline. A connection is never served, nor
+ * freed of its deadline, before its proof has verified.
  */
 import { randomBytes } from 'node:crypto'
 import { fromBase64url, toBase64url } from '../../src/identity/index.ts'
 import { memberMessage, MAX_HANDOFF_ENTRIES, RelayCloseCode, type RelayMessage } from '../../src/net/relay-protocol.ts'
-import { verifyMembership, type Epoch, type RoomState } from '../../src/room/index.ts'
+import { verifyMembershipAsync, type Epoch, type RoomState } from '../../src/room/index.ts'
 import { vouchedEpoch, VouchStore } from './vouch.ts'
 
 /** What the gate needs of a connection (relay/rooms/conn.ts has them all). */
@@ -61,6 +72,15 @@ export interface EpochGateOptions {
   counted(what: GateCount): void
   /** A connection admitted without proof proved the current epoch: it may be sent the room now. */
   served(conn: Member): void
+  /** The room's state now (it may change while a proof verifies). */
+  state(): RoomState | null
+}
+
+/** A handshake's proof, verified (`check`) before the connection joins and judged (`admit`) when it does. */
+export interface CheckedProof {
+  /** The current epoch it was verified against (null: the room had none, nothing was checked). */
+  readonly epoch: string | null
+  readonly verdict: MemberVerdict
 }
 
 /** How soon a member that proved an older epoch is asked again. */
@@ -82,6 +102,7 @@ export class EpochGate {
 
   constructor(opts: EpochGateOptions) {
     this.#o = opts
+    this.vouches.on('vouched', (sig) => this.#push(sig))
   }
 
   /** Whether `conn` was admitted without proof and has not proved an epoch since (it is sent nothing of the room). */
@@ -95,21 +116,35 @@ export class EpochGate {
     return cur && this.#proven.get(conn) === cur.id ? this.vouches.latest : null
   }
 
-  /**
-   * The handshake's verdict on `conn`'s proof (`sig`, base64url; a cascade's vouch) against
-   * `state`, and the vouch for this relay a member sent with it.
-   */
-  admit(conn: Member, state: RoomState | null, sig: string | undefined, vouch?: string): MemberVerdict {
+  /** Verifies `conn`'s handshake proof (`sig`, base64url; a cascade's vouch) against the epochs of `state`. */
+  async check(conn: Member, state: RoomState | null, sig: string | undefined): Promise<CheckedProof> {
     const epochs = state?.epochs
-    const verdict = epochs?.current ? judge(epochs.chain, conn, conn.nonce, sig) : 'ok'
-    if (verdict !== 'ok') {
-      this.#refuse(conn, verdict, 'auth')
-      return verdict
+    if (!epochs?.current) return { epoch: null, verdict: 'ok' }
+    return { epoch: epochs.current.id, verdict: await judge(epochs.chain, conn, conn.nonce, sig) }
+  }
+
+  /**
+   * The handshake's verdict on `conn`, by its `proof` (from `check`) and `state` now, and the
+   * vouch for this relay a member sent with it. Synchronous: `conn` joins right after 'ok'.
+   */
+  admit(conn: Member, state: RoomState | null, proof: CheckedProof, vouch?: string): MemberVerdict {
+    const cur = state?.epochs.current ?? null
+    const moved = (cur?.id ?? null) !== proof.epoch
+    if (!moved && proof.verdict !== 'ok') {
+      this.#refuse(conn, proof.verdict, 'auth')
+      return proof.verdict
     }
-    this.#proven.set(conn, epochs?.current?.id ?? null)
     if (conn.cascade) this.#cascades.add(conn)
-    this.#vouched(conn, state, vouch)
-    return verdict
+    if (moved) {
+      // The room changed epoch while the proof verified: held, and asked to prove the epoch now
+      // current once its welcome (sent by the caller in the same turn) is out.
+      this.#proven.set(conn, null)
+      queueMicrotask(() => this.#challenge(conn, this.#o.state()?.epochs.current))
+      return 'ok'
+    }
+    this.#proven.set(conn, proof.epoch)
+    void this.#vouched(conn, state, vouch)
+    return 'ok'
   }
 
   /** The room's state changed: connections that proved an older epoch (or none) prove again. */
@@ -117,12 +152,15 @@ export class EpochGate {
     this.vouches.onState(state)
     const cur = state.epochs.current
     if (!cur) return
-    for (const conn of conns) {
-      if (this.#pending.has(conn) || this.#proven.get(conn) === cur.id || !this.#proven.has(conn)) continue
-      const timer = setTimeout(() => this.#expire(conn), this.#o.graceMs)
-      timer.unref()
-      this.#ask(conn, timer)
-    }
+    for (const conn of conns) this.#challenge(conn, cur)
+  }
+
+  /** Asks `conn` to prove `cur` within the grace, unless it has, is asked already or left. */
+  #challenge(conn: Member, cur: Epoch | null | undefined): void {
+    if (!cur || conn.closing || this.#pending.has(conn) || this.#proven.get(conn) === cur.id || !this.#proven.has(conn)) return
+    const timer = setTimeout(() => this.#expire(conn), this.#o.graceMs)
+    timer.unref()
+    this.#ask(conn, timer)
   }
 
   #ask(conn: Member, timer: NodeJS.Timeout): void {
@@ -132,17 +170,21 @@ export class EpochGate {
   }
 
   /** A `member` answer to `prove` (a cascade's: its vouch), with a member's vouch for this relay. */
-  answer(conn: Member, state: RoomState | null, sig: string, vouch?: string): void {
+  async answer(conn: Member, state: RoomState | null, sig: string, vouch?: string): Promise<void> {
     const pending = this.#pending.get(conn)
     const cur = state?.epochs.current
     if (!pending || !cur || pending.again) return
-    const verdict = judge(state.epochs.chain, conn, pending.nonce, sig)
+    let verdict = await judge(state.epochs.chain, conn, pending.nonce, sig)
+    // Meanwhile the question may have expired or the connection left; the answer is then moot.
+    if (this.#pending.get(conn) !== pending || pending.again || conn.closing) return
+    // ... or the room moved to another epoch: what the answer proves is asked again.
+    if (this.#o.state()?.epochs.current?.id !== cur.id) verdict = 'epoch-replaced'
     if (verdict === 'ok') {
       this.#stop(conn)
       const held = this.holds(conn)
       this.#proven.set(conn, cur.id)
       if (held) this.#o.served(conn)
-      this.#vouched(conn, state, vouch)
+      void this.#vouched(conn, state, vouch)
       const ours = conn.cascade ? this.vouchFor(conn, state) : null
       if (ours) conn.send({ type: 'vouch', sig: ours })
     } else if (verdict === 'epoch-replaced') {
@@ -176,14 +218,16 @@ export class EpochGate {
     if (!conn.closing) this.#refuse(conn, 'not-member', 'hello')
   }
 
-  /** A member that proved the current epoch vouches for this relay; a newer vouch goes to the cascades that proved it too. */
-  #vouched(conn: Member, state: RoomState | null, vouch: string | undefined): void {
+  /** A member that proved the current epoch vouches for this relay (kept by `vouches`, which then calls `#push`). */
+  async #vouched(conn: Member, state: RoomState | null, vouch: string | undefined): Promise<void> {
     // Before the room has an epoch there is nothing to check a vouch against: it comes again with the next proof.
     if (vouch === undefined || conn.cascade || !conn.relayKey || !state?.epochs.current) return
-    const before = this.vouches.latest
-    if (!this.vouches.offer(state, conn.discovery, conn.relayKey, vouch)) return this.#o.counted('bad-vouch')
-    const sig = this.vouches.latest
-    if (sig === before || sig === null) return
+    if (!(await this.vouches.offer(state, conn.discovery, conn.relayKey, vouch, this.#o.state))) this.#o.counted('bad-vouch')
+  }
+
+  /** A newer vouch for this relay goes to the cascades that proved the current epoch. */
+  #push(sig: string): void {
+    const state = this.#o.state()
     for (const c of this.#cascades) if (this.vouchFor(c, state) === sig) c.send({ type: 'vouch', sig })
   }
 
@@ -204,17 +248,17 @@ export class EpochGate {
   }
 }
 
-/** Which epoch of the chain (if any) `sig` proves membership of (a cascade's: vouches for its key). */
-function judge(chain: readonly Epoch[], conn: Member, nonce: string, sig: string | undefined): MemberVerdict {
+/** Which epoch of the chain (if any) `sig` proves membership of (a cascade's: vouches for its key). Never rejects. */
+async function judge(chain: readonly Epoch[], conn: Member, nonce: string, sig: string | undefined): Promise<MemberVerdict> {
   if (conn.cascade) {
-    const v = vouchedEpoch(chain, conn.discovery, conn.key, sig)
+    const v = await vouchedEpoch(chain, conn.discovery, conn.key, sig)
     return v === 'ok' ? 'ok' : v === 'old' ? 'epoch-replaced' : 'not-member'
   }
   const bytes = sig === undefined ? null : fromBase64url(sig)
   if (!bytes) return 'not-member'
   const msg = memberMessage(conn.discovery, nonce, conn.host)
   for (let i = chain.length - 1; i >= 0; i--) {
-    if (verifyMembership(chain[i]!.member, msg, bytes)) return i === chain.length - 1 ? 'ok' : 'epoch-replaced'
+    if (await verifyMembershipAsync(chain[i]!.member, msg, bytes)) return i === chain.length - 1 ? 'ok' : 'epoch-replaced'
   }
   return 'not-member'
 }

@@ -139,6 +139,8 @@ export class Handshake {
     const proof = await this.#proof(conn)
     // Entries that arrived before this connection (a ban among them) may still be verifying.
     await room.replica?.whenSettled()
+    // Its membership proof is verified now (async) and judged below, where nothing waits.
+    const member = await room.epochs.check(conn, room.state, conn.member)
     if (conn.closing) return registry.unloadWhenIdle(room)
     const old = room.peers.get(peerSlot(conn))
     if (!old && room.peers.size >= maxPeersPerRoom) {
@@ -162,7 +164,7 @@ export class Handshake {
       return registry.unloadWhenIdle(room)
     }
     // ... and membership of the current epoch (refused and closed by the gate; an old epoch gets its handoff).
-    if (room.epochs.admit(conn, room.state, conn.member, conn.vouch) !== 'ok') return registry.unloadWhenIdle(room)
+    if (room.epochs.admit(conn, room.state, member, conn.vouch) !== 'ok') return registry.unloadWhenIdle(room)
     this.stop(conn)
     conn.room = room
     conn.phase = 'open'

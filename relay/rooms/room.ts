@@ -11,8 +11,9 @@
  *   (docs/relay.md).
  * - A RoomReplica once the room id is known (from the first entry whose id
  *   hashes to the discovery key): the same pure room model every client runs.
- * - The SFU fan-out (relay/sfu Forwarder): every publisher's RTP to every
- *   subscriber but itself.
+ * - The SFU fan-out (room-media.ts over the relay/sfu forwarder): every
+ *   publisher's RTP to every subscriber but itself, and other relays'
+ *   publishers brought in by cascade links.
  *
  * Speaker policy (the only place the relay decides anything about audio): a
  * key may publish while it has a seat on stage in the validated state of the
@@ -31,24 +32,26 @@
  * (docs/room-rules.md §10) is the same while it lasts (close reason
  * `kicked`); a speaker a moderator muted is not forwarded until it unmutes.
  *
- * Invariants: one connection per key (a newer one replaces the older); every
- * forwarder id is a participant key proven by the socket's signed challenge;
+ * Invariants: one connection per key (a newer one replaces the older), its key
+ * proven by the socket's signed challenge (the only ids the forwarder sees);
  * `destroy()` is idempotent and leaves no timer, listener or connection.
  */
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
 import type { SyncStats } from '../../src/net/sync.ts'
 import type { Link } from '../../src/net/link.ts'
-import { RelayCloseCode, type RefuseReason, type RelayMessage } from '../../src/net/relay-protocol.ts'
+import { RelayCloseCode, type RelayMessage } from '../../src/net/relay-protocol.ts'
 import { epochHandoff, RoomReplica, roleOf, type Role, type RoomState } from '../../src/room/index.ts'
-import { inThreadForwarder, type ForwarderChoice, type ForwarderStats, type RoomForwarder } from '../sfu/sharded-forwarder.ts'
-import { SfuError } from '../sfu/errors.ts'
+import type { ForwarderChoice, ForwarderStats } from '../sfu/sharded-forwarder.ts'
 import type { RTCPeerConnectionConfig, RtpPacket } from 'werift'
 import type { Logger } from '../log.ts'
 import { RoomGate, type DocBudget, type UpdateRejection } from './gate.ts'
 import { SyncGuard, type SyncGuardLimits, type SyncGuardReason } from './sync-guard.ts'
 import { EpochGate, type GateCount, type Member } from './epoch-gate.ts'
 import { RoomSyncs } from './room-sync.ts'
+import { RoomMedia, type MediaEvents, type PublishResult, type Verdict } from './room-media.ts'
+
+export { REMOTE_LINGER_MS, type PublishResult, type Verdict } from './room-media.ts'
 
 /** One authenticated participant connection, as the room sees it. */
 export interface RoomPeer {
@@ -78,21 +81,15 @@ export interface RoomLimits {
   sync?: Partial<SyncGuardLimits>
 }
 
-export interface RoomEvents {
-  /** A publish was refused (for metrics). */
-  rejectedPublish(reason: RefuseReason): void
+export interface RoomEvents extends MediaEvents {
   /** A banned key was refused (joining, syncing, subscribing) or cut off when its ban arrived. */
   refusedBanned(): void
-  /** A publisher lost its seat and is no longer forwarded. */
-  revokedPublish(): void
   /** A remote update was refused by the gate or a doc size cap. */
   rejectedUpdate(reason: UpdateRejection): void
   /** A sync message was refused by the sync guard (presence, step 1). */
   rejectedSync?(reason: SyncGuardReason): void
   /** The doc changed and should be persisted (only once the room is bound). */
   changed(room: RelayRoom): void
-  /** The forwarder reported an async failure. */
-  error(err: Error): void
   /** A connection without proof of the current epoch was refused or cut, or a member's vouch did not verify (epoch-gate.ts). */
   refusedMember?(what: GateCount): void
 }
@@ -121,12 +118,6 @@ export function peerSlot(peer: Pick<RoomPeer, 'key' | 'syncOnly'>): string {
 /** How long a connection has to prove membership of a new epoch before it is cut. */
 export const EPOCH_PROVE_GRACE_MS = 5000
 
-/** How long a remote publisher whose relay went away keeps its place (see #lingering). */
-export const REMOTE_LINGER_MS = 4000
-
-export type PublishResult = { ok: true; sdp: string } | { ok: false; reason: RefuseReason; message: string }
-export type Verdict = { ok: true } | { ok: false; reason: RefuseReason; message: string }
-
 /** What a banned key is told. */
 export const BANNED_MESSAGE = 'a moderator banned this key from the room'
 
@@ -137,7 +128,7 @@ export class RelayRoom {
   readonly peers = new Map<string, RoomPeer>()
   #replica: RoomReplica | null = null
   #roomId: string | null = null
-  #forwarder: RoomForwarder | null = null
+  readonly #media: RoomMedia
   readonly #syncs: RoomSyncs<RoomPeer>
   /** Updates' verification and the doc-size caps (`gate.bytes`: entry bytes taken in). */
   readonly gate: RoomGate
@@ -146,17 +137,6 @@ export class RelayRoom {
   #recheck: NodeJS.Timeout | null = null
   #offReplica: (() => void) | null = null
   #destroyed = false
-  #publishing = new Set<string>()
-  /** Subscribers that are other relays' cascade links. */
-  #cascadeSubs = new Set<string>()
-  /** Publisher ids each cascade source (a link to another relay) carries. */
-  #offered = new Map<string, Set<string>>()
-  /** Remote publishers in the forwarder now (offered by a cascade source and speakers in our state). */
-  #remote = new Set<string>()
-  /** Remote publishers whose source went away, kept (silent) until the time given, so a speaker
-   * moving here from that relay takes their place without renegotiating every listener. */
-  #lingering = new Map<string, number>()
-  #lingerTimer: NodeJS.Timeout | null = null
   readonly #opts: RelayRoomOptions
   readonly #now: () => number
   /** Who may stay: members of the current epoch (docs/room-rules.md §8). */
@@ -170,6 +150,7 @@ export class RelayRoom {
       handoff: () => (this.#replica ? epochHandoff(this.#replica.index, this.#replica.state.epochs.current) : []),
       counted: (what) => opts.events.refusedMember?.(what),
       served: (conn) => this.#syncs.serve(conn, (peer, standby) => this.subscribe(peer, standby)),
+      state: () => this.state,
     })
     this.#now = opts.now ?? Date.now
     this.awareness = new Awareness(this.doc)
@@ -179,9 +160,19 @@ export class RelayRoom {
     const { maxDocBytes, budget } = opts.limits
     this.gate = new RoomGate({ doc: this.doc, discovery: this.discovery, maxDocBytes, budget, authority: (key) => ['owner', 'moderator'].includes(this.roleOf(key)) })
     this.syncGuard = new SyncGuard({ doc: this.doc, limits: opts.limits.sync, stats: opts.syncStats, now: this.#now, rejected: (r) => opts.events.rejectedSync?.(r) })
-    this.#syncs = new RoomSyncs<RoomPeer>({ doc: this.doc, awareness: this.awareness, guard: this.syncGuard, stats: opts.syncStats, acceptUpdate: (update) => this.#admit(update), publishers: () => [...this.#publishing, ...this.#remote] })
+    this.#syncs = new RoomSyncs<RoomPeer>({ doc: this.doc, awareness: this.awareness, guard: this.syncGuard, stats: opts.syncStats, acceptUpdate: (update) => this.#admit(update), publishers: () => this.#media.announced })
+    this.#media = new RoomMedia({
+      ...opts,
+      now: this.#now,
+      mayPublish: (key) => this.mayPublish(key),
+      current: (peer) => !this.#destroyed && this.peers.get(peer.key) === peer,
+      peer: (key) => this.peers.get(key),
+      // Connections held without proof are not told who publishes (room-sync.ts).
+      announce: (ids) => {
+        for (const peer of this.peers.values()) if (!this.epochs.holds(peer)) peer.send({ type: 'publishers', ids })
+      },
+    })
   }
-
 
   /** The room id, once an entry told it. */
   get roomId(): string | null {
@@ -198,16 +189,16 @@ export class RelayRoom {
 
   /** Publishers forwarded from other relays now (cascade). */
   get remotePublishers(): string[] {
-    return [...this.#remote]
+    return this.#media.remotePublishers
   }
 
   /** Publishers forwarded now. */
   get publishers(): string[] {
-    return this.#forwarder?.publisherIds() ?? []
+    return this.#media.publishers
   }
 
   get forwarderStats(): ForwarderStats | null {
-    return this.#forwarder?.stats() ?? null
+    return this.#media.forwarderStats
   }
 
   /** Room role of a connected key in the relay's state ('listener' until the room is known). */
@@ -270,14 +261,7 @@ export class RelayRoom {
     this.detachSync(peer)
     // The key's media, if any, belongs to its other connection.
     if (peer.syncOnly) return
-    const wasPublishing = this.#forwarder?.hasPublisher(peer.key) ?? false
-    this.#publishing.delete(peer.key)
-    this.#cascadeSubs.delete(peer.key)
-    await this.#forwarder?.removePeer(peer.key)
-    if (wasPublishing) {
-      this.#syncRemote()
-      this.#announcePublishers()
-    }
+    await this.#media.remove(peer.key)
   }
 
   /** Whether `key` may publish, by the room state this relay holds. */
@@ -290,61 +274,20 @@ export class RelayRoom {
     return { ok: true }
   }
 
-  /** Handles a publish request. Refusals are counted here. */
+  /** Handles a publish request. Refusals are counted (room-media.ts makes the publisher). */
   async publish(peer: RoomPeer, sdp: string): Promise<PublishResult> {
     this.#assertAlive()
-    const refuse = (reason: RefuseReason, message: string): PublishResult => {
-      this.#opts.events.rejectedPublish(reason)
-      return { ok: false, reason, message }
-    }
-    if (peer.cascade) return refuse('not-speaker', 'a cascade link does not publish')
-    if (this.state?.banned.has(peer.key)) return refuse('banned', BANNED_MESSAGE)
-    if (this.#publishing.has(peer.key)) return refuse('already-publishing', 'this key already publishes in this room')
+    if (peer.cascade) return this.#media.refuse('not-speaker', 'a cascade link does not publish')
+    if (this.state?.banned.has(peer.key)) return this.#media.refuse('banned', BANNED_MESSAGE)
+    if (this.#media.isPublishing(peer.key)) return this.#media.refuse('already-publishing', 'this key already publishes in this room')
     // Entries that arrived before the request may still be verifying (at the gate, then in the replica).
     await this.gate.whenSettled().then(() => this.#replica?.whenSettled())
-    if (this.#destroyed || this.peers.get(peer.key) !== peer) return refuse('internal', 'connection closed')
-    if (this.#publishing.has(peer.key)) return refuse('already-publishing', 'this key already publishes in this room')
-    const allowed = this.mayPublish(peer.key)
-    if (!allowed.ok) return refuse(allowed.reason, allowed.message)
-    const fwd = this.#ensureForwarder()
-    if (this.#publishing.size >= this.#opts.limits.maxPublishers) return refuse('room-full', `this relay forwards at most ${this.#opts.limits.maxPublishers} speakers per room`)
-    this.#publishing.add(peer.key)
-    // The same speaker moved here from another relay: its local stream takes over
-    // the remote one's place (the forwarder adopts it, no renegotiation).
-    this.#remote.delete(peer.key)
-    this.#lingering.delete(peer.key)
-    let answer: string
-    try {
-      answer = (await fwd.addPublisher(peer.key, { type: 'offer', sdp })).sdp
-    } catch (err) {
-      this.#publishing.delete(peer.key)
-      // An adopted remote entry left behind: drop it (the sources may offer it again).
-      await fwd.removePublisher(peer.key)
-      this.#syncRemote()
-      if (err instanceof SfuError) return refuse('bad-offer', err.message)
-      throw err
-    }
-    // The socket may have closed, or the seat been lost, while the answer was made.
-    if (this.#destroyed || this.peers.get(peer.key) !== peer || !this.#publishing.has(peer.key)) {
-      this.#publishing.delete(peer.key)
-      await fwd.removePublisher(peer.key)
-      return refuse('internal', 'connection closed')
-    }
-    if (!this.mayPublish(peer.key).ok) {
-      this.#publishing.delete(peer.key)
-      await fwd.removePublisher(peer.key)
-      return refuse('not-speaker', 'this key lost its seat while publishing')
-    }
-    for (const sub of fwd.subscriberIds()) if (sub !== peer.key) fwd.subscribe(sub, peer.key)
-    this.#announcePublishers()
-    return { ok: true, sdp: this.#filter(answer) }
+    if (this.#destroyed || this.peers.get(peer.key) !== peer) return this.#media.refuse('internal', 'connection closed')
+    return this.#media.publish(peer, sdp)
   }
 
   async unpublish(peer: RoomPeer): Promise<void> {
-    if (!this.#publishing.delete(peer.key)) return
-    await this.#forwarder?.removePublisher(peer.key)
-    this.#syncRemote()
-    this.#announcePublishers()
+    await this.#media.unpublish(peer.key)
   }
 
   /**
@@ -358,63 +301,30 @@ export class RelayRoom {
     if (!admitted.ok) return admitted
     // Admitted without proof (no epoch here yet): no media offers until it proves one (room-sync.ts).
     if (this.epochs.holds(peer)) return this.#syncs.subscribeLater(peer, standby)
-    const fwd = this.#ensureForwarder()
-    if (fwd.hasSubscriber(peer.key)) {
-      fwd.setStandby(peer.key, standby && !peer.cascade)
-      return { ok: true }
-    }
-    if (fwd.subscriberIds().length >= this.#opts.limits.maxListeners) return { ok: false, reason: 'room-full', message: `this relay serves at most ${this.#opts.limits.maxListeners} listeners per room` }
-    fwd.addSubscriber(peer.key, { standby: standby && !peer.cascade })
-    if (peer.cascade) this.#cascadeSubs.add(peer.key)
-    for (const pub of fwd.publisherIds()) if (pub !== peer.key && !(peer.cascade && this.#remote.has(pub))) fwd.subscribe(peer.key, pub)
-    return { ok: true }
+    return this.#media.subscribe(peer, standby)
   }
 
   async unsubscribe(peer: RoomPeer): Promise<void> {
     this.#syncs.unsubscribe(peer)
-    this.#cascadeSubs.delete(peer.key)
-    await this.#forwarder?.removeSubscriber(peer.key)
+    await this.#media.unsubscribe(peer.key)
   }
 
   /** Applies a subscriber's answer. */
-  async answer(peer: RoomPeer, sdp: string): Promise<Verdict> {
-    const fwd = this.#forwarder
-    if (!fwd?.hasSubscriber(peer.key)) return { ok: false, reason: 'not-subscribed', message: 'no subscription to answer for' }
-    try {
-      await fwd.acceptAnswer(peer.key, { type: 'answer', sdp })
-      return { ok: true }
-    } catch (err) {
-      if (err instanceof SfuError) return { ok: false, reason: 'bad-answer', message: err.message }
-      throw err
-    }
+  answer(peer: RoomPeer, sdp: string): Promise<Verdict> {
+    return this.#media.answer(peer.key, sdp)
   }
 
   /**
-   * A cascade source (our link to another relay, named `source`) now carries
-   * `ids`. Those that are speakers in this relay's state are forwarded to our
-   * local subscribers (never to other relays' cascade links); the rest wait
-   * for our state to seat them.
+   * A cascade source (our link to another relay, named `source`) now carries `ids`. Those that are speakers in
+   * our state go to our local subscribers (never to other relays' cascade links); the rest wait to be seated.
    */
   setRemoteSource(source: string, ids: readonly string[]): void {
-    if (this.#destroyed) return
-    const next = new Set(ids)
-    const until = this.#now() + REMOTE_LINGER_MS
-    for (const id of this.#offered.get(source) ?? []) if (!next.has(id) && this.#remote.has(id)) this.#lingering.set(id, until)
-    if (ids.length === 0) this.#offered.delete(source)
-    else this.#offered.set(source, next)
-    if (this.#lingering.size > 0 && !this.#lingerTimer) {
-      this.#lingerTimer = setTimeout(() => {
-        this.#lingerTimer = null
-        this.#syncRemote()
-      }, REMOTE_LINGER_MS + 10)
-      this.#lingerTimer.unref()
-    }
-    this.#syncRemote()
+    if (!this.#destroyed) this.#media.setRemoteSource(source, ids)
   }
 
   /** One RTP packet of remote publisher `id` (payload untouched). */
   injectRemote(id: string, rtp: RtpPacket): void {
-    if (this.#remote.has(id)) this.#forwarder?.injectRtp(id, rtp)
+    this.#media.injectRemote(id, rtp)
   }
 
   /** Closes everything. Idempotent. Peers are not told (the endpoint does that). */
@@ -422,7 +332,7 @@ export class RelayRoom {
     if (this.#destroyed) return
     this.#destroyed = true
     if (this.#recheck) clearTimeout(this.#recheck)
-    if (this.#lingerTimer) clearTimeout(this.#lingerTimer)
+    const media = this.#media.destroy()
     this.#syncs.destroy()
     this.syncGuard.destroy()
     this.gate.destroy()
@@ -431,13 +341,9 @@ export class RelayRoom {
     this.#replica?.destroy()
     this.doc.off('update', this.#onDocUpdate)
     this.awareness.destroy()
-    const fwd = this.#forwarder
-    this.#forwarder = null
-    await fwd?.close()
+    await media
     this.doc.destroy()
   }
-
-  // ---- internals ------------------------------------------------------------------------
 
   /** Whether a remote update may be applied (then at once). Binds the room id on the first entry that names it. */
   async #admit(update: Uint8Array): Promise<boolean> {
@@ -474,51 +380,7 @@ export class RelayRoom {
       this.#cut(peer, state.banned.has(peer.key) ? 'banned' : 'kicked')
     }
     this.epochs.onState(state, [...this.peers.values()].filter((p): p is RoomPeer & Member => 'nonce' in p))
-    this.#syncRemote()
-    const fwd = this.#forwarder
-    if (!fwd) return
-    let changed = false
-    for (const key of [...this.#publishing]) {
-      const allowed = this.mayPublish(key)
-      if (allowed.ok) continue
-      this.#publishing.delete(key)
-      changed = true
-      this.#opts.events.revokedPublish()
-      this.#opts.log.info('relay stopped forwarding a speaker', { room: this.discovery.slice(0, 12), key, why: allowed.message })
-      void fwd.removePublisher(key)
-      this.peers.get(key)?.send({ type: 'unpublished', reason: allowed.reason })
-    }
-    if (changed) this.#announcePublishers()
-  }
-
-  /** Brings the forwarder's remote publishers in line with what sources offer and our state allows. */
-  #syncRemote(): void {
-    if (this.#destroyed) return
-    const want = new Set<string>()
-    const now = this.#now()
-    for (const [id, until] of this.#lingering) if (until <= now || this.#publishing.has(id)) this.#lingering.delete(id)
-    const offered = [...this.#lingering.keys()]
-    for (const ids of this.#offered.values()) offered.push(...ids)
-    for (const id of offered) if (!this.#publishing.has(id) && this.mayPublish(id).ok) want.add(id)
-    let changed = false
-    for (const id of [...this.#remote]) {
-      if (want.has(id)) continue
-      this.#remote.delete(id)
-      changed = true
-      void this.#forwarder?.removePublisher(id)
-    }
-    const added = [...want].filter((id) => !this.#remote.has(id))
-    if (added.length > 0) {
-      const fwd = this.#ensureForwarder()
-      for (const id of added) {
-        if (fwd.hasPublisher(id)) continue
-        fwd.addRemotePublisher(id)
-        this.#remote.add(id)
-        changed = true
-        for (const sub of fwd.subscriberIds()) if (sub !== id && !this.#cascadeSubs.has(sub)) fwd.subscribe(sub, id)
-      }
-    }
-    if (changed) this.#announcePublishers()
+    this.#media.onState()
   }
 
   /**
@@ -530,33 +392,6 @@ export class RelayRoom {
     this.#opts.log.info(`relay cut off a ${why} key`, { room: this.discovery.slice(0, 12), key: peer.key })
     peer.close(RelayCloseCode.Banned, why)
     void this.leave(peer)
-  }
-
-  #announcePublishers(): void {
-    const ids = [...this.#publishing, ...this.#remote]
-    for (const peer of this.peers.values()) if (!this.epochs.holds(peer)) peer.send({ type: 'publishers', ids })
-  }
-
-  #ensureForwarder(): RoomForwarder {
-    if (this.#forwarder) return this.#forwarder
-    const fwd = (this.#opts.forwarder ?? inThreadForwarder)({
-      ...(this.#opts.peerConfig ? { peerConfig: this.#opts.peerConfig } : {}),
-      now: this.#now,
-      onOffer: (id, offer) => this.peers.get(id)?.send({ type: 'offer', sdp: this.#filter(offer.sdp) }),
-      onError: (err) => this.#opts.events.error(err),
-      onPeerState: (id, role, state) => {
-        if (state !== 'failed') return
-        // One failure path: the client's socket is closed too, so it reconnects or falls back.
-        this.#opts.log.warn('relay media connection failed', { room: this.discovery.slice(0, 12), key: id, role })
-        this.peers.get(id)?.close(RelayCloseCode.MediaFailed, `${role} connection failed`)
-      },
-    })
-    this.#forwarder = fwd
-    return fwd
-  }
-
-  #filter(sdp: string): string {
-    return this.#opts.sdpFilter ? this.#opts.sdpFilter(sdp) : sdp
   }
 
   #assertAlive(): void {

@@ -16,24 +16,37 @@
  * Every valid vouch of one relay key in one epoch is the same bytes (Ed25519
  * is deterministic and every member signs with the same key), so "newer"
  * means "of another epoch": the store changes at most once per epoch.
+ *
+ * The relay's checks run through WebCrypto (`verifyMembershipAsync`), off the
+ * thread's JavaScript; the room may move to another epoch while one runs, so
+ * a vouch is stored only if the epoch it verified against is still current.
  */
 import { TypedEmitter } from '../../src/base/emitter.ts'
 import { fromBase64url, publicKeyFromId, toBase64url, verifySignature, type Identity } from '../../src/identity/index.ts'
 import { relayProofMessage, vouchMessage } from '../../src/net/relay-protocol.ts'
-import { verifyMembership, type Epoch, type RoomState } from '../../src/room/index.ts'
+import { verifyMembership, verifyMembershipAsync, type Epoch, type RoomState } from '../../src/room/index.ts'
 
-/** Which epoch of `chain` a vouch for `relayKey` belongs to: the current one, an older one, or none. */
-export function vouchedEpoch(chain: readonly Epoch[], room: string, relayKey: string, vouch: string | undefined): 'ok' | 'old' | 'none' {
+/** Which epoch of `chain` a vouch for `relayKey` belongs to: the current one, an older one, or none. Never rejects. */
+export async function vouchedEpoch(chain: readonly Epoch[], room: string, relayKey: string, vouch: string | undefined): Promise<'ok' | 'old' | 'none'> {
   const sig = vouch === undefined ? null : fromBase64url(vouch)
   if (!sig) return 'none'
   const msg = vouchMessage(room, relayKey)
   for (let i = chain.length - 1; i >= 0; i--) {
-    if (verifyMembership(chain[i]!.member, msg, sig)) return i === chain.length - 1 ? 'ok' : 'old'
+    if (await verifyMembershipAsync(chain[i]!.member, msg, sig)) return i === chain.length - 1 ? 'ok' : 'old'
   }
   return 'none'
 }
 
-/** Whether `vouch` vouches for `relayKey` in `epoch`. Never throws. */
+/** Whether `vouch` vouches for `relayKey` in `epoch`. Never rejects. */
+export async function vouchVerified(epoch: Epoch, room: string, relayKey: string, vouch: string | undefined): Promise<boolean> {
+  const sig = vouch === undefined ? null : fromBase64url(vouch)
+  return sig !== null && verifyMembershipAsync(epoch.member, vouchMessage(room, relayKey), sig)
+}
+
+/**
+ * `vouchVerified`, synchronously (pure JavaScript, ~3 ms): for the dialling side's check of the
+ * few vouches a dialled relay sent (relay/cascade/link.ts), not for connections.
+ */
 export function vouches(epoch: Epoch, room: string, relayKey: string, vouch: string | undefined): boolean {
   const sig = vouch === undefined ? null : fromBase64url(vouch)
   return sig !== null && verifyMembership(epoch.member, vouchMessage(room, relayKey), sig)
@@ -73,11 +86,15 @@ export class VouchStore extends TypedEmitter<VouchStoreEvents> {
     return cur && this.#latest?.epoch === cur.id ? this.#latest.sig : null
   }
 
-  /** A member's vouch for `relayKey` (this relay): kept when it verifies against the current epoch. False when refused. */
-  offer(state: RoomState | null, room: string, relayKey: string, sig: string): boolean {
+  /**
+   * A member's vouch for `relayKey` (this relay): kept when it verifies against the current epoch of
+   * `state` and that epoch is still current in `now()` once it has. False when it does not verify.
+   */
+  async offer(state: RoomState | null, room: string, relayKey: string, sig: string, now: () => RoomState | null = () => state): Promise<boolean> {
     const cur = state?.epochs.current
-    if (!cur || !vouches(cur, room, relayKey, sig)) return false
-    if (this.#latest?.epoch === cur.id) return true
+    if (!cur || !(await vouchVerified(cur, room, relayKey, sig))) return false
+    // A valid vouch of an epoch the room has left meanwhile: not refused, not kept either.
+    if (now()?.epochs.current?.id !== cur.id || this.#latest?.epoch === cur.id) return true
     this.#latest = { epoch: cur.id, sig }
     this.emit('vouched', sig)
     return true

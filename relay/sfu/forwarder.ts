@@ -6,7 +6,8 @@
  * - Each subscriber has one werift RTCPeerConnection; the forwarder always
  *   offers (one sendonly audio transceiver per subscribed publisher) and the
  *   subscriber answers. Renegotiations are serialised per subscriber: at most
- *   one offer is outstanding; changes made meanwhile are folded into the next.
+ *   one offer is outstanding; changes made meanwhile are folded into the next
+ *   (subscriber.ts).
  * - Every RTP packet a publisher sends is written to each of its subscribers'
  *   senders. Only the header is rewritten (SSRC and payload type of the
  *   subscriber's sender, header extensions of that connection); marker and
@@ -27,19 +28,10 @@
  * plain `{type, sdp}` objects; the caller carries them (WebSocket, tests).
  * ICE is non-trickle: descriptions carry their candidates.
  */
-import {
-  MediaStream,
-  RTCPeerConnection,
-  useOPUS,
-  useSdesMid,
-  type RTCPeerConnectionConfig,
-  type RTCRtpTransceiver,
-  type RtpPacket,
-} from 'werift'
+import { RTCPeerConnection, useOPUS, useSdesMid, type RTCPeerConnectionConfig, type RtpPacket } from 'werift'
 import { SfuError, SfuErrorCode } from './errors.ts'
-import { forwardedPacket, NO_REBASE, rebaseAfter, type Rebase } from './rtp.ts'
-import { DirectOutput, DirectRoute, ntpTime, type OutPacket } from './rtp-out.ts'
-import { unrejectInactive } from './sdp.ts'
+import { ntpTime, type OutPacket } from './rtp-out.ts'
+import { Subscriber, writeSlot, type OutputSlot } from './subscriber.ts'
 
 export interface SessionDescription {
   type: 'offer' | 'answer'
@@ -96,40 +88,6 @@ interface Publisher {
   outputs: Set<OutputSlot>
 }
 
-/**
- * One sendonly transceiver on a subscriber's connection. Unsubscribing parks it
- * (inactive); the next subscription reuses it, so m-sections do not pile up.
- */
-interface OutputSlot {
-  subscriber: Subscriber
-  transceiver: RTCRtpTransceiver
-  /** null while parked. */
-  publisherId: string | null
-  /** Offsets for the current publisher; computed at its first packet. */
-  rebase: Rebase | null
-  /** Last packet sent on this slot, for rebasing the next publisher onto it (updated in place). */
-  last: { seq: number; ts: number; at: number } | null
-  /** The direct send path of this slot's sender (rtp-out.ts). */
-  out: DirectOutput
-}
-
-interface Subscriber {
-  id: string
-  /**
-   * A failover reserve: the connection is negotiated and kept up, but no packet is
-   * forwarded until the subscriber activates (see docs/relay.md, "Failover").
-   */
-  standby: boolean
-  pc: RTCPeerConnection | undefined
-  slots: OutputSlot[]
-  /** SRTP and UDP state of the connection, shared by its slots' direct outputs. */
-  route: DirectRoute
-  /** An offer was sent and its answer has not been applied yet. */
-  offering: boolean
-  /** Subscriptions changed since the outstanding offer was made. */
-  dirty: boolean
-}
-
 /** msid tokens are restricted; keep ids to a plain, bounded alphabet. */
 const ID_RE = /^[A-Za-z0-9_.:-]{1,128}$/
 
@@ -160,6 +118,9 @@ export class Forwarder {
     bytesOut: 0,
     dropped: { notConnected: 0, sendFailed: 0 } as Record<DropReason, number>,
     errors: 0,
+  }
+  private readonly sendFailed = (): void => {
+    this.counters.dropped.sendFailed++
   }
 
   constructor(opts: ForwarderOptions) {
@@ -238,7 +199,17 @@ export class Forwarder {
     this.assertOpen()
     checkId(id)
     if (this.subscribers.has(id)) throw new SfuError(SfuErrorCode.DUPLICATE_PEER, `subscriber ${id}`)
-    this.subscribers.set(id, { id, standby: opts.standby === true, pc: undefined, slots: [], route: new DirectRoute(), offering: false, dirty: false })
+    const sub: Subscriber = new Subscriber(id, opts.standby === true, {
+      connect: () => {
+        const pc = new RTCPeerConnection(this.config)
+        this.watchState(pc, id, 'subscriber')
+        return pc
+      },
+      current: () => this.subscribers.get(id) === sub && !this.closed,
+      offer: (sdp) => this.opts.onOffer(id, { type: 'offer', sdp }),
+      fail: (err) => this.fail(err),
+    })
+    this.subscribers.set(id, sub)
   }
 
   /** Holds (`true`) or starts (`false`) forwarding to a subscriber; its connection stays as is. */
@@ -253,47 +224,28 @@ export class Forwarder {
     const sub = this.getSubscriber(subscriberId)
     const pub = this.publishers.get(publisherId)
     if (!pub) throw new SfuError(SfuErrorCode.UNKNOWN_PEER, `publisher ${publisherId}`)
-    if (sub.slots.some((s) => s.publisherId === publisherId)) return
-    const streams = [new MediaStream({ id: publisherId })]
-    let slot = sub.slots.find((s) => s.publisherId === null)
-    if (slot) {
-      slot.transceiver.setDirection('sendonly')
-      slot.transceiver.sender.setStreams(streams)
-    } else {
-      sub.pc ??= this.subscriberConnection(sub)
-      const transceiver = sub.pc.addTransceiver('audio', { direction: 'sendonly', streams })
-      slot = { subscriber: sub, transceiver, publisherId: null, rebase: null, last: null, out: new DirectOutput(transceiver.sender, sub.route) }
-      sub.slots.push(slot)
-    }
-    slot.publisherId = publisherId
-    slot.rebase = null
-    pub.outputs.add(slot)
-    this.negotiate(sub)
+    if (sub.slotOf(publisherId)) return
+    pub.outputs.add(sub.open(publisherId))
+    sub.negotiate()
   }
 
   /** Stops forwarding `publisherId` to `subscriberId` (renegotiates; idempotent). */
   unsubscribe(subscriberId: string, publisherId: string): void {
     this.assertOpen()
     const sub = this.getSubscriber(subscriberId)
-    const slot = sub.slots.find((s) => s.publisherId === publisherId)
+    const slot = sub.slotOf(publisherId)
     if (!slot) return
     this.park(slot)
-    this.negotiate(sub)
+    sub.negotiate()
   }
 
   /** Applies a subscriber's answer to the outstanding offer. */
   async acceptAnswer(subscriberId: string, answer: SessionDescription): Promise<void> {
     this.assertOpen()
     const sub = this.getSubscriber(subscriberId)
-    if (!sub.offering || !sub.pc) throw new SfuError(SfuErrorCode.NO_PENDING_OFFER, `subscriber ${subscriberId}`)
+    if (!sub.awaitingAnswer) throw new SfuError(SfuErrorCode.NO_PENDING_OFFER, `subscriber ${subscriberId}`)
     checkDescription(answer, 'answer')
-    try {
-      await sub.pc.setRemoteDescription(answer)
-    } catch (err) {
-      throw new SfuError(SfuErrorCode.BAD_DESCRIPTION, String(err), { cause: err })
-    }
-    sub.offering = false
-    if (sub.dirty) this.negotiate(sub)
+    await sub.acceptAnswer({ type: 'answer', sdp: answer.sdp })
   }
 
   /** Removes a peer in both roles (publisher and subscriber) and closes its connections. */
@@ -311,7 +263,7 @@ export class Forwarder {
     this.publishers.delete(id)
     for (const slot of [...pub.outputs]) {
       this.park(slot)
-      if (!this.closed) this.negotiate(slot.subscriber)
+      if (!this.closed) slot.subscriber.negotiate()
     }
     await pub.pc?.close()
   }
@@ -379,7 +331,7 @@ export class Forwarder {
   /**
    * The hot path: one publisher packet to every live slot. Per slot it allocates only the
    * outgoing buffer (rtp-out.ts); werift's sendRtp is the fallback for what that path
-   * does not cover.
+   * does not cover (subscriber.ts `writeSlot`).
    */
   private forward(pub: Publisher, rtp: RtpPacket): void {
     const c = this.counters
@@ -393,63 +345,15 @@ export class Forwarder {
     const direct = h.csrc.length === 0
     for (const slot of pub.outputs) {
       if (slot.subscriber.standby) continue
-      const sender = slot.transceiver.sender
-      // werift's sendRtp silently returns before DTLS is up; count it here instead.
-      if (sender.transport?.state !== 'connected' || !sender.codec) {
+      const wrote = writeSlot(slot, rtp, p, now, direct, this.sendFailed)
+      if (wrote === 'notConnected') {
         c.dropped.notConnected++
         continue
       }
-      let rebase = slot.rebase
-      if (!rebase) {
-        const { last } = slot
-        rebase = slot.rebase = last ? rebaseAfter(last, { seq: h.sequenceNumber, ts: h.timestamp }, now - last.at, sender.codec.clockRate) : NO_REBASE
-      }
-      p.seq = (h.sequenceNumber + rebase.seq) & 0xffff
-      p.ts = (h.timestamp + rebase.ts) >>> 0
-      if (slot.last) {
-        slot.last.seq = p.seq
-        slot.last.ts = p.ts
-        slot.last.at = now
-      } else slot.last = { seq: p.seq, ts: p.ts, at: now }
-      if (direct && slot.out.send(p)) c.packetsDirect++
-      else {
-        sender.sendRtp(forwardedPacket(rtp, rebase)).catch(() => {
-          c.dropped.sendFailed++
-        })
-      }
+      if (wrote === 'direct') c.packetsDirect++
       c.packetsOut++
       c.bytesOut += n
     }
-  }
-
-  private subscriberConnection(sub: Subscriber): RTCPeerConnection {
-    const pc = new RTCPeerConnection(this.config)
-    this.watchState(pc, sub.id, 'subscriber')
-    return pc
-  }
-
-  /** Makes an offer now, or marks the subscriber dirty if one is outstanding. */
-  private negotiate(sub: Subscriber): void {
-    if (sub.offering) {
-      sub.dirty = true
-      return
-    }
-    const pc = sub.pc
-    if (!pc) return
-    sub.offering = true
-    sub.dirty = false
-    const run = async () => {
-      const offer = await pc.createOffer()
-      await pc.setLocalDescription(offer)
-      // werift's setLocalDescription never settles once the connection is closed,
-      // so a removed subscriber simply never gets here.
-      if (this.subscribers.get(sub.id) !== sub || this.closed) return
-      this.opts.onOffer(sub.id, { type: 'offer', sdp: unrejectInactive(pc.localDescription!.sdp) })
-    }
-    run().catch((err: unknown) => {
-      sub.offering = false
-      this.fail(new Error(`offer for subscriber ${sub.id} failed`, { cause: err }))
-    })
   }
 
   /** Stops forwarding into `slot` and marks its transceiver inactive (kept for reuse). */

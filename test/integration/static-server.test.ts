@@ -4,7 +4,7 @@
  * parent holding files nobody should read over HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { request } from 'node:http'
+import { request, type IncomingHttpHeaders } from 'node:http'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,12 +21,16 @@ let port: number
 
 /** A raw GET: the path goes on the wire exactly as written (fetch would normalize it). */
 function get(path: string): Promise<{ status: number; body: string }> {
+  return getWithHeaders(path).then(({ status, body }) => ({ status, body }))
+}
+
+function getWithHeaders(path: string): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method: 'GET' }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (c: string) => (body += c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }))
       res.on('error', reject)
     })
     req.on('error', reject)
@@ -77,5 +81,26 @@ describe('static files', () => {
     expect((await get('/%E0%A4%A')).status).toBe(400)
     expect((await get('/a%00b')).status).not.toBe(500)
     expect(await get('/')).toEqual({ status: 200, body: SHELL })
+  })
+
+  it('sends a strict Content-Security-Policy, nosniff and no referrer with the app, its assets and refusals', async () => {
+    for (const path of ['/', '/assets/app.js', '/some/room/route', '/%E0%A4%A']) {
+      const { headers } = await getWithHeaders(path)
+      expect(headers['x-content-type-options'], path).toBe('nosniff')
+      expect(headers['referrer-policy'], path).toBe('no-referrer')
+      const csp = new Map(String(headers['content-security-policy']).split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name!, values]))
+      expect(csp.get('default-src'), path).toEqual(["'self'"])
+      expect(csp.get('script-src'), path).toEqual(["'self'"])
+      expect(csp.get('worker-src'), path).toEqual(["'self'"])
+      expect(csp.get('style-src'), path).toEqual(["'self'"])
+      // Relays the user adds in settings are on any host, over WebSocket only (blob: is the page's own recordings).
+      expect(csp.get('connect-src'), path).toEqual(["'self'", 'ws:', 'wss:', 'blob:'])
+      expect(csp.get('media-src'), path).toEqual(["'self'", 'blob:'])
+      expect(csp.get('img-src'), path).toEqual(["'self'", 'data:', 'blob:'])
+      expect(csp.get('object-src'), path).toEqual(["'none'"])
+      expect(csp.get('base-uri'), path).toEqual(["'none'"])
+      expect(csp.get('frame-ancestors'), path).toEqual(["'none'"])
+      expect([...csp.values()].flat().filter((v) => /unsafe|\*/.test(v)), path).toEqual([])
+    }
   })
 })
