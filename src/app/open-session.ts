@@ -1,10 +1,10 @@
 /**
  * Opening a room in the browser: restore the room doc from IndexedDB (so a
  * room opened offline shows its last state), connect WebSocket signalling to
- * the relay that served the page, build the RoomClient over them, and hand
- * everything to a `BrowserRoomSession`, which resolves once the room exists
- * locally and the link's pass is redeemed. On failure everything opened here
- * is released again.
+ * the relay that served the page, build the RoomClient over them (following
+ * the browser's network changes, network-signals.ts), and hand everything to a
+ * `BrowserRoomSession`, which resolves once the room exists locally and the
+ * link's pass is redeemed. On failure everything opened here is released again.
  */
 import * as Y from 'yjs'
 import { IndexeddbPersistence } from 'y-indexeddb'
@@ -22,6 +22,7 @@ import { RoomClient } from '../participant/room-client.ts'
 import { BrowserRoomSession, roomDbName, type SessionEnv } from './session.ts'
 import { BrowserE2ee, e2eeMode } from './e2ee.ts'
 import { relayUrlsFor } from './relay-urls.ts'
+import { followBrowserNetwork } from './network-signals.ts'
 
 const RECONNECT_MAX_MS = 5000
 const DB_TIMEOUT_MS = 5000
@@ -91,6 +92,8 @@ export async function openRoomSession(env: SessionEnv): Promise<BrowserRoomSessi
     secretVerified: stored?.verifiedSecret === env.invite.secret,
     knownRoom: stored !== undefined,
     e2ee,
+    // A browser whose network changes restarts its links as the Node peer does (network-switch.ts).
+    followNetwork: (hooks) => followBrowserNetwork(client, signal, window, hooks),
   })
   if (storageProblem) console.warn('room storage unavailable', storageProblem)
   try {

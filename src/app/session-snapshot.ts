@@ -21,6 +21,8 @@ export interface SnapshotParts {
   signal: Pick<SignalClient, 'connected'>
   online: () => boolean
   signalUnreachable: boolean
+  /** A network switch is being handled (reconnecting.ts). */
+  reconnecting: boolean
   /** The room moved to an epoch we hold no box of. */
   replaced: boolean
   profileName: string
@@ -51,6 +53,7 @@ export function roomMode(p: SnapshotParts): { mode: RoomMode; reason?: string } 
   if (isOffline(p)) return { mode: 'offline' }
   const plan = p.client.plan
   if (plan.mode === 'full') return { mode: 'mesh', ...(plan.reason ? { reason: plan.reason } : {}) }
+  if (p.reconnecting) return { mode: 'reconnecting' }
   if (p.client.via === 'relay') return { mode: 'relay' }
   if (!p.signal.connected && p.client.mesh.connected.length === 0) return { mode: 'connecting' }
   return { mode: 'mesh' }

@@ -1,115 +1,55 @@
 /**
- * The browser's `RoomSession`: one RoomClient (validated room doc, signed
- * actions, presence, mesh) wired to the browser's WebSocket signalling,
- * RTCPeerConnection, IndexedDB, microphone and WebAudio, and summarised for
- * the UI as `RoomSnapshot`s.
+ * The browser's `RoomSession`: one RoomClient (validated room doc, signed actions, presence,
+ * mesh) wired to the browser's WebSocket signalling, RTCPeerConnection, IndexedDB, microphone
+ * and WebAudio, and summarised for the UI as `RoomSnapshot`s.
  *
  * Lifecycle: `openRoomSession()` (open-session.ts) restores the room doc from IndexedDB (so a
- * room opened offline shows its last state), connects signalling, seeds the
- * doc from the link and redeems its pass; it resolves once the room exists
- * locally, or rejects with a `RoomProblem` code ('unreachable'; a link whose key
- * is not the room's was refused before, by its key check in parseInvite: the
- * signalling topic is open to strangers, so nothing on it may decide that).
- * Actions write signed entries to the local doc whether or
- * not anyone is reachable; the mesh syncs them when peers come back.
- * `leave()` is idempotent and releases sockets, peers, timers, the
- * microphone, the audio graph and the database handle.
+ * room opened offline shows its last state), connects signalling, seeds the doc from the link
+ * and redeems its pass; it resolves once the room exists locally, or rejects with a
+ * `RoomProblem` code ('unreachable'; a link whose key is not the room's was refused before, by
+ * its key check in parseInvite: the signalling topic is open to strangers, so nothing on it
+ * may decide that). Actions write signed entries to the local doc whether or not anyone is
+ * reachable; the mesh syncs them when peers come back. `leave()` is idempotent and releases
+ * sockets, peers, timers, the microphone, the audio graph and the database handle.
  *
- * Audio: the microphone is open only while this person holds a stage seat
- * (or is accepting an invite), and stays muted while a moderator's mute holds;
- * remote audio plays through one WebAudio graph whose per-person gains are 0
- * unless the validated state says that person is a speaker (`RoomClient.mayPlay`).
+ * Audio: the microphone is open only while this person holds a stage seat (or is accepting an
+ * invite), and stays muted while a moderator's mute holds; remote audio plays through one
+ * WebAudio graph whose per-person gains are 0 unless the validated state says that person is
+ * a speaker (`RoomClient.mayPlay`).
  *
- * Parts kept in their own modules: one-entry actions (session-actions.ts), the
- * snapshot (session-snapshot.ts, snapshot.ts, chat-view.ts), speaking levels
- * (levels.ts), the recent-rooms entry (room-memory.ts), reactions (reactions.ts),
- * recording (session-recording.ts) and the lock screen and wake lock (pocket.ts).
+ * Parts kept in their own modules: what it is opened with (session-env.ts), joining
+ * (session-join.ts), one-entry actions (session-actions.ts), the snapshot (session-snapshot.ts,
+ * snapshot.ts, chat-view.ts), speaking levels (levels.ts), the recent-rooms entry
+ * (room-memory.ts), reactions (reactions.ts), recording (session-recording.ts), the lock screen
+ * and wake lock (pocket.ts), and "Reconnecting…" after a network change (reconnecting.ts).
  */
-import type * as Y from 'yjs'
-import type { IndexeddbPersistence } from 'y-indexeddb'
-import type { Identity } from '../identity/index.ts'
-import type { Invite } from '../invite/index.ts'
-import type { SignalClient, SignalError, WebSocketClass } from '../net/signal-client.ts'
-import type { SwitchBus } from '../net/switch-bus.ts'
-import type { PeerStats, PeerWrtc } from '../net/peer.ts'
+import type { SignalError } from '../net/signal-client.ts'
+import type { PeerStats } from '../net/peer.ts'
 import type { RoomClient } from '../participant/room-client.ts'
-import { awaitArrival } from './arrival.ts'
+import { SessionJoin } from './session-join.ts'
 import { Capture } from './capture.ts'
 import { Microphone } from './microphone.ts'
 import { Playback } from './playback.ts'
-import type { BrowserE2ee, E2eeSetting, E2eeStats } from './e2ee.ts'
-import type { TopologyLimits } from '../net/topology.ts'
+import type { E2eeStats } from './e2ee.ts'
 import { inviteLink } from './room-links.ts'
-import type { ProfileStore, RecentRooms } from './local-stores.ts'
 import type { InviteRole, RoomSession, RoomSnapshot } from './types.ts'
 import { LevelSampler } from './levels.ts'
 import { RoomMemory } from './room-memory.ts'
 import { Fingerprints, sessionSnapshot } from './session-snapshot.ts'
-import { browserPocket, Pocket, type PocketEnv } from './pocket.ts'
+import { browserPocket, Pocket } from './pocket.ts'
 import { SessionReactions } from './reactions.ts'
 import { RecordingControl } from './session-recording.ts'
 import { ChatView } from './chat-view.ts'
 import { SessionActions } from './session-actions.ts'
+import { Reconnecting } from './reconnecting.ts'
+import type { SessionEnv, SessionParts } from './session-env.ts'
 import { MUTE_HOLD_MS, RoomError } from '../room/index.ts'
 
-export interface SessionEnv {
-  /** The link the room was opened with (kept in the recent-rooms list). */
-  link: string
-  invite: Invite
-  identity: Identity
-  /** Origin put into the invite links this session makes. */
-  origin: string
-  signalUrl: string
-  WebSocket: WebSocketClass
-  wrtc: PeerWrtc
-  media: MediaDevices
-  profile: ProfileStore
-  recent: RecentRooms
-  /** navigator.onLine and its events. */
-  online: { get(): boolean; subscribe(fn: () => void): () => void }
-  /** How long to wait for the room to arrive when this device knows nothing of it. */
-  arriveTimeoutMs?: number
-  now?: () => number
-  /** Called once when the session is left. */
-  onleave?: (session: BrowserRoomSession) => void
-  /** Use only loopback ICE candidates (single-machine tests and demos). */
-  loopbackOnly?: boolean
-  /**
-   * End-to-end encryption of audio (SFrame, e2ee.ts). Default 'auto': on where the browser can.
-   * 'off' until every peer of the room can (the @roamhq/wrtc headless peer cannot).
-   */
-  e2ee?: E2eeSetting
-  /** Mesh size and hysteresis (tests put small rooms on the relay). */
-  limits?: TopologyLimits
-  /** Lock screen and wake lock (pocket.ts); default the page's own, null for none. */
-  pocket?: PocketEnv | null
-}
-
 export { sessionError, type SessionError } from './session-error.ts'
-
-/** IndexedDB database holding one room's doc. */
-export function roomDbName(roomId: string): string {
-  return `stoop-room-${roomId}`
-}
+export { roomDbName, type SessionEnv, type SessionParts } from './session-env.ts'
 
 const LEVEL_MS = 200
 const STATS_MS = 2000
-
-/** What `openRoomSession` (open-session.ts) builds and hands over; the session owns and releases it. */
-export interface SessionParts {
-  doc: Y.Doc
-  persistence: IndexeddbPersistence
-  signal: SignalClient
-  bus: SwitchBus
-  client: RoomClient
-  profileName: string
-  microphoneId: string | undefined
-  secretVerified: boolean
-  /** This device had the room in its recent-rooms list before. */
-  knownRoom: boolean
-  /** Encrypts and decrypts the audio of `client`'s connections; null when off. */
-  e2ee?: BrowserE2ee | null
-}
 
 export class BrowserRoomSession extends SessionActions implements RoomSession {
   readonly client: RoomClient
@@ -128,6 +68,7 @@ export class BrowserRoomSession extends SessionActions implements RoomSession {
   readonly #reactions: SessionReactions
   readonly #recording: RecordingControl
   readonly #chat = new ChatView()
+  readonly #reconnecting: Reconnecting
   /** Leave was asked for from the lock screen; the UI leaves. */
   #leaveRequested = false
   readonly #now: () => number
@@ -136,8 +77,7 @@ export class BrowserRoomSession extends SessionActions implements RoomSession {
   #left: Promise<void> | null = null
   #peerStats = new Map<string, PeerStats>()
   #signalUnreachable = false
-  #joining: Promise<void> = Promise.resolve()
-  #joined = false
+  readonly #joining: SessionJoin
   #recheck: ReturnType<typeof setTimeout> | null = null
   /** Things that went wrong without stopping the session, by kind (debug). */
   readonly dropped: Record<string, number> = {}
@@ -149,6 +89,17 @@ export class BrowserRoomSession extends SessionActions implements RoomSession {
     this.#now = env.now ?? Date.now
     this.client = parts.client
     const client = parts.client
+    this.#joining = new SessionJoin({
+      client,
+      arrival: {
+        timeoutMs: env.arriveTimeoutMs ?? 20_000,
+        signalUrl: env.signalUrl,
+        cutOff: () => this.#signalUnreachable || !env.online.get(),
+      },
+      name: () => this.#p.profileName,
+      left: () => this.#left !== null,
+      count: (what) => this.#count(what),
+    })
     this.#memory = new RoomMemory({
       client,
       recent: env.recent,
@@ -204,6 +155,7 @@ export class BrowserRoomSession extends SessionActions implements RoomSession {
           },
         })
       : null
+    this.#reconnecting = new Reconnecting({ via: () => client.via, relay: client.relay, onchange: () => this.#dirty() })
     this.#snapshot = this.#build()
     this.#pocket?.update(this.#snapshot)
     this.#wire(env, parts)
@@ -254,6 +206,9 @@ export class BrowserRoomSession extends SessionActions implements RoomSession {
     const onClose = (): void => this.#dirty()
     const onError = (err: SignalError): void => this.#onSignalError(err)
     this.#offs.push(parts.signal.on('open', onOpen), parts.signal.on('close', onClose), parts.signal.on('error', onError))
+    const reconnecting = this.#reconnecting
+    if (parts.followNetwork) this.#offs.push(parts.followNetwork({ onSwitch: () => reconnecting.switched(), onRestarted: () => reconnecting.restarted() }))
+    this.#offs.push(() => reconnecting.close())
 
     const levelTimer = setInterval(() => {
       if (this.#levels.sample()) this.#dirty()
@@ -279,15 +234,7 @@ export class BrowserRoomSession extends SessionActions implements RoomSession {
 
   /** Resolves once the room exists locally and this device has claimed what its link grants. */
   async ready(): Promise<void> {
-    await this.#join()
-    if (!this.client.state.exists) {
-      await awaitArrival(this.client, {
-        timeoutMs: this.#env.arriveTimeoutMs ?? 20_000,
-        signalUrl: this.#env.signalUrl,
-        cutOff: () => this.#signalUnreachable || !this.#env.online.get(),
-      })
-    }
-    await this.#join()
+    await this.#joining.ready()
     this.#onState()
   }
 
@@ -364,31 +311,6 @@ export class BrowserRoomSession extends SessionActions implements RoomSession {
     doc.destroy()
   }
 
-  /** Seeds the doc from the link and redeems its pass, once the room exists (serialised). */
-  #join(): Promise<void> {
-    this.#joining = this.#joining.then(async () => {
-      if (this.#joined || this.#left) return
-      const client = this.client
-      try {
-        // RoomClient.join() reads `exists` without waiting for verification: let the stored log settle first.
-        await client.replica.whenSettled()
-        await client.join()
-      } catch (err) {
-        // Banned or ended rooms show as such; a pass that cannot be redeemed leaves us a listener.
-        this.#count(`join:${(err as { code?: string }).code ?? 'error'}`)
-      }
-      const state = client.state
-      if (!state.exists) return
-      this.#joined = true
-      const name = this.#p.profileName
-      const mine = state.profiles.get(client.selfId)
-      if (name && mine?.name !== name && !state.ended && !state.banned.has(client.selfId)) {
-        await client.actor.setProfile({ name }).catch(() => this.#count('profile-write'))
-      }
-    })
-    return this.#joining
-  }
-
   #onSignalError(err: SignalError): void {
     if (err.code === 'signal-unreachable') this.#signalUnreachable = true
     this.#dirty()
@@ -397,7 +319,7 @@ export class BrowserRoomSession extends SessionActions implements RoomSession {
   #onState(): void {
     if (this.#left) return
     const state = this.client.state
-    if (state.exists && !this.#joined) void this.#join()
+    if (state.exists && !this.#joining.joined) void this.#joining.join()
     this.#mic.sync()
     this.#recording.sync()
     this.playback.refresh()
@@ -435,6 +357,7 @@ export class BrowserRoomSession extends SessionActions implements RoomSession {
       signal: this.#p.signal,
       online: () => this.#env.online.get(),
       signalUnreachable: this.#signalUnreachable,
+      reconnecting: this.#reconnecting.active,
       replaced: this.#replaced,
       profileName: this.#p.profileName,
       micProblem: this.#mic.problem,

@@ -100,7 +100,7 @@ export interface ForcedMute {
   unmuteAt: number
 }
 
-export type RoomMode = 'connecting' | 'mesh' | 'relay' | 'offline'
+export type RoomMode = 'connecting' | 'reconnecting' | 'mesh' | 'relay' | 'offline'
 
 export interface RoomProblem {
   code: 'bad-link' | 'wrong-secret' | 'room-ended' | 'banned' | 'kicked' | 'link-replaced' | 'room-full' | 'offline' | 'mic-denied' | 'unreachable'

@@ -4,29 +4,14 @@
  * through the relay (star), subscribes to every publisher, and publishes the
  * local track while this participant is a speaker.
  *
- * `url` may list several relays of the room (cascaded relays forward each
- * other's speakers, so any of them carries the whole room). When the relay in
- * use fails, the path moves to the next one at once (`failingOver` is true
- * meanwhile, so RoomClient keeps its plan instead of falling back to the
- * mesh); only when every relay failed in a row is the path `failed`: the
- * relay is unavailable for a while, the topology falls back to the mesh and
- * the relays are tried again later, starting from the first. The wait grows
- * with each failed round (RELAY_RETRY: about 1 s, then a quarter more each
- * time up to `retryMs`), so a relay that restarts (2-5 s) has its listeners
- * back within about a second of answering again, while one that stays down is
- * tried every `retryMs`. A connection closed because the same key connected
- * again (`replaced`: the user in a second tab or device) waits `retryMs`, so
- * two sessions of one key do not take the relay from each other every second.
- * The list may start empty and grow (`addUrls`: relays found on hyperswarm);
- * until it has a relay the path is not available.
+ * `url` may list several relays of the room (relay-list.ts: which one next, how long to
+ * wait). When the relay in use fails, the path moves to the next one at once (`failingOver`
+ * is true meanwhile, so RoomClient keeps its plan instead of falling back to the mesh); only
+ * when every relay failed in a row is the path `failed` for a while, and the topology falls
+ * back to the mesh. Until the list has a relay the path is not available.
  *
- * Standby: while ready, the path also keeps a second relay of the list
- * connected, authenticated and subscribed on standby (its media connection
- * negotiated, nothing forwarded). Failing over to it is one message: no
- * WebSocket, no ICE, no DTLS to set up at the moment a relay dies, when every
- * one of its listeners arrives at the other relay together. Measured before
- * this (40 listeners, two relays, one killed): 20 listeners took 8-17 s to hear
- * again, most of it the surviving relay handshaking 20 connections at once.
+ * Standby: while ready, the path also keeps the next relay of the list subscribed on standby
+ * (relay-standby.ts), so failing over to it is one message.
  *
  * Network switch: `reconnect()` makes the connections anew (socket, ICE, DTLS, sync) from the
  * new address, as a failover to the same relay: `failingOver` meanwhile (RoomClient keeps its
@@ -47,10 +32,12 @@ import { RelayClient, type RelayClientOptions, type RelayWebSocketClass } from '
 import { attachSync, type SyncAttachment, type SyncStats } from '../net/sync.ts'
 import { summarizeStats, type PeerStats } from '../net/peer-stats.ts'
 import { realTimers, type Timers } from '../base/timers.ts'
-import { retryDelay, type RetryPolicy } from '../base/retry.ts'
+import { RelayList } from './relay-list.ts'
+import { RelayStandby, type RelayPathClient } from './relay-standby.ts'
+import { RelayPublishing, type Local } from './relay-publishing.ts'
 
-/** The waits of a failed path before it tries again (maxMs: `retryMs`); jittered, so a restarted relay's listeners do not all return in one instant. */
-export const RELAY_RETRY: Omit<RetryPolicy, 'maxMs'> = { initialMs: 1000, factor: 1.25, jitter: 0.5 }
+export { RELAY_RETRY } from './relay-list.ts'
+export type { RelayPathClient } from './relay-standby.ts'
 
 export interface RelayPathOptions {
   /** One relay's `/relay` WebSocket URL, or several (tried in order; see above), or none yet. */
@@ -71,9 +58,6 @@ export interface RelayPathOptions {
   /** Makes each relay connection; default a RelayClient (tests pass fakes). */
   createClient?: (opts: RelayClientOptions) => RelayPathClient
 }
-
-/** What the path uses of a RelayClient. */
-export type RelayPathClient = Pick<RelayClient, 'connect' | 'subscribe' | 'publish' | 'unpublish' | 'destroy' | 'link' | 'on'> & Partial<Pick<RelayClient, 'roomOnRelay' | 'connections'>>
 
 export interface RelayPathContext {
   wrtc: PeerWrtc
@@ -97,43 +81,27 @@ export interface RelayPathEvents {
   answer: (roomOnRelay: boolean) => void
 }
 
-type Local = { track: MediaStreamTrack; stream: MediaStream }
-
 /** The connection made by `ask()`, until `start()` takes it over or the answer is no. */
 interface Asking {
   client: RelayPathClient
   connected: Promise<void>
 }
 
-/** The failover reserve: a second relay, subscribed on standby. */
-interface Standby {
-  client: RelayPathClient
-  index: number
-  ready: boolean
-  /** Tracks it has negotiated, announced when it takes over. */
-  tracks: Map<MediaStreamTrack, { id: string; stream: MediaStream | null }>
-}
-
 export class RelayPath extends TypedEmitter<RelayPathEvents> {
   #state: RelayState = 'idle'
   #client: RelayPathClient | null = null
   #sync: SyncAttachment | null = null
-  #standby: Standby | null = null
+  #standby: RelayStandby | null = null
   #asking: Asking | null = null
   #retry: unknown = null
   #standbyTimer: unknown = null
   #stopping: RelayPathClient | null = null
-  #sending: Local | null = null
-  #want: Local | null = null
-  #publishing: Promise<void> = Promise.resolve()
+  readonly #publishing = new RelayPublishing(
+    () => (this.#state === 'ready' ? this.#client : null),
+    (sending) => this.emit('sending', sending),
+  )
   readonly #timers: Timers
-  readonly #urls: string[]
-  /** Index of the relay in use (or tried next). */
-  #index = 0
-  /** Relays that failed in a row since the last one that became ready. */
-  #failures = 0
-  /** Rounds (every relay of the list failed) in a row since the path was last ready. */
-  #rounds = 0
+  readonly #relays: RelayList
   #failingOver = false
   #resumed = false
 
@@ -143,20 +111,18 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   ) {
     super()
     this.#timers = opts.timers ?? realTimers
-    this.#urls = typeof opts.url === 'string' ? [opts.url] : [...new Set(opts.url)]
+    this.#relays = new RelayList(opts.url)
   }
 
   /** The relay used (or being connected to, or tried next) now; null while none is known. */
   get url(): string | null {
-    return this.#urls[this.#index] ?? null
+    return this.#relays.url
   }
 
   /** Relays learnt later (found on hyperswarm): appended to the list; known ones are ignored. */
   addUrls(urls: readonly string[]): void {
-    const fresh = urls.filter((u) => !this.#urls.includes(u))
-    if (fresh.length === 0) return
-    const had = this.#urls.length
-    this.#urls.push(...fresh)
+    const had = this.#relays.add(urls)
+    if (had === this.#relays.size) return
     if (had === 0) this.emit('state', this.#state) // available now: let the owner re-plan
     if (this.#state === 'ready') this.#scheduleStandby(this.#standbyDelay())
   }
@@ -180,12 +146,12 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
 
   /** Whether the relay accepted our local track and forwards it. */
   get sending(): boolean {
-    return this.#sending !== null
+    return this.#publishing.sending
   }
 
   /** False while no relay is known, and for `retryMs` after a failure. */
   get available(): boolean {
-    return this.#state !== 'failed' && this.#urls.length > 0
+    return this.#state !== 'failed' && this.#relays.size > 0
   }
 
   /** Whether a second relay stands by, ready to take over (see the module comment). */
@@ -261,9 +227,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
       else if (this.#standby?.client === client) this.#standby.tracks.delete(track)
     })
     client.on('unpublished', () => {
-      if (this.#client !== client) return
-      this.#sending = null
-      this.emit('sending', false)
+      if (this.#client === client) this.#publishing.unpublished()
     })
     client.on('close', (err) => {
       if (this.#client === client && this.#stopping !== client) this.#fail(err?.message ?? 'relay closed', err?.reason === 'replaced')
@@ -283,12 +247,11 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
   }
 
   #ready(): void {
-    this.#failures = 0
-    this.#rounds = 0
+    this.#relays.ready()
     this.#resumed = this.#failingOver
     this.#failingOver = false
     this.#set('ready')
-    this.#publish()
+    this.#publishing.update()
     this.#scheduleStandby(this.#standbyDelay())
   }
 
@@ -298,7 +261,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
 
   /** Sets the standby up a little later (see `standbyDelayMs`). */
   #scheduleStandby(ms: number): void {
-    if (this.#urls.length < 2 || this.#standby || this.#standbyTimer !== null) return
+    if (this.#relays.size < 2 || this.#standby || this.#standbyTimer !== null) return
     this.#standbyTimer = this.#timers.setTimeout(() => {
       this.#standbyTimer = null
       this.#startStandby()
@@ -307,38 +270,34 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
 
   /** Keeps the next relay of the list subscribed on standby (nothing to do with one relay). */
   #startStandby(): void {
-    if (this.#urls.length < 2 || this.#standby || this.#state !== 'ready') return
-    const index = (this.#index + 1) % this.#urls.length
-    const standby: Standby = { client: this.#newClient(), index, ready: false, tracks: new Map() }
+    if (this.#relays.size < 2 || this.#standby || this.#state !== 'ready') return
+    const { index, url } = this.#relays.next
+    const standby = new RelayStandby(this.#newClient(), index, this.ctx)
     this.#standby = standby
-    this.#connect(standby.client, this.#urls[index]!)
-      .then(() => standby.client.subscribe({ standby: true }))
-      .then(
-        () => {
-          if (this.#standby === standby) standby.ready = true
-        },
-        () => {
-          if (this.#standby === standby) this.#dropStandby(true)
-        },
-      )
+    this.#connect(standby.client, url)
+      .then(() => standby.subscribe())
+      .catch(() => {
+        if (this.#standby === standby) this.#dropStandby(true)
+      })
   }
 
   /** Closes the standby; with `retry`, tries again after `retryMs` (the relay may come back). */
   #dropStandby(retry: boolean): void {
     const standby = this.#standby
     this.#standby = null
-    standby?.client.destroy()
+    standby?.close()
     this.#timers.clearTimeout(this.#standbyTimer)
     this.#standbyTimer = null
     if (retry) this.#scheduleStandby(this.opts.retryMs ?? 10_000)
   }
 
   /** The relay in use failed and the standby is ready: it starts forwarding, within one round trip. */
-  #promoteStandby(standby: Standby): void {
+  #promoteStandby(standby: RelayStandby): void {
     this.#standby = null
-    this.#index = standby.index
+    this.#relays.moveTo(standby.index)
     this.#failingOver = true
     const client = (this.#client = standby.client)
+    standby.takeOver()
     this.#set('connecting')
     this.#attachSync(client)
     client.subscribe().then(
@@ -355,8 +314,7 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
 
   /** What to publish while ready: the local track when speaking, else null. */
   setSending(local: Local | null): void {
-    this.#want = local
-    this.#publish()
+    this.#publishing.want(local)
   }
 
   /**
@@ -390,35 +348,13 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     this.removeAllListeners()
   }
 
-  #publish(): void {
-    this.#publishing = this.#publishing.then(async () => {
-      const client = this.#client
-      if (!client || this.#state !== 'ready' || this.#sending === this.#want) return
-      if (this.#sending) {
-        client.unpublish()
-        this.#sending = null
-        this.emit('sending', false)
-      }
-      if (!this.#want) return
-      const want = this.#want
-      try {
-        await client.publish(want.track, want.stream)
-        this.#sending = want
-        this.emit('sending', true)
-      } catch {
-        // Refused (the relay's copy of the log does not show us on stage yet) or the
-        // relay went away: the next state change or plan retries.
-      }
-    })
-  }
-
   #teardown(): void {
     // Re-entered from the client's 'track-ended' (a re-plan during the teardown): it is under way.
     if (this.#stopping) return
     this.#sync?.()
     this.#sync = null
     const client = this.#client
-    this.#sending = null
+    this.#publishing.closed()
     // Still the client in use while it reports its tracks ended (before its connections
     // close); its 'close' is then not a failure.
     this.#stopping = client
@@ -432,21 +368,17 @@ export class RelayPath extends TypedEmitter<RelayPathEvents> {
     const standby = this.#standby
     if (standby?.ready) return this.#promoteStandby(standby)
     this.#dropStandby(false)
-    this.#failures++
-    this.#index = (this.#index + 1) % this.#urls.length
-    if (this.#failures < this.#urls.length) {
+    if (this.#relays.failed()) {
       // Another relay of the room may still be up: go there now.
       this.#failingOver = true
       this.#state = 'idle'
       this.start()
       return
     }
-    this.#failures = 0
     this.#failingOver = false
     this.#set('failed', reason)
     this.#timers.clearTimeout(this.#retry)
-    const maxMs = this.opts.retryMs ?? 10_000
-    const wait = replaced ? maxMs : retryDelay({ ...RELAY_RETRY, maxMs }, this.#rounds++, this.opts.random)
+    const wait = this.#relays.retryWait(this.opts.retryMs ?? 10_000, replaced, this.opts.random)
     this.#retry = this.#timers.setTimeout(() => this.#set('idle'), wait)
   }
 

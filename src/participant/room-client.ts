@@ -18,10 +18,8 @@
  * Free text and presence are sealed under the epochs' secrets (docs/room-rules.md §9):
  * `state` has them opened with the EpochKeeper's secrets; presence goes out sealed.
  *
- * A peer that becomes banned leaves the plan at once (no audio either way), but
- * its connection is kept for `BAN_GRACE_MS` so the ban itself still reaches it
- * over sync: dropped at once, the update could die in flight, and in a room of
- * two nobody else would ever tell it.
+ * A peer that becomes banned leaves the plan at once, its connection kept a moment so the ban
+ * reaches it (ban-grace.ts).
  */
 import * as Y from 'yjs'
 import { Awareness } from 'y-protocols/awareness'
@@ -42,13 +40,12 @@ import { JoinMode } from './join-mode.ts'
 import { EpochKeeper } from './epoch-keeper.ts'
 import { keeperPresence, type Presence, type SealedPresence } from './presence.ts'
 import { RevealedState } from './revealed-state.ts'
+import { BanGrace } from './ban-grace.ts'
 
 export type { Via } from './route-switch.ts'
 export type { Presence } from './presence.ts'
+export { BAN_GRACE_MS } from './ban-grace.ts'
 type Local = { track: MediaStreamTrack; stream: MediaStream }
-
-/** How long a newly banned peer's connection is kept so the ban reaches it. */
-export const BAN_GRACE_MS = 2_000
 
 export interface RoomClientOptions {
   invite: Invite
@@ -105,10 +102,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   /** The same for mesh tracks (the way back from the relay waits for them to settle). */
   readonly #meshTracks = new Map<MediaStreamTrack, TrackSince>()
   readonly #settleTimers = new Set<unknown>()
-  /** Newly banned peers still connected, so the ban reaches them: id -> its drop timer. */
-  readonly #banGrace = new Map<string, unknown>()
-  /** Banned peers whose grace is over (reset if the ban is lifted). */
-  readonly #graceOver = new Set<string>()
+  readonly #banGrace: BanGrace
   #switch: SwitchState = INITIAL_SWITCH
   /** Mesh links that do not come up, carried by the relay (pair-route.ts). */
   #pairs: PairState = INITIAL_PAIRS
@@ -135,6 +129,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     const now = opts.now ?? Date.now
     this.#now = now
     this.#timers = opts.mesh?.timers ?? realTimers
+    this.#banGrace = new BanGrace(this.#timers, () => this.replan())
     this.#verifier = new UpdateVerifier({ doc: this.doc, roomId: opts.invite.roomId, refuseNothingNew: false })
     this.replica = new RoomReplica(this.doc, { roomId: opts.invite.roomId, now, verified: this.#verifier })
     this.actor = new RoomActor(this.replica, opts.identity, { now, texts: { current: () => this.epochs.sealingKey(), secret: (n) => this.epochs.secretOf(n) } })
@@ -297,7 +292,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     const state = this.replica.state
     const present = [...this.mesh.present].filter((id) => !state.banned.has(id) && !state.kicked.has(id))
     const selfBanned = state.banned.has(this.selfId) || state.kicked.has(this.selfId)
-    this.#updateBanGrace(state)
+    this.#banGrace.update(state, this.selfId, this.mesh.connected)
     const input = {
       self: this.selfId,
       present: selfBanned ? [] : present,
@@ -351,7 +346,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     if (step.replanIn !== null) this.#later(step.replanIn)
     if (step.relay === 'start') relay?.start()
     const meshNow = step.mesh === 'plan' ? plan : meshPlan()
-    const grace = [...this.#banGrace.keys()].filter((id) => !meshNow.connect.includes(id))
+    const grace = this.#banGrace.peers.filter((id) => !meshNow.connect.includes(id))
     this.mesh.apply(grace.length ? { ...meshNow, connect: [...meshNow.connect, ...grace] } : meshNow)
     if (step.relay === 'stop') relay?.stop()
     relay?.setSending(speaking ? this.#local : null)
@@ -360,26 +355,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.emit('route', step.via, relay?.state ?? 'idle')
     }
     for (const [peer, via] of pairChanges(pairsBefore.relayed, pairs.state.relayed)) this.emit('pair-route', peer, via)
-  }
-
-  /** Starts the grace of peers banned while connected; ends it for those no longer banned. */
-  #updateBanGrace(state: RoomState): void {
-    for (const [id, timer] of this.#banGrace) {
-      if (state.banned.has(id)) continue
-      this.#timers.clearTimeout(timer)
-      this.#banGrace.delete(id)
-    }
-    for (const id of this.#graceOver) if (!state.banned.has(id)) this.#graceOver.delete(id)
-    if (state.banned.has(this.selfId)) return
-    for (const id of this.mesh.connected) {
-      if (!state.banned.has(id) || this.#banGrace.has(id) || this.#graceOver.has(id)) continue
-      const timer = this.#timers.setTimeout(() => {
-        this.#banGrace.delete(id)
-        this.#graceOver.add(id)
-        this.replan()
-      }, BAN_GRACE_MS)
-      this.#banGrace.set(id, timer)
-    }
   }
 
   /** The room guard for remote updates (mesh and relay): refusals are counted by reason. */
@@ -394,7 +369,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#destroyed = true
     for (const off of this.#offs) off()
     for (const t of this.#settleTimers) this.#timers.clearTimeout(t)
-    for (const t of this.#banGrace.values()) this.#timers.clearTimeout(t)
+    this.#banGrace.destroy()
     this.#joinMode.destroy()
     this.epochs.destroy()
     this.relay?.destroy()

@@ -35,7 +35,8 @@ export function announcements(prev: RoomSnapshot | undefined, next: RoomSnapshot
 
   if (prev.mode !== next.mode) {
     if (next.mode === 'offline') out.push('Connection lost')
-    else if (prev.mode === 'offline' || prev.mode === 'connecting') out.push('Connected')
+    else if (next.mode === 'reconnecting') out.push('Reconnecting')
+    else if (prev.mode === 'offline' || prev.mode === 'connecting' || prev.mode === 'reconnecting') out.push('Connected')
   }
   return out
 }

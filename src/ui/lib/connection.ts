@@ -5,6 +5,7 @@ export const MODE_TEXT: Record<RoomMode, { short: string; long: string }> = {
   mesh: { short: 'Direct', long: 'direct to everyone (mesh)' },
   relay: { short: 'Relay', long: 'through a relay' },
   connecting: { short: 'Connecting…', long: 'connecting' },
+  reconnecting: { short: 'Reconnecting…', long: 'reconnecting after a network change' },
   offline: { short: 'Offline', long: 'offline' },
 }
 

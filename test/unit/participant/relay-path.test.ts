@@ -10,7 +10,7 @@ import { RelayPath, type RelayPathOptions, type RelayState } from '../../../src/
 import { RELAY_ERRORS, RelayError, type RelayClientEvents, type RelayWebSocketClass } from '../../../src/net/relay-client.ts'
 import { TypedEmitter } from '../../../src/base/emitter.ts'
 import { createLinkPair, type Link } from '../../../src/net/link.ts'
-import { createSyncStats } from '../../../src/net/sync.ts'
+import { attachSync, createSyncStats, MSG_AWARENESS } from '../../../src/net/sync.ts'
 import type { Identity } from '../../../src/identity/index.ts'
 import type { PeerWrtc } from '../../../src/net/peer.ts'
 import { fakeTimers } from '../../helpers/fake-timers.ts'
@@ -34,6 +34,8 @@ class Relays {
   /** Who every relay forwards (cascaded relays carry the whole room). */
   speakers = ['speaker-1', 'speaker-2']
   refusePublish = false
+  /** Relays that keep the room's doc (synced with each connection, as a relay does from its join; doc only). */
+  readonly docs = new Map<string, Y.Doc>()
   /** What the relays' welcome says: the room is on them (someone publishes or subscribes there). */
   serving = false
   readonly clients: FakeClient[] = []
@@ -52,20 +54,29 @@ class FakeClient extends TypedEmitter<RelayClientEvents> {
   readonly subscribes: Array<'standby' | 'live'> = []
   publishes = 0
   unpublishes = 0
-  /** Room sync messages sent to the relay. */
+  /** Room sync messages sent to the relay, and their type bytes (sync.ts). */
   syncSent = 0
+  readonly syncTypes: number[] = []
   readonly link: Link
+  readonly #relaySide: Link
   readonly tracks = new Map<MediaStreamTrack, string>()
 
   constructor(readonly relays: Relays) {
     super()
-    const [mine, relaySide] = createLinkPair({ deliver: 'sync' })
-    relaySide.on('message', () => this.syncSent++)
+    // Delivered a macrotask later, as over a socket: the relay's step 1 reaches the sync attached after `connect`.
+    const [mine, relaySide] = createLinkPair({ deliver: setImmediate })
+    relaySide.on('message', (bytes) => {
+      this.syncSent++
+      this.syncTypes.push(bytes[0]!)
+    })
     this.link = mine
+    this.#relaySide = relaySide
   }
 
   async connect(url: string): Promise<void> {
     this.url = url
+    const doc = this.relays.docs.get(url)
+    if (doc) attachSync(doc, null, this.#relaySide)
     await Promise.resolve()
     this.#check()
     this.roomOnRelay = this.relays.serving
@@ -269,6 +280,28 @@ describe('RelayPath: standby', () => {
     await flush()
     expect(client(1).subscribes).toEqual(['standby'])
     expect(path.standbyReady).toBe(true)
+  })
+
+  it('pushes the room log to its relay once (an empty relay learns the epochs from it), without presence, then syncs no more', async () => {
+    const { path, relays, advance, doc, client } = await readyOn([A, B])
+    const atB = new Y.Doc()
+    relays.docs.set(B, atB)
+    doc.getMap('room').set('title', 'first')
+    advance(STANDBY_AFTER_MS)
+    await flush()
+    expect(path.standbyReady).toBe(true)
+    expect(atB.getMap('room').get('title')).toBe('first')
+    expect(client(1).syncTypes).not.toContain(MSG_AWARENESS)
+    const sent = client(1).syncSent
+    doc.getMap('room').set('title', 'second')
+    expect(client(1).syncSent).toBe(sent)
+    expect(atB.getMap('room').get('title')).toBe('first')
+    // Promoted, it carries the whole sync again (presence included).
+    relays.kill(A)
+    await flush()
+    expect(path).toMatchObject({ state: 'ready', url: B })
+    expect(atB.getMap('room').get('title')).toBe('second')
+    expect(client(1).syncTypes).toContain(MSG_AWARENESS)
   })
 
   it('none with a single relay', async () => {
