@@ -8,7 +8,7 @@
  * (both dropped and counted); a transform never errors its stream (an errored stream would stop
  * the track for good), whatever a frame holds.
  */
-import { counterStart, SframeKeyring, SframeStream } from './sframe.ts'
+import { counterStart, SEND_SWITCH_DELAY_MS, SframeKeyring, SframeStream } from './sframe.ts'
 import type { E2eeRole, FromWorker, ToWorker, TransformOptions } from './worker-protocol.ts'
 
 interface EncodedFrame {
@@ -101,7 +101,8 @@ function pipe(id: number, role: E2eeRole, readable: ReadableStream<EncodedFrame>
 function onMessage(msg: ToWorker): void {
   switch (msg.t) {
     case 'init':
-      ring ??= new SframeKeyring({ self: msg.self, ctrStart: counterStart(Date.now()) })
+      // A rotation reaches the members moments apart: keep sealing under the epoch before for a while.
+      ring ??= new SframeKeyring({ self: msg.self, ctrStart: counterStart(Date.now()), switchDelayMs: SEND_SWITCH_DELAY_MS })
       return
     case 'epoch':
       ring?.addEpoch(msg.epoch, msg.secret, msg.send === false ? { send: false } : {})

@@ -21,13 +21,18 @@
  * - `decrypt` never throws on bytes from the network: it returns null and counts why.
  * - A receiving stream accepts each (KID, CTR) once (a 2048-wide window per KID), and frames of
  *   an older epoch only for `OLD_EPOCH_FRAMES` frames after its sender moved to a newer one.
- * - Keys are CryptoKeys that cannot be exported; base keys and raw frame keys are wiped.
+ * - Keys are CryptoKeys that cannot be exported (or the `cipher`'s own, in Node); base keys and
+ *   raw frame keys are wiped.
+ * - With `switchDelayMs`, the epoch after the one sent with opens frames at once but is sealed
+ *   with only that long after it was added: the members learn a rotation moments apart (each
+ *   through its own sync), and a frame sealed under a key its receiver does not hold yet is lost
+ *   to it, while the epoch before is one every receiver still holds (SEND_SWITCH_DELAY_MS).
  */
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { CodedError } from '../base/errors.ts'
 import { bytesEqual, concatBytes, keyId, publicKeyFromId } from '../identity/index.ts'
-import { decodeHeader, importSframeKey, MAX_U64, sframeOpen, sframeSeal, TAG_BYTES, u64be, type SframeKey } from './sframe-format.ts'
+import { decodeHeader, importSframeKey, MAX_U64, sframeOpen, sframeSeal, TAG_BYTES, u64be, type FrameCipherFactory, type SframeKey } from './sframe-format.ts'
 
 export * from './sframe-format.ts'
 
@@ -57,6 +62,15 @@ export const EPOCH_SECRET_BYTES = 32
 export const DEFAULT_KEEP_EPOCHS = 2
 /** A stream's frames of an older epoch are refused once this many of a newer one opened (1 s of audio). */
 export const OLD_EPOCH_FRAMES = 50
+/**
+ * How long a sender keeps sealing under the previous epoch after learning a newer one (the
+ * `switchDelayMs` that Node's and the browser's keyrings use). Measured on loopback, members
+ * learnt a ban's rotation 7-400 ms after the moderator who wrote it (load 1-24 on 2 cores); a
+ * relay adds its round trips. The cost: a member banned at the rotation who still gets frames
+ * (only through a relay operator colluding with it: relays and peers stop sending to it at the
+ * ban) hears up to this much more of the sender under the key it holds.
+ */
+export const SEND_SWITCH_DELAY_MS = 1000
 /** Counter values a receiving stream remembers behind the newest (a frame per connection per 20 ms). */
 export const REPLAY_WINDOW = 2048
 
@@ -170,6 +184,12 @@ export interface SframeKeyringOptions {
   ctrStart: bigint
   /** Epochs kept for receiving (the newest ones). Default 2. */
   keepEpochs?: number
+  /** A newer epoch is sealed with this long after it is added (see the module comment). Default 0: at once. */
+  switchDelayMs?: number
+  /** Clock for `switchDelayMs`, ms. Default performance.now. */
+  now?: () => number
+  /** AES-GCM for the frame keys (default WebCrypto, keys not extractable; Node passes its own: sframe-format.ts). */
+  cipher?: FrameCipherFactory
 }
 
 interface Epoch {
@@ -186,7 +206,12 @@ export class SframeKeyring {
   readonly selfId: string
   readonly #keep: number
   readonly #epochs = new Map<number, Epoch>()
+  readonly #switchDelayMs: number
+  readonly #now: () => number
+  readonly #cipher: FrameCipherFactory | undefined
   #send: number | null = null
+  /** The newer epoch sealed with from `at` on (a delayed switch). */
+  #next: { epoch: number; at: number } | null = null
   #ctr: bigint
 
   constructor(opts: SframeKeyringOptions) {
@@ -194,11 +219,18 @@ export class SframeKeyring {
     if (typeof opts.ctrStart !== 'bigint' || opts.ctrStart < 0n || opts.ctrStart > MAX_U64) throw new SframeError('bad-epoch', 'opts.ctrStart must be an unsigned 64-bit bigint')
     this.selfId = keyId(opts.self)
     this.#keep = Math.max(1, opts.keepEpochs ?? DEFAULT_KEEP_EPOCHS)
+    this.#switchDelayMs = Math.max(0, opts.switchDelayMs ?? 0)
+    this.#now = opts.now ?? (() => performance.now())
+    this.#cipher = opts.cipher
     this.#ctr = opts.ctrStart
   }
 
-  /** The epoch frames are sealed under now (the newest added), or null before the first. */
+  /** The epoch frames are sealed under now (the newest added, once its switch delay is over), or null before the first. */
   get sendEpoch(): number | null {
+    if (this.#next && this.#now() >= this.#next.at) {
+      this.#send = this.#next.epoch
+      this.#next = null
+    }
     return this.#send
   }
 
@@ -208,9 +240,10 @@ export class SframeKeyring {
   }
 
   /**
-   * Adds an epoch's secret as it arrives. The newest epoch becomes the one sent with (unless
-   * `send` is false: then call `sendWith` when receivers are ready); only the `keepEpochs`
-   * newest are kept. Returns false for an epoch older than all kept ones (ignored).
+   * Adds an epoch's secret as it arrives. The newest epoch becomes the one sent with, after
+   * `switchDelayMs` when another is sent with now (unless `send` is false: then call `sendWith`
+   * when receivers are ready); only the `keepEpochs` newest are kept. Returns false for an
+   * epoch older than all kept ones (ignored).
    */
   addEpoch(epoch: number, secret: Uint8Array, opts: { send?: boolean } = {}): boolean {
     if (!Number.isSafeInteger(epoch) || epoch < 0) throw new SframeError('bad-epoch', `epoch must be a non-negative integer, got ${epoch}`)
@@ -224,7 +257,14 @@ export class SframeKeyring {
     if (kept.length >= this.#keep && epoch < kept[0]!) return false
     this.#epochs.set(epoch, { secret: secret.slice(), keys: new Map() })
     for (const old of this.epochs.slice(0, Math.max(0, this.#epochs.size - this.#keep))) this.retireEpoch(old)
-    if (opts.send !== false && (this.#send === null || epoch > this.#send)) this.#send = epoch
+    const sending = this.sendEpoch
+    if (opts.send === false || (sending !== null && epoch <= sending) || (this.#next && epoch <= this.#next.epoch)) return true
+    // Receivers keep the epoch before theirs, so the one just behind a new epoch still opens for
+    // all of them; from further behind (a joiner catching up), nobody would open it: switch now.
+    if (sending === null || this.#switchDelayMs === 0 || epoch !== sending + 1) {
+      this.#send = epoch
+      this.#next = null
+    } else this.#next = { epoch, at: this.#now() + this.#switchDelayMs }
     return true
   }
 
@@ -232,6 +272,7 @@ export class SframeKeyring {
   sendWith(epoch: number): void {
     if (!this.#epochs.has(epoch)) throw new SframeError('bad-epoch', `epoch ${epoch} is not known`)
     this.#send = epoch
+    if (this.#next && this.#next.epoch <= epoch) this.#next = null
   }
 
   /** Forgets an epoch's keys (e.g. some time after a rotation for a ban). */
@@ -240,12 +281,16 @@ export class SframeKeyring {
     if (!e) return
     e.secret.fill(0)
     this.#epochs.delete(epoch)
-    if (this.#send === epoch) this.#send = this.epochs.at(-1) ?? null
+    if (this.#next?.epoch === epoch) this.#next = null
+    if (this.#send !== epoch) return
+    // The epoch sent with is gone: its frames would open nowhere, so switch now.
+    this.#send = this.#next?.epoch ?? this.epochs.at(-1) ?? null
+    this.#next = null
   }
 
   /** Seals one frame of this participant's audio; null (counted `no-key`) before any epoch. */
   async encrypt(frame: Uint8Array, metadata?: Uint8Array): Promise<Uint8Array | null> {
-    const epoch = this.#send
+    const epoch = this.sendEpoch
     if (epoch === null) {
       this.counters.dropped['no-key']++
       return null
@@ -294,7 +339,7 @@ export class SframeKeyring {
       const pub = publicKeyFromId(sender)
       if (pub) {
         const base = baseKey(e.secret, epoch, pub)
-        p = importSframeKey(base, BigInt(epoch)).finally(() => base.fill(0))
+        p = importSframeKey(base, BigInt(epoch), this.#cipher).finally(() => base.fill(0))
       } else p = Promise.resolve(null)
       e.keys.set(sender, p)
     }

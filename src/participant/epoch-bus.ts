@@ -47,7 +47,8 @@ export function followEpochs(keeper: EpochKeeper, bus: SwitchBus, roomId: string
     const replica = keeper.replica
     const responder = new EpochResponder({
       bus: old,
-      current: () => bus.peers,
+      // Who has moved: the new topic alone (SwitchBus.peers also counts peers still moving).
+      current: () => bus.current.peers,
       handoff: () => epochHandoff(replica.index, replica.state.epochs.current),
       lifetimeMs,
       timers: opts.timers ?? realTimers,
