@@ -57,7 +57,9 @@ test('the app runs under the relay\'s CSP with no violation: shell, room, share 
   await expect.poll(() => hears(bea.page, 440), SLOW).toBeGreaterThan(0.5)
   const stats = await e2ee(bea.page)
   expect(stats?.mode).not.toBe('off')
-  expect(stats?.decrypted).toBeGreaterThan(0)
+  // The worker reports its counters once a second: a tone can be heard before the first report.
+  await expect.poll(async () => (await e2ee(bea.page))?.decrypted ?? 0, SLOW).toBeGreaterThan(0)
+  await expect.poll(async () => (await e2ee(ana.page))?.encrypted ?? 0, SLOW).toBeGreaterThan(0)
   expect(bea.page.workers().some((w) => /sframe-worker/.test(w.url()))).toBe(true)
   expect(await ana.page.evaluate(async () => (await navigator.serviceWorker.ready).active?.scriptURL)).toMatch(/\/sw\.js$/)
   expect([...ana.violations, ...bea.violations]).toEqual([])
