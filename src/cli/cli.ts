@@ -153,7 +153,7 @@ async function peer(args: string[]): Promise<number> {
       'no-relay': { type: 'boolean', default: false },
       'mesh-size': { type: 'string' },
       ice: { type: 'string', multiple: true },
-      media: { type: 'string', default: 'wrtc' },
+      media: { type: 'string', default: 'werift' },
       e2ee: { type: 'string' },
     },
   })

@@ -77,7 +77,8 @@ ${REACH_OPTIONS}
       --mesh-size N        largest room kept as a direct mesh (default ${DEFAULT_LIMITS.meshSize})
       --ice URL            STUN/TURN server (stun:host:port, turn:user:pass@host:port?transport=tcp),
                            repeatable; replaces the default, the relay's own STUN (--ice none: no server)
-      --media wrtc|werift  WebRTC implementation (default wrtc); werift encodes Opus here, per frame
+      --media werift|wrtc  WebRTC implementation (default werift: Opus encoded here, per frame, so it
+                           can be end-to-end encrypted); wrtc is libwebrtc, unencrypted only
       --e2ee on|off        end-to-end encrypt audio (SFrame; default on with werift, off with wrtc,
                            which cannot); peers with it off and on do not hear each other
       --json               one JSON line per event on stdout (chat, reaction, muted, unmuted,

@@ -85,7 +85,7 @@ export async function headlessJoinTimes(opts: { link: string; relay: string[]; j
 
 export async function relayJoinTimes(opts: { origin: string; browser: Browser; joins: number }): Promise<RelayJoinResult> {
   const links = await createRoomLinks(await generateIdentity(), { title: 'Bench relay room', topic: '', origin: opts.origin })
-  const moderator = startJsonPeer([links.moderator, '--name', 'Mod', '--speak', `tone:${TONE}`, '--ice-loopback'])
+  const moderator = startJsonPeer([links.moderator, '--name', 'Mod', '--speak', `tone:${TONE}`, '--ice-loopback', '--media', 'wrtc'])
   const names = Array.from({ length: LISTENERS }, (_, i) => `L${i + 1}`)
   const relay = opts.origin.replace(/^http/, 'ws') + '/relay'
   const batch = await spawnPeerBatch(

@@ -48,7 +48,7 @@ afterAll(async () => {
 
 test('a browser joining a room on its relay hears it, sees everyone, speaks through the relay, and keeps hearing when the room shrinks to a mesh', async () => {
   const links = await createRoomLinks(await generateIdentity(), { title: 'Relay room', topic: '', origin: relay.url })
-  moderator = startJsonPeer([links.moderator, '--name', 'Mod', '--speak', 'tone:440', '--ice-loopback', '--invite-hands'])
+  moderator = startJsonPeer([links.moderator, '--name', 'Mod', '--speak', 'tone:440', '--ice-loopback', '--invite-hands', '--media', 'wrtc'])
   await moderator.next((ev) => ev.event === 'joined')
   listeners = await spawnPeerBatch(
     LISTENERS.map((name) => ({ name, link: links.listener, relay: [relay.url.replace('http', 'ws') + '/relay'] })),

@@ -2,7 +2,8 @@
  * Losing one peer must not disturb the rest of the room, and a peer that comes
  * back (same key, new process) is reconnected and heard again. The speaker runs
  * as a separate `stoop peer` process that is killed with SIGKILL: no goodbye,
- * its connections just die.
+ * its connections just die. The room's other peers are @roamhq/wrtc in this process, so the
+ * speaker is too (`--media wrtc`: E2EE off on both sides).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
@@ -35,7 +36,7 @@ afterAll(async () => {
 })
 
 function speakerProcess(): ChildProcess {
-  const child = spawn(process.execPath, [STOOP, 'peer', links.speaker, '--speak', 'tone:660', '--key', join(dir, 's.key'), '--ice-loopback'], { stdio: 'ignore' })
+  const child = spawn(process.execPath, [STOOP, 'peer', links.speaker, '--speak', 'tone:660', '--key', join(dir, 's.key'), '--ice-loopback', '--media', 'wrtc'], { stdio: 'ignore' })
   children.push(child)
   return child
 }

@@ -102,7 +102,7 @@ test('20 listeners started together into a room on its relay all hear the speake
 
 test('stoop peer --json reports when it first hears each speaker: first-audio {from, ms}', async () => {
   expect(room).not.toBeNull()
-  const peer = startJsonPeer([room!.link, '--ice-loopback', '--mesh-size', String(limits.meshSize)])
+  const peer = startJsonPeer([room!.link, '--ice-loopback', '--mesh-size', String(limits.meshSize), '--media', 'wrtc'])
   try {
     const joined = await peer.next((ev) => ev.event === 'joined', 30_000)
     const first = await peer.next((ev) => ev.event === 'first-audio', 15_000)
