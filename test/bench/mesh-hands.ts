@@ -27,7 +27,8 @@ import type { PeerStatus } from './mesh-worker.ts'
 
 const PEERS_PER_PROCESS = 5
 const TONE = process.env.BENCH_MESH_HAND_TONE === '0' ? 0 : 440
-const FORM_TIMEOUT_MS = 150_000
+/** A room of 50 on the relay took 115 s to form with the box's load at 16: 4 s a peer, 150 s at least. */
+const formTimeoutMs = (n: number): number => Math.max(150_000, n * 4000)
 
 const now = (): number => performance.now()
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
@@ -66,12 +67,17 @@ async function startRoom(origin: string, n: number, limits: TopologyLimits, work
   return listeners
 }
 
-/** Waits until the room of `n` is formed in `mode` (see the module comment); the last statuses. */
-async function formed(workers: MeshWorker[], n: number, mode: 'mesh' | 'relay'): Promise<PeerStatus[]> {
+/**
+ * Waits until the room of `n` is formed in `mode` (see the module comment): the last statuses, the
+ * peers started again after a fatal failure (mesh-worker.ts) and those failures.
+ */
+async function formed(workers: MeshWorker[], n: number, mode: 'mesh' | 'relay'): Promise<{ statuses: PeerStatus[]; restarts: number; failures: string[] }> {
   let failures: string[] = []
+  let restarts = 0
   const statuses = async (): Promise<PeerStatus[]> => {
-    const all = await Promise.all(workers.map((w) => w.call<{ peers: PeerStatus[]; failures: string[] }>({ op: 'status' })))
+    const all = await Promise.all(workers.map((w) => w.call<{ peers: PeerStatus[]; failures: string[]; restarts: number }>({ op: 'status' })))
     failures = all.flatMap((s) => s.failures)
+    restarts = all.reduce((a, s) => a + s.restarts, 0)
     return all.flatMap((s) => s.peers)
   }
   const ok = (p: PeerStatus): boolean => (mode === 'mesh' ? p.connected === n - 1 : p.exists && p.via === 'relay' && p.relay === 'ready')
@@ -82,7 +88,7 @@ async function formed(workers: MeshWorker[], n: number, mode: 'mesh' | 'relay'):
       last = await statuses()
       return last.length === n && last.every(ok)
     },
-    FORM_TIMEOUT_MS,
+    formTimeoutMs(n),
     250,
   ).catch((err: Error) => {
     const got = mode === 'mesh' ? `${last.reduce((a, p) => a + p.connected, 0) / 2} of ${(n * (n - 1)) / 2} connections up` : `${last.filter(ok).length} of ${n} peers on the relay`
@@ -92,9 +98,9 @@ async function formed(workers: MeshWorker[], n: number, mode: 'mesh' | 'relay'):
       where.set(k, (where.get(k) ?? 0) + 1)
     }
     const why = [...new Set([...failures, ...last.map((p) => p.relayFailure && `relay: ${p.relayFailure}`)].filter(Boolean))].slice(0, 3)
-    throw new Error(`${err.message} (${got}; via/relay: ${[...where].map(([k, v]) => `${k} ${v}`).join(', ') || 'no status'}${why.length ? `; ${why.join(' | ')}` : ''})`)
+    throw new Error(`${err.message} (${got}, ${restarts} restarted; via/relay: ${[...where].map(([k, v]) => `${k} ${v}`).join(', ') || 'no status'}${why.length ? `; ${why.join(' | ')}` : ''})`)
   })
-  return last
+  return { statuses: last, restarts, failures }
 }
 
 export async function handConvergence(origin: string, n: number, reps: number, cases: BenchCase[]): Promise<Record<string, unknown>> {
@@ -104,10 +110,10 @@ export async function handConvergence(origin: string, n: number, reps: number, c
   const workers = Array.from({ length: Math.ceil(n / PEERS_PER_PROCESS) }, (_, i) => new MeshWorker(`hands-${n}-${i}`, mode === 'relay' ? { nice: 10 } : {}))
   try {
     const listeners = await startRoom(origin, n, limits, workers, mode)
-    const last = await formed(workers, n, mode)
+    const { statuses: last, restarts, failures } = await formed(workers, n, mode)
     const setupS = round((now() - t0) / 1000)
     const reconnects = last.reduce((a, p) => a + p.reconnects, 0)
-    log(`hand/${n}: ${mode === 'mesh' ? 'full mesh' : 'room on its relay'} of ${n} up in ${setupS} s (${reconnects} mesh reconnects)`)
+    log(`hand/${n}: ${mode === 'mesh' ? 'full mesh' : 'room on its relay'} of ${n} up in ${setupS} s (${reconnects} mesh reconnects, ${restarts} peers started again${failures.length ? `: ${failures.slice(0, 2).join(' | ')}` : ''})`)
 
     const raise: number[] = []
     const lower: number[] = []
@@ -133,10 +139,10 @@ export async function handConvergence(origin: string, n: number, reps: number, c
     }
     cases.push(
       benchCase(`hand/${n}`, 'ms', raise, {
-        note: `all ${n} peers, ${mode}${TONE ? '' : ', silent speaker'}; median peer ${round(summarize(perPeer).median)} ms, lower ${round(summarize(lower).median)} ms, up in ${setupS} s, ${workers.length} proc`,
+        note: `all ${n} peers, ${mode}${TONE ? '' : ', silent speaker'}; median peer ${round(summarize(perPeer).median)} ms, lower ${round(summarize(lower).median)} ms, up in ${setupS} s, ${workers.length} proc${restarts ? `, ${restarts} restarted` : ''}`,
       }),
     )
-    return { n, mode, tone: TONE, processes: workers.length, limits, setupS, reconnectsDuringSetup: reconnects, lowerMs: summarize(lower), perPeerRaiseMs: summarize(perPeer), lowerValues: lower }
+    return { n, mode, tone: TONE, processes: workers.length, limits, setupS, reconnectsDuringSetup: reconnects, restartedDuringSetup: restarts, setupFailures: failures, lowerMs: summarize(lower), perPeerRaiseMs: summarize(perPeer), lowerValues: lower }
   } finally {
     await Promise.all(workers.map((w) => w.close()))
   }

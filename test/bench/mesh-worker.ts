@@ -55,6 +55,8 @@ function serve(): void {
   const peers: HeadlessPeer[] = []
   const relayFailures = new Map<HeadlessPeer, string>()
   const failures: string[] = []
+  let restarts = 0
+  let stopping = false
   let watch: { key: string; raised: boolean; times: Map<string, number>; offs: Array<() => void> } | null = null
 
   const handlers: { [K in WorkerRequest['op']]: (req: Extract<WorkerRequest, { op: K }>) => Promise<object> } = {
@@ -64,21 +66,8 @@ function serve(): void {
       for (let i = 0; i < total; i++) {
         if (i > 0 && req.staggerMs) await sleep(req.staggerMs)
         const speaker = i === 0 ? req.speaker : undefined
-        const peer = await startHeadlessPeer({
-          link: speaker?.link ?? req.link,
-          wrtc: rtc,
-          // The relay's media too (its SDP carries every address it has): 127.0.0.1 only.
-          loopbackOnly: true,
-          reportEvery: 3600,
-          ...(req.limits ? { limits: req.limits } : {}),
-          // freq 0: on stage by its link's grant, sending nothing.
-          ...(speaker && speaker.freq > 0 ? { speak: { kind: 'tone' as const, freq: speaker.freq } } : {}),
-        })
-        peer.done.catch((err: Error & { code?: string }) => failures.push(`${err.code ?? 'error'}: ${err.message}`))
-        peer.client.relay?.on('state', (state, reason) => {
-          if (state === 'failed') relayFailures.set(peer, reason ?? 'unknown')
-        })
-        peers.push(peer)
+        const slot = peers.length
+        peers.push(await startPeer(req, speaker, slot))
       }
       return { ids: peers.map((p) => p.id) }
     },
@@ -95,7 +84,7 @@ function serve(): void {
         relayFailure: relayFailures.get(p) ?? null,
         present: p.client.mesh.present.size,
       }))
-      return { peers: list, failures, candidates: { kept: rtc.kept, dropped: rtc.dropped } }
+      return { peers: list, failures, restarts, candidates: { kept: rtc.kept, dropped: rtc.dropped } }
     },
     async raise(req) {
       const t0 = wallNow()
@@ -141,9 +130,47 @@ function serve(): void {
       return usage
     },
     async stop() {
+      stopping = true
       await Promise.all(peers.map((p) => p.stop()))
       return {}
     },
+  }
+
+  /**
+   * One peer in `slot` of `peers`. A peer that fails for good (e.g. `signal-unreachable`: the
+   * signalling server did not answer its first connection, which a starved box does now and
+   * then) is started again in its slot, as a person would run `stoop peer` again, at most
+   * twice per slot; the failure is kept and the restart counted (`restarts` in the status).
+   */
+  async function startPeer(req: Extract<WorkerRequest, { op: 'start' }>, speaker: { link: string; freq: number } | undefined, slot: number, attempt = 0): Promise<HeadlessPeer> {
+    const peer = await startHeadlessPeer({
+      link: speaker?.link ?? req.link,
+      wrtc: rtc,
+      // The relay's media too (its SDP carries every address it has): 127.0.0.1 only.
+      loopbackOnly: true,
+      reportEvery: 3600,
+      ...(req.limits ? { limits: req.limits } : {}),
+      // freq 0: on stage by its link's grant, sending nothing.
+      ...(speaker && speaker.freq > 0 ? { speak: { kind: 'tone' as const, freq: speaker.freq } } : {}),
+    })
+    peer.done.catch((err: Error & { code?: string }) => {
+      failures.push(`${err.code ?? 'error'}: ${err.message}`)
+      if (stopping || attempt >= 2 || peers[slot] !== peer) return
+      restarts++
+      void sleep(1000)
+        .then(() => (stopping ? null : startPeer(req, speaker, slot, attempt + 1)))
+        .then(
+          (again) => {
+            if (again && !stopping) peers[slot] = again
+            else void again?.stop()
+          },
+          (e: Error) => failures.push(`restart: ${e.message}`),
+        )
+    })
+    peer.client.relay?.on('state', (state, reason) => {
+      if (state === 'failed') relayFailures.set(peer, reason ?? 'unknown')
+    })
+    return peer
   }
 
   process.on('message', (msg: { id: number } & WorkerRequest) => {
