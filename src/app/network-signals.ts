@@ -4,8 +4,11 @@
  * 'disconnected' at once):
  *
  * - `online`: back from offline, on whatever network it is now.
- * - `navigator.connection` 'change' (Network Information API, Chromium-based browsers only):
- *   the connection type or its estimate changed, e.g. Wi-Fi to cellular.
+ * - `navigator.connection` 'change' (Network Information API, Chromium-based browsers only)
+ *   where its `type` changed, e.g. wifi to cellular. The event also fires whenever the browser's
+ *   estimates (rtt, downlink, effectiveType) move, which on a phone is often and no switch:
+ *   restarting every link for it would cut the audio for nothing. Where `type` is not given
+ *   (desktop Chromium), 'change' is ignored and the links' own ICE states tell a switch.
  *
  * 'offline' is no switch (there is no network to restart the links on); the `online` after it
  * is. `followBrowserNetwork` puts it together for a session: called where the session is
@@ -25,7 +28,7 @@ export interface NetworkWindow {
   navigator?: object
 }
 
-type Connection = Pick<EventTarget, 'addEventListener' | 'removeEventListener'>
+type Connection = Pick<EventTarget, 'addEventListener' | 'removeEventListener'> & { readonly type?: unknown }
 
 function connectionOf(nav: object | undefined): Connection | undefined {
   const c: unknown = nav && 'connection' in nav ? nav.connection : undefined
@@ -35,8 +38,14 @@ function connectionOf(nav: object | undefined): Connection | undefined {
 /** Calls `notice(reason)` on each sign; the returned function stops listening. */
 export function watchBrowserNetwork(win: NetworkWindow, notice: (reason: 'online' | 'connection') => void): () => void {
   const online = (): void => notice('online')
-  const changed = (): void => notice('connection')
   const connection = connectionOf(win.navigator)
+  let type = connection?.type
+  const changed = (): void => {
+    const now = connection?.type
+    if (typeof now !== 'string' || now === type) return
+    type = now
+    notice('connection')
+  }
   win.addEventListener('online', online)
   connection?.addEventListener('change', changed)
   return () => {

@@ -7,19 +7,35 @@ import type { SignalClient } from '../../../src/net/signal-client.ts'
 import { fakeTimers } from '../../helpers/fake-timers.ts'
 
 describe('watchBrowserNetwork', () => {
-  it("'online' and navigator.connection 'change' are signs, 'offline' is not; stopping removes every listener", () => {
-    const win = new EventTarget() as EventTarget & { navigator: { connection: EventTarget } }
-    win.navigator = { connection: new EventTarget() }
+  it("'online' and a change of navigator.connection's type are signs, 'offline' is not; stopping removes every listener", () => {
+    const connection = Object.assign(new EventTarget(), { type: 'wifi' })
+    const win = Object.assign(new EventTarget(), { navigator: { connection } })
     const signs: string[] = []
     const stop = watchBrowserNetwork(win as never, (reason) => signs.push(reason))
     win.dispatchEvent(new Event('offline'))
     win.dispatchEvent(new Event('online'))
-    win.navigator.connection.dispatchEvent(new Event('change'))
+    connection.type = 'cellular'
+    connection.dispatchEvent(new Event('change'))
     expect(signs).toEqual(['online', 'connection'])
     stop()
     win.dispatchEvent(new Event('online'))
-    win.navigator.connection.dispatchEvent(new Event('change'))
+    connection.type = 'wifi'
+    connection.dispatchEvent(new Event('change'))
     expect(signs).toHaveLength(2)
+  })
+
+  it("a 'change' of the estimates only (same type, or no type: desktop Chromium) is no switch", () => {
+    for (const type of ['wifi', undefined]) {
+      const connection = Object.assign(new EventTarget(), { type, rtt: 50 })
+      const signs: string[] = []
+      const stop = watchBrowserNetwork(Object.assign(new EventTarget(), { navigator: { connection } }) as never, (reason) => signs.push(reason))
+      for (const rtt of [100, 250, 50]) {
+        connection.rtt = rtt
+        connection.dispatchEvent(new Event('change'))
+      }
+      stop()
+      expect(signs, String(type)).toEqual([])
+    }
   })
 
   it('works without the Network Information API (Firefox, Safari)', () => {
