@@ -17,6 +17,8 @@
  * vsync times and jitter by well under a millisecond, so the margin only keeps a frame that
  * was on time from counting; `idle` reports the same numbers for a quiet stretch.
  */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core'
 import { REACTION_SHOW_MS } from '../../src/participant/reactions.ts'
 import type { Reactors } from './chat-reactors.ts'
@@ -136,13 +138,34 @@ export interface RenderSample {
 /** Opens `link` in a fresh context and waits until the chat panel shows every message. */
 export async function renderOnce(browser: Browser, link: string, probeScript: string, timeoutMs: number): Promise<RenderSample> {
   const { context, page } = await newPage(browser, probeScript)
+  const profile = await startProfile(page)
   try {
     await page.goto(link)
     await chatShown(page, timeoutMs)
     await page.waitForTimeout(1000)
+    await profile?.()
     return { ...renderSample(await recorded(page)), cpu: await threadMs(page) }
   } finally {
     await context.close()
+  }
+}
+
+/**
+ * BENCH_CPU_PROF=<dir>: a V8 CPU profile of the page's main thread per render sample, from before
+ * navigation until a second after the chat is shown (open it in DevTools' Performance panel; serve an
+ * unminified build with BENCH_CHAT_DIST for readable names). Returns the function that writes it.
+ */
+async function startProfile(page: Page): Promise<(() => Promise<void>) | null> {
+  const dir = process.env.BENCH_CPU_PROF
+  if (!dir) return null
+  const cdp = sessions.get(page)!
+  await cdp.send('Profiler.enable')
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 })
+  await cdp.send('Profiler.start')
+  return async () => {
+    const { profile } = await cdp.send('Profiler.stop')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, `chat-render-${Date.now()}.cpuprofile`), JSON.stringify(profile))
   }
 }
 

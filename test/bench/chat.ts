@@ -17,7 +17,8 @@
  * Messages are written by 5 members through RoomActor (signed, sealed under epoch 0): chat-room.ts.
  *
  * Env: BENCH_CHAT_MESSAGES (1000), BENCH_CHAT_REACTIONS (50), BENCH_SAMPLES (5),
- * BENCH_CHAT_DIST (serve this build instead of building the app into a temporary folder).
+ * BENCH_CHAT_DIST (serve this build instead of building the app into a temporary folder),
+ * BENCH_CPU_PROF=<dir> (a CPU profile of the page per render sample: chat-page.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
