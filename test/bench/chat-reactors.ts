@@ -16,6 +16,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { startHeadlessPeer, type HeadlessPeer } from '../../src/headless/headless-peer.ts'
 import { REACTIONS } from '../../src/participant/reactions.ts'
+import { stopChild } from '../helpers/child.ts'
 
 type Command =
   | { type: 'start'; link: string; relay: string; names: string[] }
@@ -59,18 +60,7 @@ export async function spawnReactors(opts: { link: string; relay: string; count: 
     })
   })
   const stop = (): Promise<void> =>
-    Promise.all(
-      procs.map(
-        (p) =>
-          new Promise<void>((done) => {
-            if (p.exitCode !== null || p.signalCode !== null) return done()
-            const kill = setTimeout(() => p.kill('SIGKILL'), 10_000)
-            p.once('exit', () => (clearTimeout(kill), done()))
-            if (p.connected) p.send({ type: 'stop' })
-            else p.kill('SIGKILL')
-          }),
-      ),
-    ).then(() => undefined)
+Promise.all(procs.map((p) => stopChild(p))).then(() => undefined)
   let batches: Awaited<(typeof started)[number]>[]
   try {
     batches = await Promise.all(started)

@@ -25,6 +25,7 @@ import { Forwarder } from '../../relay/sfu/forwarder.ts'
 import { attachSink, createToneSource, type AudioSourceHandle } from '../../src/node/audio-io.ts'
 import { detectTones, hasTone } from '../../src/audio/goertzel.ts'
 import { SAMPLE_RATE } from '../../src/audio/tone.ts'
+import { cpuMeter } from './relay-common.ts'
 
 type Mode = 'wrtc' | 'werift'
 
@@ -119,18 +120,6 @@ async function gathered(pc: RTCPeerConnection): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function cpuMeter() {
-  let last = process.cpuUsage()
-  let at = performance.now()
-  return () => {
-    const now = performance.now()
-    const d = process.cpuUsage(last)
-    const pct = ((d.user + d.system) / 1000 / (now - at)) * 100
-    last = process.cpuUsage()
-    at = now
-    return pct
-  }
-}
 
 // ---- relay child ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { RelayOptions } from '../../relay/server.ts'
+import { stopChild } from '../helpers/child.ts'
 
 const CHILD = fileURLToPath(new URL('./relay-child.ts', import.meta.url))
 
@@ -119,17 +120,9 @@ export async function startRelayProcess(rooms: RelayOptions['rooms'] = {}): Prom
       return lagMaxMs
     },
     resetLag: () => (lagMaxMs = 0),
-    stop: () =>
-      new Promise<void>((done) => {
-        stopping = true
-        if (proc.exitCode !== null || proc.signalCode !== null) return done()
-        const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-        proc.once('exit', () => {
-          clearTimeout(kill)
-          done()
-        })
-        if (proc.connected) proc.send({ type: 'stop' })
-        else proc.kill('SIGKILL')
-      }),
+    stop: () => {
+      stopping = true
+      return stopChild(proc)
+    },
   }
 }

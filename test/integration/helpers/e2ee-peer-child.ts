@@ -6,6 +6,7 @@ import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { NodeE2eeStats } from '../../../src/headless/e2ee.ts'
 import type { E2eeStart } from './e2ee-peer-proc.ts'
+import { stopChild } from '../../helpers/child.ts'
 
 const CHILD = fileURLToPath(new URL('./e2ee-peer-proc.ts', import.meta.url))
 
@@ -82,16 +83,7 @@ export function spawnE2eePeer(start: Omit<E2eeStart, 'type'>, after: Promise<unk
       return done
     },
     stop: () =>
-      (stopping ??= new Promise<void>((done) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return done()
-        const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-        proc.once('exit', () => {
-          clearTimeout(kill)
-          done()
-        })
-        if (proc.connected) proc.send({ type: 'stop' })
-        else proc.kill('SIGKILL')
-      })),
+      (stopping ??= stopChild(proc)),
   }
   return new Promise((ok, ko) => {
     proc.once('exit', (code, signal) => ko(new Error(`${start.name} exited (${signal ?? code}) before it started`)))

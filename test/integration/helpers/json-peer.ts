@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { stopChild } from '../../helpers/child.ts'
 
 const STOOP = fileURLToPath(new URL('../../../src/cli/stoop.js', import.meta.url))
 
@@ -51,14 +52,6 @@ export function startJsonPeer(args: string[]): JsonPeer {
       })
     },
     stop: () =>
-      new Promise<void>((done) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return done()
-        const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-        proc.once('exit', () => {
-          clearTimeout(kill)
-          done()
-        })
-        proc.kill('SIGTERM')
-      }),
+stopChild(proc, (p) => p.kill('SIGTERM')),
   }
 }

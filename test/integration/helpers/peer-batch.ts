@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { setPriority } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { TopologyLimits } from '../../../src/net/topology.ts'
+import { stopChild } from '../../helpers/child.ts'
 
 const CHILD = fileURLToPath(new URL('./listener-proc.ts', import.meta.url))
 
@@ -77,16 +78,7 @@ export function spawnPeerBatch(peers: BatchPeer[], opts: BatchOptions): Promise<
       if (proc.connected) proc.send({ type: 'mark' })
     },
     stop: () =>
-      (stopping ??= new Promise<void>((done) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return done()
-        const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000)
-        proc.once('exit', () => {
-          clearTimeout(kill)
-          done()
-        })
-        if (proc.connected) proc.send({ type: 'stop' })
-        else proc.kill('SIGKILL')
-      })),
+      (stopping ??= stopChild(proc)),
   }
   proc.on('message', (msg: { type: string; peers?: PeerStatus[] }) => {
     if (msg.type === 'status') for (const p of msg.peers!) status.set(p.name, p)
